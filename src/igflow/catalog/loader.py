@@ -1,0 +1,193 @@
+"""Load and cross-check the YAML catalog shipped in ``igflow/catalog/data``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from igflow.catalog.models import (
+    Administration,
+    IbwFormula,
+    Indication,
+    IndicationsFile,
+    PoliciesFile,
+    Policy,
+    Product,
+    ProductsFile,
+)
+
+#: Ids the dose contract (shared/contracts/dose.md) promises; the catalog must hold all of them.
+CONTRACT_PRODUCT_IDS: tuple[str, ...] = (
+    "privigen",
+    "gammagard-liquid",
+    "gamunex-c",
+    "octagam-10",
+    "panzyga",
+    "bivigam",
+    "gammaplex-10",
+    "flebogamma-10-dif",
+    "asceniv",
+    "hizentra",
+    "cuvitru",
+    "hyqvia",
+    "xembify",
+    "cutaquig",
+)
+CONTRACT_INDICATION_IDS: tuple[str, ...] = (
+    "kawasaki",
+    "itp-adult",
+    "itp-child",
+    "gbs",
+    "cidp",
+    "mmn",
+    "dermatomyositis",
+    "polymyositis",
+    "myasthenia-gravis",
+    "sle",
+    "lupus-nephritis",
+    "pid",
+    "sid",
+    "ms",
+    "ra",
+    "aiha",
+    "acquired-haemophilia",
+    "autoimmune-neutropenia",
+)
+CONTRACT_POLICY_IDS: tuple[str, ...] = ("actual", "australia-2026", "nhs-england-2021", "ontario", "adjusted-bmi30")
+
+
+class CatalogError(ValueError):
+    """The catalog data is invalid; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid catalog:\n- " + "\n- ".join(problems))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The validated catalog. Look-ups by id; iteration order follows the YAML files."""
+
+    products: dict[str, Product]
+    indications: dict[str, Indication]
+    policies: dict[str, Policy]
+    formulas: dict[str, IbwFormula]
+    default_policy: str
+    administration: Administration
+
+    def risk_ids(self) -> list[str]:
+        return [risk.id for risk in self.administration.screening.risks]
+
+
+def _read_yaml(path: Path) -> Any:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _parse(model: type[Any], path: Path, problems: list[str]) -> Any:
+    try:
+        return model.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(part) for part in err["loc"])
+            problems.append(f"{path.name}: {where}: {err['msg']}")
+    except (OSError, yaml.YAMLError) as exc:
+        problems.append(f"{path.name}: {exc}")
+    return None
+
+
+def _unique(kind: str, ids: list[str], problems: list[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            problems.append(f"duplicate {kind} id {item!r}")
+        seen.add(item)
+
+
+def _cross_check(catalog: Catalog, problems: list[str]) -> None:
+    indication_ids = set(catalog.indications)
+    for needed, present, kind in (
+        (CONTRACT_PRODUCT_IDS, catalog.products, "product"),
+        (CONTRACT_INDICATION_IDS, catalog.indications, "indication"),
+        (CONTRACT_POLICY_IDS, catalog.policies, "policy"),
+    ):
+        problems.extend(f"contract {kind} id {item!r} is missing" for item in needed if item not in present)
+    if catalog.default_policy not in catalog.policies:
+        problems.append(f"default_policy {catalog.default_policy!r} is not a policy id")
+    for product in catalog.products.values():
+        approved = product.approved_indications.value or []
+        problems.extend(
+            f"product {product.id}: approved indication {item!r} is not an indication id"
+            for item in approved
+            if item not in indication_ids
+        )
+        covered: set[str] = set()
+        for protocol in product.titration:
+            for item in protocol.indications:
+                if item not in indication_ids:
+                    problems.append(f"product {product.id}: titration indication {item!r} is unknown")
+                if item in covered:
+                    problems.append(f"product {product.id}: two titration protocols for {item!r}")
+                covered.add(item)
+        if product.is_iv:
+            if product.default_titration_indication is None:
+                problems.append(f"product {product.id}: IV product needs default_titration_indication")
+            elif product.titration_for(product.default_titration_indication) is None:
+                problems.append(f"product {product.id}: default_titration_indication has no protocol")
+        sizes = product.vial_sizes_g.value
+        if sizes is not None and (not sizes or any(size <= 0 for size in sizes)):
+            problems.append(f"product {product.id}: vial sizes must be positive")
+    for policy in catalog.policies.values():
+        if policy.ibw_formula is not None and policy.ibw_formula not in catalog.formulas:
+            problems.append(f"policy {policy.id}: formula {policy.ibw_formula!r} is not defined")
+    bands = catalog.administration.plausibility.bands
+    for first, second in zip(bands, bands[1:], strict=False):
+        if first.age_to != second.age_from:
+            problems.append("plausibility bands must be contiguous")
+    _unique("risk", catalog.risk_ids(), problems)
+
+
+def load_catalog_from(data_dir: Path) -> Catalog:
+    """Load and validate the catalog in ``data_dir`` (not cached). Raises ``CatalogError``."""
+    problems: list[str] = []
+    products_file = _parse(ProductsFile, data_dir / "products.yaml", problems)
+    indications_file = _parse(IndicationsFile, data_dir / "indications.yaml", problems)
+    policies_file = _parse(PoliciesFile, data_dir / "policies.yaml", problems)
+    administration = _parse(Administration, data_dir / "administration.yaml", problems)
+    if problems:
+        raise CatalogError(problems)
+    assert isinstance(products_file, ProductsFile)
+    assert isinstance(indications_file, IndicationsFile)
+    assert isinstance(policies_file, PoliciesFile)
+    assert isinstance(administration, Administration)
+    _unique("product", [p.id for p in products_file.products], problems)
+    _unique("indication", [i.id for i in indications_file.indications], problems)
+    _unique("policy", [p.id for p in policies_file.policies], problems)
+    catalog = Catalog(
+        products={p.id: p for p in products_file.products},
+        indications={i.id: i for i in indications_file.indications},
+        policies={p.id: p for p in policies_file.policies},
+        formulas=dict(policies_file.formulas),
+        default_policy=policies_file.default_policy,
+        administration=administration,
+    )
+    _cross_check(catalog, problems)
+    if problems:
+        raise CatalogError(problems)
+    return catalog
+
+
+def default_data_dir() -> Path:
+    return Path(str(resources.files("igflow.catalog") / "data"))
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    """The packaged catalog, validated once and cached for the life of the process."""
+    return load_catalog_from(default_data_dir())

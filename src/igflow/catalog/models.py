@@ -1,0 +1,290 @@
+"""Pydantic models of the reviewed reference catalog (products, indications, policies, administration).
+
+Every model forbids unknown keys. A clinical value that sources did not give is a ``Fact`` whose
+``value`` is ``None`` and whose ``note`` says so; the engine refuses to use it.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+T = TypeVar("T")
+
+Phase = Literal["acute", "induction", "maintenance"]
+PHASES: tuple[Phase, ...] = ("acute", "induction", "maintenance")
+RateUnit = Literal["mg_per_kg_min", "ml_per_kg_h", "ml_per_kg_min"]
+StepRule = Literal["explicit", "increment", "site-doubling"]
+Rounding = Literal["down", "nearest", "nearest-5g"]
+Trigger = Literal["actual-at-least-adjusted", "actual-above-ibw-ratio", "bmi-above"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Fact(_Strict, Generic[T]):
+    """A value with its source, or ``None`` with a note saying it was not found."""
+
+    value: T | None
+    source: str | None = None
+    note: str | None = None
+    verified: bool = True
+
+    @model_validator(mode="after")
+    def _sourced_or_explained(self) -> Fact[T]:
+        if self.value is None and not self.note:
+            raise ValueError("an unknown value (null) needs a note saying what was not found")
+        if self.value is not None and not self.source:
+            raise ValueError("a known value needs a source")
+        return self
+
+    @property
+    def known(self) -> bool:
+        return self.value is not None
+
+
+class Titration(_Strict):
+    """A label's infusion-rate protocol for one or more indications (label units)."""
+
+    indications: list[str] = Field(min_length=1)
+    rate_unit: RateUnit
+    initial_rate: float = Field(gt=0)
+    initial_minutes: int | None = Field(default=None, gt=0)
+    step_rule: StepRule
+    step_increment: float | None = Field(default=None, gt=0)
+    explicit_rates: list[float] | None = None
+    step_interval_min: int | None = Field(default=None, gt=0)
+    max_rate: float | None = Field(gt=0)
+    at_risk_max_rate: float | None = Field(default=None, gt=0)
+    at_risk_note: str | None = None
+    source: str
+
+    @model_validator(mode="after")
+    def _rule_fields(self) -> Titration:
+        if self.step_rule == "explicit":
+            if not self.explicit_rates:
+                raise ValueError("step_rule explicit needs explicit_rates")
+            rates = [self.initial_rate, *self.explicit_rates]
+            if any(b <= a for a, b in zip(rates, rates[1:], strict=False)):
+                raise ValueError("explicit_rates must increase from initial_rate")
+        if self.step_rule == "increment" and self.step_increment is None:
+            raise ValueError("step_rule increment needs step_increment")
+        if self.max_rate is not None and self.max_rate < self.initial_rate:
+            raise ValueError("max_rate is below initial_rate")
+        if self.step_rule != "site-doubling" and self.step_interval_min is None:
+            raise ValueError("a label step rule needs step_interval_min")
+        return self
+
+
+class Product(_Strict):
+    id: str
+    name: str
+    manufacturer: str
+    routes: list[Literal["iv", "sc"]] = Field(min_length=1)
+    concentration_g_per_ml: Fact[float]
+    vial_sizes_g: Fact[list[float]]
+    stabiliser: Fact[str]
+    sucrose_free: Fact[bool]
+    proline_stabilised: Fact[bool]
+    iga_ug_per_ml: Fact[float]
+    sodium: Fact[str]
+    osmolality_mosm_per_kg: Fact[float]
+    storage: Fact[str]
+    approved_indications: Fact[list[str]]
+    titration: list[Titration]
+    default_titration_indication: str | None = None
+
+    @property
+    def is_iv(self) -> bool:
+        return "iv" in self.routes
+
+    def titration_for(self, indication_id: str) -> Titration | None:
+        for protocol in self.titration:
+            if indication_id in protocol.indications:
+                return protocol
+        return None
+
+    def fact_fields(self) -> dict[str, Fact[object]]:
+        """The product's facts by field name (for coverage reports)."""
+        out: dict[str, Fact[object]] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Fact):
+                out[name] = value
+        return out
+
+
+class Regimen(_Strict):
+    usual_g_per_kg: float = Field(gt=0)
+    min_g_per_kg: float = Field(gt=0)
+    max_g_per_kg: float = Field(gt=0)
+    usual_days: int = Field(ge=1)
+    min_days: int = Field(ge=1)
+    max_days: int = Field(ge=1)
+    interval_weeks: tuple[float, float] | None
+    interval_note: str | None = None
+    review_interval_weeks: float | None = None
+    review: str
+    priority: Literal[1, 2, 3]
+    source: str
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Regimen:
+        if not self.min_g_per_kg <= self.usual_g_per_kg <= self.max_g_per_kg:
+            raise ValueError("usual_g_per_kg must lie within [min_g_per_kg, max_g_per_kg]")
+        if not self.min_days <= self.usual_days <= self.max_days:
+            raise ValueError("usual_days must lie within [min_days, max_days]")
+        if self.interval_weeks is not None and self.interval_weeks[0] > self.interval_weeks[1]:
+            raise ValueError("interval_weeks must be [low, high]")
+        return self
+
+
+class Outcome(_Strict):
+    measure: str
+    threshold: str | None
+    note: str | None = None
+    source: str
+
+
+class Indication(_Strict):
+    id: str
+    name: str
+    icd10: list[str] = Field(min_length=1)
+    recommendation: Literal["recommended", "conditional", "not-recommended"]
+    recommendation_source: str
+    urgency: Literal[1, 2, 3]
+    regimens: dict[Phase, Regimen]
+    regimen_note: str | None = None
+    outcomes: list[Outcome]
+
+    @model_validator(mode="after")
+    def _explain_missing(self) -> Indication:
+        if not self.regimens and not self.regimen_note:
+            raise ValueError("an indication without regimens needs regimen_note")
+        return self
+
+
+class IbwFormula(_Strict):
+    source: str
+    male_base_kg: float
+    female_base_kg: float
+    kg_per_unit: float | None = None
+    male_kg_per_unit: float | None = None
+    female_kg_per_unit: float | None = None
+    unit_cm: float = Field(gt=0)
+    base_height_cm: float = Field(gt=0)
+    cm_per_inch_note: str | None = None
+
+    def slope_kg_per_unit(self, sex: str) -> float:
+        specific = self.male_kg_per_unit if sex == "male" else self.female_kg_per_unit
+        slope = specific if specific is not None else self.kg_per_unit
+        if slope is None:
+            raise ValueError("IBW formula has no slope for this sex")
+        return slope
+
+
+class Policy(_Strict):
+    id: str
+    name: str
+    ibw_formula: Literal["devine", "robinson"] | None
+    adjustment_factor: float | None = Field(default=None, gt=0, lt=1)
+    adult_min_age_years: float | None = None
+    min_height_cm: float | None = None
+    min_weight_kg_male: float | None = None
+    min_weight_kg_female: float | None = None
+    trigger: Trigger | None = None
+    ibw_ratio_threshold: float | None = None
+    bmi_threshold: float | None = None
+    bmi_inclusive: bool = False
+    excludes_pregnant: bool = False
+    rounding: Rounding
+    rounding_children: Rounding
+    rounding_step_g: float | None = None
+    source: str
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Policy:
+        if self.ibw_formula is None:
+            return self
+        if self.adjustment_factor is None or self.trigger is None:
+            raise ValueError("an IBW policy needs adjustment_factor and trigger")
+        if self.trigger == "bmi-above" and self.bmi_threshold is None:
+            raise ValueError("trigger bmi-above needs bmi_threshold")
+        if self.trigger == "actual-above-ibw-ratio" and self.ibw_ratio_threshold is None:
+            raise ValueError("trigger actual-above-ibw-ratio needs ibw_ratio_threshold")
+        if "nearest-5g" in (self.rounding, self.rounding_children) and self.rounding_step_g is None:
+            raise ValueError("rounding nearest-5g needs rounding_step_g")
+        return self
+
+
+class PoliciesFile(_Strict):
+    default_policy: str
+    formulas: dict[Literal["devine", "robinson"], IbwFormula]
+    policies: list[Policy]
+
+
+class Chair(_Strict):
+    setup_min: Fact[int]
+    observation_first_infusion_min: Fact[int]
+    observation_later_min: Fact[int]
+
+
+class SiteTitration(_Strict):
+    rule: Literal["doubling"]
+    interval_min: int = Field(gt=0)
+    source: str
+    at_risk_max_rate_mg_per_kg_min: Fact[float]
+
+
+class Risk(_Strict):
+    id: str
+    label: str
+    groups: list[Literal["renal", "thrombosis", "cardiac", "proline", "severe-reaction"]]
+    source: str
+
+
+class Screening(_Strict):
+    renal_risk_age_over_years: Fact[float]
+    adult_age_years: Fact[float]
+    low_iga_max_ug_per_ml: Fact[float]
+    risks: list[Risk]
+
+
+class PlausibilityBand(_Strict):
+    age_from: float
+    age_to: float
+    weight_kg: tuple[float, float]
+    height_cm: tuple[float, float]
+
+
+class Plausibility(_Strict):
+    source: str
+    verified: bool
+    age_years: tuple[float, float]
+    max_days: int
+    max_dose_g_per_kg: float
+    bands: list[PlausibilityBand]
+
+    def band_for(self, age_years: float) -> PlausibilityBand:
+        for band in self.bands:
+            if band.age_from <= age_years < band.age_to:
+                return band
+        raise LookupError(f"no plausibility band covers age {age_years}")
+
+
+class Administration(_Strict):
+    chair: Chair
+    site_titration: SiteTitration
+    screening: Screening
+    plausibility: Plausibility
+
+
+class ProductsFile(_Strict):
+    products: list[Product]
+
+
+class IndicationsFile(_Strict):
+    indications: list[Indication]
