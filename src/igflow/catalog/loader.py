@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -59,7 +60,13 @@ CONTRACT_INDICATION_IDS: tuple[str, ...] = (
     "acquired-haemophilia",
     "autoimmune-neutropenia",
 )
-CONTRACT_POLICY_IDS: tuple[str, ...] = ("actual", "australia-2026", "nhs-england-2021", "ontario", "adjusted-bmi30")
+CONTRACT_POLICY_IDS: tuple[str, ...] = (
+    "actual",
+    "australia-2026",
+    "nhs-england-2021",
+    "ontario",
+    "adjusted-bmi30",
+)
 
 
 class CatalogError(ValueError):
@@ -147,7 +154,7 @@ def _cross_check(catalog: Catalog, problems: list[str]) -> None:
         if policy.ibw_formula is not None and policy.ibw_formula not in catalog.formulas:
             problems.append(f"policy {policy.id}: formula {policy.ibw_formula!r} is not defined")
     bands = catalog.administration.plausibility.bands
-    for first, second in zip(bands, bands[1:], strict=False):
+    for first, second in itertools.pairwise(bands):
         if first.age_to != second.age_from:
             problems.append("plausibility bands must be contiguous")
     _unique("risk", catalog.risk_ids(), problems)
@@ -173,7 +180,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
         products={p.id: p for p in products_file.products},
         indications={i.id: i for i in indications_file.indications},
         policies={p.id: p for p in policies_file.policies},
-        formulas=dict(policies_file.formulas),
+        formulas={str(key): value for key, value in policies_file.formulas.items()},
         default_policy=policies_file.default_policy,
         administration=administration,
     )

@@ -6,6 +6,7 @@ Every model forbids unknown keys. A clinical value that sources did not give is 
 
 from __future__ import annotations
 
+import itertools
 from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -67,7 +68,7 @@ class Titration(_Strict):
             if not self.explicit_rates:
                 raise ValueError("step_rule explicit needs explicit_rates")
             rates = [self.initial_rate, *self.explicit_rates]
-            if any(b <= a for a, b in zip(rates, rates[1:], strict=False)):
+            if any(b <= a for a, b in itertools.pairwise(rates)):
                 raise ValueError("explicit_rates must increase from initial_rate")
         if self.step_rule == "increment" and self.step_increment is None:
             raise ValueError("step_rule increment needs step_increment")
