@@ -1,0 +1,380 @@
+"""The single entry point of the dose engine: ``plan_dose(request, catalog) -> DosePlan``.
+
+Pure: no I/O, no clock, no database. Every number comes from the catalog (with its source) or
+from the request. Invalid input raises ``DoseInputError``; unsafe or unsupported combinations
+return a plan whose alerts contain a ``hard_stop``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from igflow.catalog import PHASES, Catalog, Indication, Policy, Product, Regimen
+from igflow.clinical.alerts import Alert
+from igflow.clinical.errors import DoseInputError
+from igflow.clinical.models import DayPlan, DosePlan, DoseRequest, WeightResult
+from igflow.clinical.screening import screen
+from igflow.clinical.titration import build_ladder, plan_steps, to_mg_per_kg_min
+from igflow.clinical.vials import plan_vials
+from igflow.clinical.weight import dosing_weight
+
+SEXES = ("female", "male")
+
+
+def _ids(values: object) -> str:
+    return ", ".join(str(v) for v in values)  # type: ignore[attr-defined]
+
+
+def validate_request(request: DoseRequest, catalog: Catalog) -> Policy:
+    """Check the request against the catalog and the plausibility bounds; return the policy to use.
+
+    Raises ``DoseInputError(field, message)`` naming the field and the allowed values or range.
+    """
+    if request.indication not in catalog.indications:
+        raise DoseInputError(
+            "indication", f"unknown id {request.indication!r}; valid: {_ids(catalog.indications)}"
+        )
+    if request.phase not in PHASES:
+        raise DoseInputError("phase", f"unknown phase {request.phase!r}; valid: {_ids(PHASES)}")
+    if request.product not in catalog.products:
+        raise DoseInputError("product", f"unknown id {request.product!r}; valid: {_ids(catalog.products)}")
+    policy_id = request.policy or catalog.default_policy
+    if policy_id not in catalog.policies:
+        raise DoseInputError("policy", f"unknown id {policy_id!r}; valid: {_ids(catalog.policies)}")
+    if request.sex not in SEXES:
+        raise DoseInputError("sex", f"unknown value {request.sex!r}; valid: {_ids(SEXES)}")
+    bounds = catalog.administration.plausibility
+    for name, value in (("age_years", request.age_years), ("weight_kg", request.weight_kg)):
+        if not math.isfinite(value):
+            raise DoseInputError(name, "must be a finite number")
+    if not math.isfinite(request.height_cm):
+        raise DoseInputError("height_cm", "must be a finite number")
+    low_age, high_age = bounds.age_years
+    if not low_age <= request.age_years <= high_age:
+        raise DoseInputError("age_years", f"{request.age_years:g} is outside {low_age:g}-{high_age:g} years")
+    band = bounds.band_for(request.age_years)
+    for name, value, (low, high), unit in (
+        ("weight_kg", request.weight_kg, band.weight_kg, "kg"),
+        ("height_cm", request.height_cm, band.height_cm, "cm"),
+    ):
+        if not low <= value <= high:
+            raise DoseInputError(
+                name,
+                f"{value:g} {unit} is implausible for age {request.age_years:g} y "
+                f"(accepted {low:g}-{high:g} {unit} for ages {band.age_from:g}-{band.age_to:g} y)",
+            )
+    if request.dose_g_per_kg is not None and not (
+        math.isfinite(request.dose_g_per_kg) and 0 < request.dose_g_per_kg <= bounds.max_dose_g_per_kg
+    ):
+        raise DoseInputError(
+            "dose_g_per_kg",
+            f"{request.dose_g_per_kg:g} must be above 0 and at most {bounds.max_dose_g_per_kg:g} g/kg",
+        )
+    if request.days is not None and not 1 <= request.days <= bounds.max_days:
+        raise DoseInputError("days", f"{request.days} must be a whole number from 1 to {bounds.max_days}")
+    valid_risks = catalog.risk_ids()
+    for risk in request.risks:
+        if risk not in valid_risks:
+            raise DoseInputError("risk", f"unknown risk {risk!r}; valid: {_ids(valid_risks)}")
+    if request.pregnant and request.sex != "female":
+        raise DoseInputError("pregnant", "only valid with sex female")
+    if request.override_reason is not None and not request.override_reason.strip():
+        raise DoseInputError("override_reason", "must be non-empty text when given")
+    return catalog.policies[policy_id]
+
+
+def _risk_cap(
+    product: Product, catalog: Catalog, concentration: float, rate_unit: str, cap: float | None
+) -> float | None:
+    if cap is not None:
+        return to_mg_per_kg_min(cap, rate_unit, concentration)
+    return catalog.administration.site_titration.at_risk_max_rate_mg_per_kg_min.value
+
+
+def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
+    """Plan one course: dosing weight, per-day whole vials, volumes, rate steps, chair time, alerts.
+
+    Raises ``DoseInputError`` for invalid input. Check ``plan.hard_stopped`` (or the alerts) before
+    using the plan; ``plan.to_contract_dict()`` returns the JSON of ``shared/contracts/dose.md``.
+    """
+    policy = validate_request(request, catalog)
+    indication = catalog.indications[request.indication]
+    product = catalog.products[request.product]
+    weight = dosing_weight(request, policy, catalog)
+    alerts: list[Alert] = []
+    sources: list[str] = [f"Policy {policy.id}: {policy.source}"]
+    if weight.fell_back_to_actual and policy.ibw_formula is not None:
+        alerts.append(Alert.make("policy_weight_reasoning", " ".join(weight.reasoning)))
+    if policy.ibw_formula is not None:
+        sources.append(f"IBW formula: {catalog.formulas[policy.ibw_formula].source}")
+    screening = screen(request, indication, product, catalog)
+    alerts.extend(screening.alerts)
+    rate_weight_kg = round(min(request.weight_kg, weight.dosing_weight_kg), 1)
+    regimen = indication.regimens.get(request.phase)  # type: ignore[call-overload]
+    dose_g_per_kg = (
+        request.dose_g_per_kg
+        if request.dose_g_per_kg is not None
+        else (regimen.usual_g_per_kg if regimen is not None else None)
+    )
+    prescribed_g = None if dose_g_per_kg is None else round(dose_g_per_kg * weight.dosing_weight_kg, 2)
+    plan_kwargs = {
+        "request": request,
+        "policy": policy,
+        "weight": weight,
+        "rate_weight_kg": rate_weight_kg,
+        "dose_g_per_kg": dose_g_per_kg,
+        "prescribed_g": prescribed_g,
+        "regimen": regimen,
+    }
+
+    concentration = product.concentration_g_per_ml.value
+    if concentration is not None:
+        sources.append(f"{product.name} concentration: {product.concentration_g_per_ml.source}")
+    if not product.is_iv:
+        alerts.append(
+            Alert.make(
+                "route_not_supported",
+                f"{product.name} is a subcutaneous product; SC dosing and rate protocols are not in this "
+                "engine version. No plan.",
+            )
+        )
+        return _finish(alerts, sources, (), None, concentration, **plan_kwargs)
+    if regimen is None:
+        alerts.append(
+            Alert.make(
+                "no_regimen_for_phase",
+                f"No sourced {request.phase} regimen for {indication.name}"
+                + (f" ({indication.regimen_note})" if indication.regimen_note else "")
+                + f". Phases with a regimen: {_ids(indication.regimens) or 'none'}.",
+            )
+        )
+        return _finish(alerts, sources, (), None, concentration, **plan_kwargs)
+    sources.append(f"{indication.name} {request.phase} regimen: {regimen.source}")
+    assert dose_g_per_kg is not None and prescribed_g is not None
+    days = request.days if request.days is not None else regimen.usual_days
+    max_course_g = round(regimen.max_g_per_kg * weight.dosing_weight_kg, 2)
+    if dose_g_per_kg > regimen.max_g_per_kg + 1e-9:
+        alerts.append(
+            Alert.make(
+                "dose_above_max",
+                f"{dose_g_per_kg:g} g/kg is above the {request.phase} maximum of "
+                f"{regimen.max_g_per_kg:g} g/kg per course for {indication.name} "
+                f"({max_course_g:g} g at {weight.dosing_weight_kg:g} kg). No plan.",
+            )
+        )
+        return _finish(alerts, sources, (), max_course_g, concentration, **plan_kwargs)
+    if dose_g_per_kg < regimen.min_g_per_kg - 1e-9:
+        alerts.append(
+            Alert.make(
+                "dose_below_range",
+                f"{dose_g_per_kg:g} g/kg is below the usual range {regimen.min_g_per_kg:g}-"
+                f"{regimen.max_g_per_kg:g} g/kg for {indication.name} ({request.phase}).",
+            )
+        )
+    if not regimen.min_days <= days <= regimen.max_days:
+        alerts.append(
+            Alert.make(
+                "days_outside_range",
+                f"{days} day(s) is outside the regimen's {regimen.min_days}-{regimen.max_days} days "
+                f"for {indication.name} ({request.phase}).",
+            )
+        )
+    sizes = product.vial_sizes_g.value
+    if concentration is None or sizes is None:
+        missing = [
+            name for name, fact in (("concentration", concentration), ("vial sizes", sizes)) if fact is None
+        ]
+        alerts.append(
+            Alert.make(
+                "product_data_unknown", f"{product.name}: {' and '.join(missing)} unknown in the catalog."
+            )
+        )
+        return _finish(alerts, sources, (), max_course_g, concentration, **plan_kwargs)
+    sources.append(f"{product.name} vial sizes: {product.vial_sizes_g.source}")
+
+    adult_age = catalog.administration.screening.adult_age_years.value
+    is_child = adult_age is not None and request.age_years < adult_age
+    rule = policy.rounding_children if is_child else policy.rounding
+    vial_plan = plan_vials(prescribed_g, max_course_g, days, tuple(sizes), rule, policy.rounding_step_g)
+    if vial_plan is None:
+        alerts.append(
+            Alert.make(
+                "dose_not_dispensable",
+                f"No whole-vial amount of {product.name} (vials {_ids(sizes)} g) fits "
+                f"{prescribed_g:g} g over "
+                f"{days} day(s) with rounding '{rule}' and the maximum {max_course_g:g} g.",
+            )
+        )
+        return _finish(alerts, sources, (), max_course_g, concentration, **plan_kwargs)
+    dispensed_g = vial_plan.course_cg / 100
+    if vial_plan.course_cg != round(prescribed_g * 100):
+        difference = dispensed_g - prescribed_g
+        alerts.append(
+            Alert.make(
+                "dose_rounded",
+                f"Prescribed {prescribed_g:g} g; dispensed {dispensed_g:g} g in whole vials "
+                f"({difference:+.2f} g, {100 * difference / prescribed_g:+.1f}%), "
+                f"rounding '{rule}' of policy "
+                f"{policy.id}, never above the maximum {max_course_g:g} g.",
+            )
+        )
+
+    # titration protocol for the indication, or the label's general protocol (off-label)
+    protocol = product.titration_for(indication.id)
+    if protocol is None and product.default_titration_indication is not None:
+        protocol = product.titration_for(product.default_titration_indication)
+    steps_possible = protocol is not None and protocol.max_rate is not None
+    ladder = None
+    if protocol is None or protocol.max_rate is None:
+        alerts.append(
+            Alert.make("product_data_unknown", f"{product.name}: no infusion-rate protocol in the catalog.")
+        )
+    else:
+        sources.append(f"{product.name} infusion rates: {protocol.source}")
+        cap = None
+        if screening.needs_rate_cap:
+            cap = _risk_cap(product, catalog, concentration, protocol.rate_unit, protocol.at_risk_max_rate)
+            if cap is None:
+                steps_possible = False
+                alerts.append(
+                    Alert.make(
+                        "risk_rate_cap_unknown",
+                        f"Patient at risk ({', '.join(sorted(screening.risk_groups))}): "
+                        "the label asks for the "
+                        f"minimum practicable rate but gives no number for {product.name} "
+                        f"({protocol.at_risk_note or 'no note'}), and no site cap is set. "
+                        "Choose a product whose "
+                        "label gives an at-risk maximum, or set the site cap in the catalog.",
+                    )
+                )
+            else:
+                source = (
+                    protocol.at_risk_note
+                    if protocol.at_risk_max_rate is not None
+                    else catalog.administration.site_titration.at_risk_max_rate_mg_per_kg_min.source
+                )
+                sources.append(f"At-risk rate cap: {source}")
+        if steps_possible:
+            site = catalog.administration.site_titration
+            ladder = build_ladder(protocol, concentration, site.interval_min, cap)
+            if cap is not None and ladder.cap_mg_per_kg_min < ladder.label_max_mg_per_kg_min:
+                alerts.append(
+                    Alert.make(
+                        "rate_capped_for_risk",
+                        f"Maximum rate capped at {ladder.cap_mg_per_kg_min:.4g} mg/kg/min (label maximum "
+                        f"{ladder.label_max_mg_per_kg_min:.4g}) because of: "
+                        f"{', '.join(sorted(screening.risk_groups))}.",
+                    )
+                )
+            if ladder.uses_site_protocol:
+                sources.append(f"Step schedule: {site.source}")
+                alerts.append(
+                    Alert.make(
+                        "titration_site_protocol",
+                        f"{product.name}'s label says to increase the rate gradually as tolerated without a "
+                        f"schedule; the site protocol doubles the rate every {site.interval_min} min "
+                        "up to the maximum.",
+                    )
+                )
+
+    chair = catalog.administration.chair
+    setup = chair.setup_min.value
+    obs_first = chair.observation_first_infusion_min.value
+    obs_later = chair.observation_later_min.value
+    sources.append(
+        f"Chair time: set-up {chair.setup_min.source}; observation "
+        f"{chair.observation_first_infusion_min.source}; {chair.observation_later_min.source}"
+    )
+    day_prescribed_cg = _split_exact(round(prescribed_g * 100), days)
+    day_plans: list[DayPlan] = []
+    for index in range(days):
+        dispensed_day = vial_plan.days_cg[index] / 100
+        volume = round(dispensed_day / concentration, 1)
+        steps = () if ladder is None else plan_steps(ladder, volume, rate_weight_kg, concentration)
+        infusion = round(sum(step.minutes for step in steps), 1) if steps else None
+        observation = obs_first if (request.first_infusion and index == 0) else obs_later
+        chair_min = (
+            None
+            if infusion is None or setup is None or observation is None
+            else round(setup + infusion + observation, 1)
+        )
+        day_plans.append(
+            DayPlan(
+                day=index + 1,
+                prescribed_g=day_prescribed_cg[index] / 100,
+                dispensed_g=dispensed_day,
+                vials=vial_plan.days_vials[index],
+                volume_ml=volume,
+                steps=steps,
+                infusion_min=infusion,
+                chair_min=chair_min,
+                setup_min=setup,
+                observation_min=observation,
+            )
+        )
+    if "cardiac" in screening.risk_groups:
+        largest = max(day.volume_ml for day in day_plans)
+        alerts.append(
+            Alert.make(
+                "heart_failure_volume",
+                f"Heart failure / volume overload risk: up to {largest:g} mL in one day at "
+                f"{concentration * 100:g}% ({dispensed_g:g} g over {days} day(s)); "
+                "slower rate, consider more "
+                "days, prefer a 10% product, monitor fluid balance.",
+            )
+        )
+    return _finish(
+        alerts, sources, tuple(day_plans), max_course_g, concentration, dispensed_g=dispensed_g, **plan_kwargs
+    )
+
+
+def _split_exact(total_cg: int, days: int) -> list[int]:
+    base, extra = divmod(total_cg, days)
+    return [base + (1 if day >= days - extra else 0) for day in range(days)]
+
+
+def _finish(
+    alerts: list[Alert],
+    sources: list[str],
+    days: tuple[DayPlan, ...],
+    max_course_g: float | None,
+    concentration: float | None,
+    *,
+    request: DoseRequest,
+    policy: Policy,
+    weight: WeightResult,
+    rate_weight_kg: float,
+    dose_g_per_kg: float | None,
+    prescribed_g: float | None,
+    regimen: Regimen | None,
+    dispensed_g: float | None = None,
+) -> DosePlan:
+    order = {"hard_stop": 0, "warning": 1, "info": 2}
+    ordered = tuple(sorted(alerts, key=lambda alert: order[alert.severity]))
+    return DosePlan(
+        indication=request.indication,
+        phase=request.phase,
+        product=request.product,
+        policy=policy.id,
+        weight_kg=request.weight_kg,
+        height_cm=request.height_cm,
+        bmi=weight.bmi,
+        ideal_weight_kg=weight.ideal_weight_kg,
+        dosing_weight_kg=weight.dosing_weight_kg,
+        weight_basis=weight.weight_basis,
+        weight_reasoning=weight.reasoning,
+        dose_g_per_kg=dose_g_per_kg,
+        prescribed_g=prescribed_g,
+        dispensed_g=dispensed_g,
+        concentration_g_per_ml=concentration,
+        rate_weight_kg=rate_weight_kg,
+        days=days,
+        alerts=ordered,
+        sources=tuple(dict.fromkeys(sources)),
+        max_course_g=max_course_g,
+        priority=None if regimen is None else regimen.priority,
+        first_infusion=request.first_infusion,
+    )
+
+
+__all__ = ["DoseRequest", "Indication", "plan_dose", "validate_request"]
