@@ -1,0 +1,196 @@
+"""`igflow dose` and `igflow catalog check` (shared/contracts/dose.md).
+
+The lead's ``igflow.cli`` registers ``dose`` as a command and ``catalog_app`` as the ``catalog`` group.
+For local use: ``python -m igflow.cli_dose dose ...`` or ``python -m igflow.cli_dose catalog check``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from igflow.catalog import PHASES, CatalogError, load_catalog, load_catalog_from
+from igflow.catalog.loader import default_data_dir
+from igflow.clinical import DoseInputError, DoseRequest, plan_dose
+from igflow.clinical.models import DosePlan
+
+EXIT_OK = 0
+EXIT_INVALID_INPUT = 2
+EXIT_HARD_STOP = 3
+
+
+def _fail_input(field: str, message: str) -> typer.Exit:
+    typer.echo(f"invalid input: --{field.replace('_', '-')}: {message}", err=True)
+    return typer.Exit(EXIT_INVALID_INPUT)
+
+
+def _print_human(plan: DosePlan) -> None:
+    console = Console()
+    data = plan.to_contract_dict()
+    console.print(
+        f"[bold]{data['indication']} / {data['phase']} / {data['product']}[/] policy {data['policy']}: "
+        f"dosing weight {data['dosing_weight_kg']} kg ({data['weight_basis']}), "
+        f"prescribed {data['prescribed_g']} g, dispensed {data['dispensed_g']} g"
+    )
+    for reason in data["weight_reasoning"]:
+        console.print(f"  {reason}")
+    for day in data["days"]:
+        table = Table(title=f"Day {day['day']}: {day['dispensed_g']} g, {day['volume_ml']} mL")
+        for column in ("start min", "minutes", "mg/kg/min", "mL/h", "mL"):
+            table.add_column(column, justify="right")
+        for step in day["steps"]:
+            table.add_row(
+                str(step["start_min"]),
+                str(step["minutes"]),
+                str(step["rate_mg_per_kg_min"]),
+                str(step["rate_ml_per_h"]),
+                str(step["volume_ml"]),
+            )
+        console.print(table)
+    for alert in data["alerts"]:
+        console.print(
+            f"[{'red' if alert['severity'] == 'hard_stop' else 'yellow'}]{alert['severity']}[/] "
+            f"{alert['code']}: {alert['message']}"
+        )
+
+
+def dose(
+    indication: Annotated[str, typer.Option(help="Indication id from the catalog.")],
+    phase: Annotated[str, typer.Option(help=f"One of: {', '.join(PHASES)}.")],
+    weight_kg: Annotated[float, typer.Option(help="Actual body weight, kg.")],
+    height_cm: Annotated[float, typer.Option(help="Height, cm.")],
+    sex: Annotated[str, typer.Option(help="female or male.")],
+    age_years: Annotated[float, typer.Option(help="Age in years.")],
+    product: Annotated[str, typer.Option(help="Product id from the catalog.")],
+    policy: Annotated[
+        str | None, typer.Option(help="Dosing-weight policy id (default: catalog default).")
+    ] = None,
+    dose_g_per_kg: Annotated[float | None, typer.Option(help="Prescribed dose, g/kg per course.")] = None,
+    days: Annotated[int | None, typer.Option(help="Split the course over N days.")] = None,
+    first_infusion: Annotated[
+        bool, typer.Option("--first-infusion", help="First infusion of this product.")
+    ] = False,
+    risk: Annotated[str | None, typer.Option(help="Comma-separated risk ids, e.g. renal,thrombosis.")] = None,
+    iga_deficient_with_antibodies: Annotated[
+        bool, typer.Option("--iga-deficient-with-antibodies", help="IgA deficiency with anti-IgA antibodies.")
+    ] = False,
+    pregnant: Annotated[bool, typer.Option("--pregnant", help="Patient is pregnant.")] = False,
+    override_reason: Annotated[
+        str | None, typer.Option(help="Prescriber's documented reason to pass an overridable stop.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the contract JSON.")] = False,
+) -> None:
+    """Plan an immunoglobulin course: dosing weight, whole vials, rate steps, chair time, alerts.
+
+    Exit 0: a plan (may carry warnings); 3: a hard stop (JSON still printed); 2: invalid input.
+    """
+    risks = tuple(item.strip() for item in (risk or "").split(",") if item.strip())
+    request = DoseRequest(
+        indication=indication,
+        phase=phase,
+        product=product,
+        weight_kg=weight_kg,
+        height_cm=height_cm,
+        sex=sex,
+        age_years=age_years,
+        policy=policy,
+        dose_g_per_kg=dose_g_per_kg,
+        days=days,
+        first_infusion=first_infusion,
+        risks=risks,
+        iga_deficient_with_antibodies=iga_deficient_with_antibodies,
+        pregnant=pregnant,
+        override_reason=override_reason,
+    )
+    try:
+        plan = plan_dose(request, load_catalog())
+    except DoseInputError as exc:
+        raise _fail_input(exc.field, exc.message) from None
+    if json_output:
+        sys.stdout.write(json.dumps(plan.to_contract_dict(), indent=2) + "\n")
+    else:
+        _print_human(plan)
+    raise typer.Exit(EXIT_HARD_STOP if plan.hard_stopped else EXIT_OK)
+
+
+catalog_app = typer.Typer(help="Reference catalog: validation and coverage.", no_args_is_help=True)
+
+
+@catalog_app.command("check")
+def check(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Catalog data folder (default: the packaged catalog).")
+    ] = None,
+) -> None:
+    """Validate the catalog and print its coverage; exit 1 on validation errors."""
+    console = Console(width=200)
+    try:
+        catalog = load_catalog_from(data_dir or default_data_dir())
+    except CatalogError as exc:
+        for problem in exc.problems:
+            typer.echo(f"catalog error: {problem}", err=True)
+        raise typer.Exit(1) from None
+
+    fields = list(next(iter(catalog.products.values())).fact_fields())
+    products = Table(title="Products x fields (known / unknown; * = secondary or unverified)")
+    products.add_column("product")
+    for name in fields:
+        products.add_column(name.replace("_", " "), justify="center")
+    products.add_column("rate protocols", justify="right")
+    for product in catalog.products.values():
+        cells = []
+        for fact in product.fact_fields().values():
+            mark = "known" if fact.known else "[red]unknown[/]"
+            cells.append(mark + ("*" if fact.known and not fact.verified else ""))
+        products.add_row(product.id, *cells, str(len(product.titration)))
+    console.print(products)
+
+    indications = Table(title="Indications x regimens (with sources)")
+    for column in ("indication", "class", "urgency", *PHASES, "outcomes", "regimen sources"):
+        indications.add_column(column, overflow="fold")
+    for indication in catalog.indications.values():
+        cells = []
+        sources = []
+        for phase in PHASES:
+            regimen = indication.regimens.get(phase)
+            if regimen is None:
+                cells.append("-")
+                continue
+            cells.append(
+                f"{regimen.usual_g_per_kg:g} g/kg ({regimen.min_g_per_kg:g}-{regimen.max_g_per_kg:g}) "
+                f"x{regimen.usual_days} d"
+            )
+            sources.append(f"{phase}: {regimen.source}")
+        indications.add_row(
+            indication.id,
+            indication.recommendation,
+            str(indication.urgency),
+            *cells,
+            str(len(indication.outcomes)),
+            "\n".join(sources) or (indication.regimen_note or ""),
+        )
+    console.print(indications)
+    unknown = sum(
+        not fact.known for product in catalog.products.values() for fact in product.fact_fields().values()
+    )
+    console.print(
+        f"catalog OK: {len(catalog.products)} products, {len(catalog.indications)} indications, "
+        f"{len(catalog.policies)} policies; {unknown} product facts unknown (engine refuses to use them)."
+    )
+
+
+def _main_app() -> typer.Typer:
+    app = typer.Typer(no_args_is_help=True)
+    app.command("dose")(dose)
+    app.add_typer(catalog_app, name="catalog")
+    return app
+
+
+if __name__ == "__main__":
+    _main_app()()
