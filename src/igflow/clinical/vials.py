@@ -69,18 +69,27 @@ def fewest_vials(amount_cg: int, sizes_g: tuple[float, ...]) -> tuple[VialCount,
 
 
 def _candidates(prescribed_cg: int, step_cg: int, max_cg: int, rule: Rounding) -> list[int]:
-    """Course totals to try, best first: multiples of ``step_cg``, never above ``max_cg``."""
+    """Course totals to try, best first: multiples of ``step_cg``, never above ``max_cg``.
+
+    ``down`` tries totals at or below the prescription; ``nearest`` may also try the next step up
+    when it is at most half a step above the prescription.
+    """
     floor_total = (prescribed_cg // step_cg) * step_cg
     ceiling_total = floor_total if floor_total == prescribed_cg else floor_total + step_cg
     below = [floor_total - k * step_cg for k in range(floor_total // step_cg)]
     if rule == "down":
         ordered = below
     else:
-        above = [ceiling_total + k * step_cg for k in range(max(0, (max_cg - ceiling_total) // step_cg) + 1)]
-        above = [total for total in above if total != floor_total]
-        merged = below + above
+        # round up only to the next whole step, and only when it is at most half a step away;
+        # if that total cannot be split into whole vials per day, fall back to lower totals
+        # (never inflate the dose to make a split work)
+        above = (
+            [ceiling_total]
+            if ceiling_total != floor_total and 2 * (ceiling_total - prescribed_cg) <= step_cg
+            else []
+        )
         # nearest first; on a tie the lower amount (less drug) wins
-        ordered = sorted(merged, key=lambda total: (abs(total - prescribed_cg), total))
+        ordered = sorted(below + above, key=lambda total: (abs(total - prescribed_cg), total))
     return [total for total in ordered if 0 < total <= max_cg]
 
 

@@ -37,7 +37,7 @@ def test_contract_ids_present() -> None:
 def test_every_known_fact_has_a_source_and_unknowns_a_note() -> None:
     for product in load_catalog().products.values():
         for name, fact in product.fact_fields().items():
-            assert (fact.source if fact.known else fact.note), (product.id, name)
+            assert fact.source if fact.known else fact.note, (product.id, name)
 
 
 def test_iv_products_have_rate_protocols_and_sc_products_have_records() -> None:
@@ -56,7 +56,9 @@ def test_indications_carry_required_fields() -> None:
             assert regimen.source
         if not indication.regimens:
             assert indication.regimen_note
-    not_recommended = {i.id for i in load_catalog().indications.values() if i.recommendation == "not-recommended"}
+    not_recommended = {
+        i.id for i in load_catalog().indications.values() if i.recommendation == "not-recommended"
+    }
     assert {"ms", "ra", "aiha", "acquired-haemophilia", "autoimmune-neutropenia"} <= not_recommended
 
 
@@ -89,7 +91,10 @@ def test_unknown_key_rejected(data_copy: Path) -> None:
 
 
 def test_unknown_indication_in_product_rejected(data_copy: Path) -> None:
-    _edit(data_copy / "products.yaml", lambda d: d["products"][0]["approved_indications"]["value"].append("gout"))
+    _edit(
+        data_copy / "products.yaml",
+        lambda d: d["products"][0]["approved_indications"]["value"].append("gout"),
+    )
     with pytest.raises(CatalogError, match="gout"):
         load_catalog_from(data_copy)
 

@@ -93,8 +93,15 @@ def test_ontario_bmi_and_nearest_5_g() -> None:
     assert weight("ontario", weight_kg=90, height_cm=160, sex="female") == (52.4, 67.4, "adjusted")
     # PID 0.4 g/kg x 67.4 = 26.96 g -> nearest 5 g = 25 g (Gammagard: 20 + 5)
     plan = plan_dose(
-        req(indication="pid", phase="maintenance", product="gammagard-liquid", weight_kg=90, height_cm=160,
-            sex="female", policy="ontario"),
+        req(
+            indication="pid",
+            phase="maintenance",
+            product="gammagard-liquid",
+            weight_kg=90,
+            height_cm=160,
+            sex="female",
+            policy="ontario",
+        ),
         CATALOG,
     )
     assert plan.dispensed_g == 25.0
