@@ -143,6 +143,11 @@ def _cross_check(catalog: Catalog, problems: list[str]) -> None:
                     problems.append(f"product {product.id}: two titration protocols for {item!r}")
                 covered.add(item)
         if product.is_iv:
+            problems.extend(
+                f"product {product.id}: licensed for {item!r} but has no titration protocol for it"
+                for item in approved
+                if product.titration_for(item) is None
+            )
             if product.default_titration_indication is None:
                 problems.append(f"product {product.id}: IV product needs default_titration_indication")
             elif product.titration_for(product.default_titration_indication) is None:

@@ -8,8 +8,10 @@ return a plan whose alerts contain a ``hard_stop``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from igflow.catalog import PHASES, Catalog, Indication, Policy, Product, Regimen
+from igflow.catalog import PHASES, Catalog, Policy, Product, Regimen
 from igflow.clinical.alerts import Alert
 from igflow.clinical.errors import DoseInputError
 from igflow.clinical.models import DayPlan, DosePlan, DoseRequest, WeightResult
@@ -21,8 +23,8 @@ from igflow.clinical.weight import dosing_weight
 SEXES = ("female", "male")
 
 
-def _ids(values: object) -> str:
-    return ", ".join(str(v) for v in values)  # type: ignore[attr-defined]
+def _ids(values: Iterable[object]) -> str:
+    return ", ".join(str(value) for value in values)
 
 
 def validate_request(request: DoseRequest, catalog: Catalog) -> Policy:
@@ -117,15 +119,15 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
         else (regimen.usual_g_per_kg if regimen is not None else None)
     )
     prescribed_g = None if dose_g_per_kg is None else round(dose_g_per_kg * weight.dosing_weight_kg, 2)
-    plan_kwargs = {
-        "request": request,
-        "policy": policy,
-        "weight": weight,
-        "rate_weight_kg": rate_weight_kg,
-        "dose_g_per_kg": dose_g_per_kg,
-        "prescribed_g": prescribed_g,
-        "regimen": regimen,
-    }
+    ctx = _Context(
+        request=request,
+        policy=policy,
+        weight=weight,
+        rate_weight_kg=rate_weight_kg,
+        dose_g_per_kg=dose_g_per_kg,
+        prescribed_g=prescribed_g,
+        regimen=regimen,
+    )
 
     concentration = product.concentration_g_per_ml.value
     if concentration is not None:
@@ -138,7 +140,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 "engine version. No plan.",
             )
         )
-        return _finish(alerts, sources, (), None, concentration, **plan_kwargs)
+        return _finish(ctx, alerts, sources, (), None, concentration)
     if regimen is None:
         alerts.append(
             Alert.make(
@@ -148,7 +150,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 + f". Phases with a regimen: {_ids(indication.regimens) or 'none'}.",
             )
         )
-        return _finish(alerts, sources, (), None, concentration, **plan_kwargs)
+        return _finish(ctx, alerts, sources, (), None, concentration)
     sources.append(f"{indication.name} {request.phase} regimen: {regimen.source}")
     assert dose_g_per_kg is not None and prescribed_g is not None
     days = request.days if request.days is not None else regimen.usual_days
@@ -162,7 +164,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 f"({max_course_g:g} g at {weight.dosing_weight_kg:g} kg). No plan.",
             )
         )
-        return _finish(alerts, sources, (), max_course_g, concentration, **plan_kwargs)
+        return _finish(ctx, alerts, sources, (), max_course_g, concentration)
     if dose_g_per_kg < regimen.min_g_per_kg - 1e-9:
         alerts.append(
             Alert.make(
@@ -189,7 +191,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 "product_data_unknown", f"{product.name}: {' and '.join(missing)} unknown in the catalog."
             )
         )
-        return _finish(alerts, sources, (), max_course_g, concentration, **plan_kwargs)
+        return _finish(ctx, alerts, sources, (), max_course_g, concentration)
     sources.append(f"{product.name} vial sizes: {product.vial_sizes_g.source}")
 
     adult_age = catalog.administration.screening.adult_age_years.value
@@ -205,7 +207,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 f"{days} day(s) with rounding '{rule}' and the maximum {max_course_g:g} g.",
             )
         )
-        return _finish(alerts, sources, (), max_course_g, concentration, **plan_kwargs)
+        return _finish(ctx, alerts, sources, (), max_course_g, concentration)
     dispensed_g = vial_plan.course_cg / 100
     if vial_plan.course_cg != round(prescribed_g * 100):
         difference = dispensed_g - prescribed_g
@@ -323,9 +325,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 "days, prefer a 10% product, monitor fluid balance.",
             )
         )
-    return _finish(
-        alerts, sources, tuple(day_plans), max_course_g, concentration, dispensed_g=dispensed_g, **plan_kwargs
-    )
+    return _finish(ctx, alerts, sources, tuple(day_plans), max_course_g, concentration, dispensed_g)
 
 
 def _split_exact(total_cg: int, days: int) -> list[int]:
@@ -333,29 +333,34 @@ def _split_exact(total_cg: int, days: int) -> list[int]:
     return [base + (1 if day >= days - extra else 0) for day in range(days)]
 
 
+@dataclass(frozen=True)
+class _Context:
+    request: DoseRequest
+    policy: Policy
+    weight: WeightResult
+    rate_weight_kg: float
+    dose_g_per_kg: float | None
+    prescribed_g: float | None
+    regimen: Regimen | None
+
+
 def _finish(
+    ctx: _Context,
     alerts: list[Alert],
     sources: list[str],
     days: tuple[DayPlan, ...],
     max_course_g: float | None,
     concentration: float | None,
-    *,
-    request: DoseRequest,
-    policy: Policy,
-    weight: WeightResult,
-    rate_weight_kg: float,
-    dose_g_per_kg: float | None,
-    prescribed_g: float | None,
-    regimen: Regimen | None,
     dispensed_g: float | None = None,
 ) -> DosePlan:
+    request, weight, regimen = ctx.request, ctx.weight, ctx.regimen
     order = {"hard_stop": 0, "warning": 1, "info": 2}
     ordered = tuple(sorted(alerts, key=lambda alert: order[alert.severity]))
     return DosePlan(
         indication=request.indication,
         phase=request.phase,
         product=request.product,
-        policy=policy.id,
+        policy=ctx.policy.id,
         weight_kg=request.weight_kg,
         height_cm=request.height_cm,
         bmi=weight.bmi,
@@ -363,11 +368,11 @@ def _finish(
         dosing_weight_kg=weight.dosing_weight_kg,
         weight_basis=weight.weight_basis,
         weight_reasoning=weight.reasoning,
-        dose_g_per_kg=dose_g_per_kg,
-        prescribed_g=prescribed_g,
+        dose_g_per_kg=ctx.dose_g_per_kg,
+        prescribed_g=ctx.prescribed_g,
         dispensed_g=dispensed_g,
         concentration_g_per_ml=concentration,
-        rate_weight_kg=rate_weight_kg,
+        rate_weight_kg=ctx.rate_weight_kg,
         days=days,
         alerts=ordered,
         sources=tuple(dict.fromkeys(sources)),
@@ -377,4 +382,4 @@ def _finish(
     )
 
 
-__all__ = ["DoseRequest", "Indication", "plan_dose", "validate_request"]
+__all__ = ["plan_dose", "validate_request"]
