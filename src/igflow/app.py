@@ -1,0 +1,208 @@
+"""The FastAPI application: routers, middleware, error handling and the deny-by-default route check."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.routing import BaseRoute, Mount
+
+from igflow import __version__
+from igflow.config import Settings, get_settings
+from igflow.db import Database
+from igflow.directory.routes import router as directory_router
+from igflow.errors import IgflowError, Unauthenticated
+from igflow.patients.routes import router as patients_router
+from igflow.referrals.routes import router as referrals_router
+from igflow.security.deps import route_permissions
+from igflow.security.routes import router as security_router
+from igflow.sites.routes import router as sites_router
+from igflow.web import pages
+from igflow.web.render import render
+
+log = logging.getLogger("igflow.http")
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/fhir/"))
+
+
+def _route_template(request: Request) -> str:
+    route = request.scope.get("route")
+    if route is None:
+        return "(unmatched)"
+    templates: dict[int, str] = getattr(request.app.state, "route_templates", {})
+    return templates.get(id(route), getattr(route, "path", "(unmatched)"))
+
+
+class HttpMiddleware(BaseHTTPMiddleware):
+    """Security headers, a request-size cap, and an access log that never holds patient data.
+
+    The log line carries the route *template* (``/api/v1/patients/{patient_id}``), never the
+    concrete path or query string, which could carry names, MRNs or dates of birth.
+    """
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        started = time.perf_counter()
+        settings: Settings = request.app.state.settings
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_upload_bytes + 65536:
+            response: Response = JSONResponse(
+                {"detail": f"The request is larger than {settings.max_upload_bytes // 1048576} MiB.", "field": "file"},
+                status_code=413,
+            )
+        else:
+            response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if settings.https:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.url.path.startswith(("/api/", "/fhir/")) or "text/html" in response.headers.get("content-type", ""):
+            response.headers.setdefault("Cache-Control", "no-store")
+        log.info(
+            "%s %s %s %.1fms",
+            request.method,
+            _route_template(request),
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+
+def _error_response(request: Request, status: int, message: str, field: str | None = None) -> Response:
+    if _is_api(request):
+        body: dict[str, Any] = {"detail": message}
+        if field:
+            body["field"] = field
+        return JSONResponse(body, status_code=status)
+    if status == 401:
+        target = request.url.path
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(IgflowError)
+    async def igflow_error(request: Request, exc: IgflowError) -> Response:
+        if isinstance(exc, Unauthenticated) and _is_api(request):
+            return JSONResponse({"detail": exc.message}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return _error_response(request, exc.status_code, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = []
+        fields = []
+        for error in exc.errors():
+            loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            name = ".".join(loc) or "request"
+            fields.append(name)
+            problems.append(f"{name}: {error.get('msg', 'invalid')}")
+        message = "; ".join(problems)
+        if _is_api(request):
+            return JSONResponse(
+                {"detail": message, "field": fields[0] if fields else None, "errors": problems}, status_code=422
+            )
+        return _error_response(request, 422, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: "Not found.", 405: "Method not allowed."}
+        return _error_response(request, exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        reference = uuid.uuid4().hex[:12]
+        # The exception's message may quote data (SQL parameters, say): log only its type and place.
+        tb = exc.__traceback__
+        where = ""
+        while tb is not None:
+            where = f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+            tb = tb.tb_next
+        logging.getLogger("igflow.error").error(
+            "unhandled %s at %s on %s %s (reference %s)",
+            type(exc).__name__,
+            where,
+            request.method,
+            _route_template(request),
+            reference,
+        )
+        return _error_response(request, 500, f"Something went wrong on our side (reference {reference}).")
+
+
+def iter_routes(app: FastAPI) -> list[tuple[str, set[str], BaseRoute]]:
+    """Every route of the app as (path with prefix, methods, the original route), routers flattened."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, Mount):
+            continue
+        found.append((context.path or "", set(context.methods or ()), route))
+    return found
+
+
+def check_route_permissions(app: FastAPI) -> list[str]:
+    """Routes that declare no permission, or more than one: the app refuses to start with any."""
+    problems = []
+    for path, methods, route in iter_routes(app):
+        if not isinstance(route, APIRoute):
+            problems.append(f"{path}: not an APIRoute, cannot carry a permission")
+            continue
+        perms = route_permissions(route)
+        if len(perms) != 1:
+            problems.append(f"{sorted(methods)} {path}: {len(perms)} permissions declared (need exactly 1)")
+    return problems
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="igflow",
+        version=__version__,
+        description=(
+            "Immunoglobulin therapy from referral to outcome. Decision support for qualified clinicians; "
+            "it does not replace their judgement."
+        ),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = database or Database(settings.database_url)
+    app.add_middleware(HttpMiddleware)
+    _install_error_handlers(app)
+    for router in (security_router, patients_router, referrals_router, sites_router, directory_router):
+        app.include_router(router, prefix="/api/v1")
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    app.state.route_templates = {id(route): path for path, _methods, route in iter_routes(app)}
+    problems = check_route_permissions(app)
+    if problems:
+        raise RuntimeError("Routes without exactly one permission (deny by default):\n" + "\n".join(problems))
+    return app
+
+

@@ -1,0 +1,37 @@
+"""Settings from the environment (prefix ``IGFLOW_``); defaults run on SQLite in the working folder."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IGFLOW_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./igflow.db",
+        description="SQLAlchemy URL; PostgreSQL in production (postgresql+psycopg://...).",
+    )
+    secret_key_file: Path = Field(
+        default=Path("./var/secret_key"),
+        description="Where the server keeps its random secret (created on first start).",
+    )
+    https: bool = Field(default=False, description="Served over https: session cookies get the Secure flag.")
+    session_idle_min: int = Field(default=15, ge=1, le=24 * 60)
+    session_absolute_h: int = Field(default=12, ge=1, le=7 * 24)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_window_min: int = Field(default=15, ge=1)
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    page_size_max: int = Field(default=200, ge=10)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

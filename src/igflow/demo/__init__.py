@@ -1,0 +1,1 @@
+"""A deterministic synthetic network for demonstrations and load tests. No real people."""

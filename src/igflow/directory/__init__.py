@@ -1,0 +1,1 @@
+"""Prescribers and payers: the people and organisations around a patient's therapy."""

@@ -1,0 +1,10 @@
+"""Imports every capability's tables so that ``Base.metadata`` is complete (for Alembic and tests)."""
+
+from igflow.db import Base
+from igflow.directory import models as directory_models
+from igflow.patients import models as patients_models
+from igflow.referrals import models as referrals_models
+from igflow.security import models as security_models
+from igflow.sites import models as sites_models
+
+__all__ = ["Base", "directory_models", "patients_models", "referrals_models", "security_models", "sites_models"]

@@ -1,0 +1,1 @@
+"""Patients: demographics, contact, preferred sites, clinical flags, coverage and dated measurements."""

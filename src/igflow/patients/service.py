@@ -1,0 +1,394 @@
+"""Use cases of the patients capability. Every read and write of patient data is audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from igflow.db import utcnow
+from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionRequired
+from igflow.patients.models import Measurement, Patient, PatientSite
+from igflow.patients.schemas import (
+    MeasurementIn,
+    MeasurementOut,
+    Page,
+    PatientClinical,
+    PatientIn,
+    PatientPatch,
+    PatientSummary,
+)
+from igflow.security import audit
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+from igflow.sites import service as sites_service
+
+SORTS = {
+    "name": (Patient.search_name, Patient.id),
+    "mrn": (Patient.mrn,),
+    "date_of_birth": (Patient.date_of_birth, Patient.id),
+    "created_at": (Patient.created_at, Patient.id),
+}
+
+
+@dataclass(frozen=True)
+class MeasurementKind:
+    id: str
+    label: str
+    unit: str
+    min: float
+    max: float
+    decimals: int
+
+
+@lru_cache(maxsize=1)
+def measurement_kinds() -> dict[str, MeasurementKind]:
+    text = resources.files("igflow.patients").joinpath("measurement_kinds.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    return {k: MeasurementKind(id=k, **v) for k, v in data["kinds"].items()}
+
+
+def age_years(date_of_birth: date, on: date) -> int:
+    return on.year - date_of_birth.year - ((on.month, on.day) < (date_of_birth.month, date_of_birth.day))
+
+
+def _today() -> date:
+    return utcnow().date()
+
+
+def _search_name(family: str, given: str) -> str:
+    return f"{family} {given}".lower()
+
+
+def _visible(query: Select[Any], principal: Principal) -> Select[Any]:
+    if principal.site_ids is None:
+        return query
+    return query.where(
+        exists().where(PatientSite.patient_id == Patient.id, PatientSite.site_id.in_(principal.site_ids))
+    )
+
+
+def _check_access(principal: Principal, patient: Patient) -> None:
+    if principal.can(Perm.PATIENT_SELF) and principal.patient_id == patient.id:
+        return
+    if not principal.can(Perm.PATIENT_READ):
+        raise Forbidden("Your role does not allow reading this patient.")
+    if not principal.may_see_sites({s.site_id for s in patient.sites}):
+        # Same answer as a missing record: a site-limited user learns nothing about other sites' patients.
+        raise NotFound(f"patient {patient.id} not found")
+
+
+def _load(session: Session, principal: Principal, patient_id: int) -> Patient:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"patient {patient_id} not found")
+    _check_access(principal, patient)
+    return patient
+
+
+def summary(patient: Patient, today: date | None = None) -> PatientSummary:
+    return PatientSummary(
+        id=patient.id,
+        mrn=patient.mrn,
+        given_name=patient.given_name,
+        family_name=patient.family_name,
+        date_of_birth=patient.date_of_birth,
+        age_years=age_years(patient.date_of_birth, today or _today()),
+        sex=patient.sex,
+        phone=patient.phone,
+        email=patient.email,
+        address=patient.address,
+        site_ids=[s.site_id for s in patient.sites],
+        version=patient.version,
+    )
+
+
+def _latest(session: Session, patient_id: int) -> dict[str, MeasurementOut]:
+    rows = session.execute(
+        select(Measurement)
+        .where(Measurement.patient_id == patient_id)
+        .order_by(Measurement.measured_on.desc(), Measurement.id.desc())
+    ).scalars()
+    amended = set()
+    latest: dict[str, MeasurementOut] = {}
+    for m in rows:
+        if m.amends_id:
+            amended.add(m.amends_id)
+        if m.id in amended or m.kind in latest:
+            continue
+        latest[m.kind] = MeasurementOut.model_validate(m)
+    return latest
+
+
+def clinical(session: Session, patient: Patient) -> PatientClinical:
+    base = summary(patient).model_dump()
+    return PatientClinical(
+        **base,
+        allergies=patient.allergies,
+        prior_severe_ig_reaction=patient.prior_severe_ig_reaction,
+        iga_deficiency_anti_iga=patient.iga_deficiency_anti_iga,
+        pregnancy_status=patient.pregnancy_status,
+        renal_impairment=patient.renal_impairment,
+        diabetes=patient.diabetes,
+        heart_failure=patient.heart_failure,
+        thrombosis_history=patient.thrombosis_history,
+        hyperviscosity=patient.hyperviscosity,
+        hyperprolinaemia=patient.hyperprolinaemia,
+        latest=_latest(session, patient.id),
+    )
+
+
+def search(
+    session: Session,
+    principal: Principal,
+    *,
+    q: str | None = None,
+    mrn: str | None = None,
+    date_of_birth: date | None = None,
+    site_id: int | None = None,
+    page: int = 1,
+    page_size: int = 25,
+    sort: str = "name",
+    max_page_size: int = 200,
+) -> Page[PatientSummary]:
+    """Search by name (any word, prefix of family or given name), MRN or date of birth."""
+    if page < 1:
+        raise InvalidInput("page: must be 1 or more", "page")
+    if not 1 <= page_size <= max_page_size:
+        raise InvalidInput(f"page_size: must be between 1 and {max_page_size}", "page_size")
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        allowed = ", ".join(sorted(SORTS) + [f"-{k}" for k in sorted(SORTS)])
+        raise InvalidInput(f"sort: unknown sort '{sort}' (allowed: {allowed})", "sort")
+    query = _visible(select(Patient), principal)
+    if q:
+        for word in q.lower().split()[:4]:
+            word = word.replace("%", "").replace("_", "")
+            query = query.where(
+                or_(
+                    Patient.search_name.like(f"{word}%"),
+                    Patient.search_name.like(f"% {word}%"),
+                    Patient.mrn == word.upper(),
+                )
+            )
+    if mrn:
+        query = query.where(Patient.mrn == mrn.strip().upper())
+    if date_of_birth:
+        query = query.where(Patient.date_of_birth == date_of_birth)
+    if site_id is not None:
+        query = query.where(exists().where(PatientSite.patient_id == Patient.id, PatientSite.site_id == site_id))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    columns = [c.desc() if descending else c.asc() for c in SORTS[key]]
+    rows = list(session.execute(query.order_by(*columns).offset((page - 1) * page_size).limit(page_size)).scalars())
+    today = _today()
+    items = [summary(p, today) for p in rows]
+    audit.record(
+        session,
+        principal.actor,
+        "patient.search",
+        "patient",
+        detail={"total": total, "page": page, "returned_ids": [p.id for p in rows]},
+    )
+    session.commit()
+    return Page[PatientSummary](items=items, total=total, page=page, page_size=page_size)
+
+
+def read(session: Session, principal: Principal, patient_id: int) -> Patient:
+    """Load one patient for display; audits the read. Callers choose the shape by permission."""
+    patient = _load(session, principal, patient_id)
+    audit.record(session, principal.actor, "patient.read", "patient", patient.id, patient_id=patient.id)
+    session.commit()
+    return patient
+
+
+def read_shape(session: Session, principal: Principal, patient_id: int) -> PatientSummary | PatientClinical:
+    patient = read(session, principal, patient_id)
+    if principal.can(Perm.PATIENT_CLINICAL_READ) or principal.patient_id == patient.id:
+        return clinical(session, patient)
+    return summary(patient)
+
+
+def _check_sites(session: Session, principal: Principal, site_ids: list[int]) -> None:
+    sites_service.site_ids_exist(session, site_ids, "site_ids")
+    if principal.site_ids is not None and not set(site_ids) & principal.site_ids:
+        raise InvalidInput("site_ids: include at least one of your own sites", "site_ids")
+
+
+def create(session: Session, principal: Principal, data: PatientIn) -> Patient:
+    _check_plausible_dob(data.date_of_birth)
+    mrn = data.mrn.upper()
+    if session.execute(select(Patient.id).where(Patient.mrn == mrn)).first():
+        raise Conflict(f"mrn: a patient with MRN {mrn} already exists", "mrn")
+    _check_sites(session, principal, data.site_ids)
+    values = data.model_dump(exclude={"site_ids", "mrn"})
+    patient = Patient(**values, mrn=mrn, search_name=_search_name(data.family_name, data.given_name))
+    patient.sites = [PatientSite(site_id=s, rank=i) for i, s in enumerate(data.site_ids, start=1)]
+    session.add(patient)
+    session.flush()
+    audit.record(session, principal.actor, "patient.create", "patient", patient.id, patient_id=patient.id)
+    session.commit()
+    return patient
+
+
+def _check_plausible_dob(dob: date) -> None:
+    today = _today()
+    if dob > today:
+        raise InvalidInput("date_of_birth: cannot be in the future", "date_of_birth")
+    if dob.year < today.year - 130:
+        raise InvalidInput("date_of_birth: more than 130 years ago; check the year", "date_of_birth")
+
+
+def update(
+    session: Session, principal: Principal, patient_id: int, data: PatientPatch, if_match: int | None
+) -> Patient:
+    patient = _load(session, principal, patient_id)
+    expected = data.version if data.version is not None else if_match
+    if expected is None:
+        raise PreconditionRequired(
+            "version: say which version you are changing (the 'version' field or an If-Match header), "
+            "so that two people cannot overwrite each other's changes",
+            "version",
+        )
+    if expected != patient.version:
+        raise Conflict(
+            f"version: this patient was changed by someone else since you opened it (you had version {expected}, "
+            f"it is now version {patient.version}). Reload, then make your change again.",
+            "version",
+        )
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    if "date_of_birth" in changes and changes["date_of_birth"] is not None:
+        _check_plausible_dob(changes["date_of_birth"])
+    for name, value in changes.items():
+        if value is None:
+            raise InvalidInput(f"{name}: cannot be empty", name)
+    if "site_ids" in changes:
+        site_ids = changes.pop("site_ids")
+        if len(site_ids) != len(set(site_ids)):
+            raise InvalidInput("site_ids: a site may appear once", "site_ids")
+        _check_sites(session, principal, site_ids)
+        session.execute(PatientSite.__table__.delete().where(PatientSite.patient_id == patient.id))
+        session.expire(patient, ["sites"])
+        patient.sites = [PatientSite(site_id=s, rank=i) for i, s in enumerate(site_ids, start=1)]
+        changes["site_ids"] = site_ids
+    for name, value in changes.items():
+        if name != "site_ids":
+            setattr(patient, name, value)
+    patient.search_name = _search_name(patient.family_name, patient.given_name)
+    try:
+        session.flush()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict(
+            "version: this patient was changed by someone else at the same moment. Reload, then make your change again.",
+            "version",
+        ) from None
+    audit.record(
+        session,
+        principal.actor,
+        "patient.update",
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        detail={"fields": sorted(changes)},
+    )
+    session.commit()
+    return patient
+
+
+def validate_measurement(kind: str, value: float) -> float:
+    spec = measurement_kinds()[kind]
+    if not spec.min <= value <= spec.max:
+        raise InvalidInput(
+            f"value: {spec.label} must be between {spec.min:g} and {spec.max:g} {spec.unit} "
+            f"(got {value:g}; check the unit)",
+            "value",
+        )
+    return round(value, spec.decimals)
+
+
+def add_measurement(session: Session, principal: Principal, patient_id: int, data: MeasurementIn) -> Measurement:
+    patient = _load(session, principal, patient_id)
+    value = validate_measurement(data.kind, data.value)
+    if data.measured_on > _today():
+        raise InvalidInput("measured_on: cannot be in the future", "measured_on")
+    if data.measured_on < patient.date_of_birth:
+        raise InvalidInput("measured_on: before the patient's date of birth", "measured_on")
+    if data.amends_id is not None:
+        original = session.get(Measurement, data.amends_id)
+        if original is None or original.patient_id != patient.id or original.kind != data.kind:
+            raise InvalidInput("amends_id: must name an earlier measurement of the same kind for this patient", "amends_id")
+        if not data.note:
+            raise InvalidInput("note: a correction must say why", "note")
+    measurement = Measurement(
+        patient_id=patient.id,
+        kind=data.kind,
+        value=value,
+        measured_on=data.measured_on,
+        recorded_by_user_id=principal.user_id,
+        amends_id=data.amends_id,
+        note=data.note,
+    )
+    session.add(measurement)
+    session.flush()
+    audit.record(
+        session,
+        principal.actor,
+        "measurement.create",
+        "measurement",
+        measurement.id,
+        patient_id=patient.id,
+        detail={"kind": data.kind, "amends_id": data.amends_id},
+    )
+    session.commit()
+    return measurement
+
+
+def measurements(
+    session: Session, principal: Principal, patient_id: int, kind: str | None = None
+) -> list[Measurement]:
+    patient = _load(session, principal, patient_id)
+    if not (principal.can(Perm.PATIENT_CLINICAL_READ) or principal.patient_id == patient.id):
+        raise Forbidden("Your role does not allow reading measurements.")
+    query = select(Measurement).where(Measurement.patient_id == patient.id)
+    if kind is not None:
+        if kind not in measurement_kinds():
+            raise InvalidInput(f"kind: unknown kind '{kind}' (allowed: {', '.join(measurement_kinds())})", "kind")
+        query = query.where(Measurement.kind == kind)
+    rows = list(session.execute(query.order_by(Measurement.measured_on, Measurement.id)).scalars())
+    audit.record(
+        session, principal.actor, "measurement.list", "patient", patient.id, patient_id=patient.id, detail={"kind": kind}
+    )
+    session.commit()
+    return rows
+
+
+def patient_site_ids(session: Session, patient_id: int) -> set[int]:
+    return set(session.execute(select(PatientSite.site_id).where(PatientSite.patient_id == patient_id)).scalars())
+
+
+def weight_trend(rows: list[Measurement]) -> list[tuple[date, float]]:
+    """Weight history with corrected rows replaced by their corrections."""
+    amended = {m.amends_id for m in rows if m.amends_id}
+    return [(m.measured_on, m.value) for m in rows if m.kind == "weight_kg" and m.id not in amended]
+
+
+
+
+def check_access(session: Session, principal: Principal, patient_id: int) -> Patient:
+    """For other capabilities: the patient, if this principal may see them (no audit row of its own)."""
+    return _load(session, principal, patient_id)
+
+
+def visible_filter(principal: Principal) -> Any:
+    """A WHERE clause limiting rows with a ``patient_id`` column to patients this principal may see."""
+    if principal.site_ids is None:
+        return None
+    return PatientSite.site_id.in_(principal.site_ids)

@@ -1,0 +1,1 @@
+"""Users, roles, permissions, sessions, API tokens and the hash-chained audit log."""

@@ -1,0 +1,78 @@
+"""Roles and permissions. Deny by default: a role has exactly the permissions listed here."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    PHARMACIST = "pharmacist"
+    NURSE = "nurse"
+    SCHEDULER = "scheduler"
+    INTAKE = "intake"
+    PRESCRIBER = "prescriber"
+    AUDITOR = "auditor"
+    PATIENT = "patient"
+
+
+class Perm(StrEnum):
+    PUBLIC = "public"  # no login needed (login page, static files, health)
+    AUTHENTICATED = "authenticated"  # any signed-in user (home page, logout, own account)
+    API_DOCS = "api.docs"
+    PATIENT_LIST = "patient.list"  # search and list patients (demographics only)
+    PATIENT_READ = "patient.read"  # demographics, contact, preferred sites
+    PATIENT_CLINICAL_READ = "patient.clinical.read"  # allergies, risks, measurements, diagnoses
+    PATIENT_WRITE = "patient.write"
+    MEASUREMENT_WRITE = "measurement.write"
+    PATIENT_SELF = "patient.self"  # a patient reads their own record
+    REFERRAL_READ = "referral.read"
+    REFERRAL_WRITE = "referral.write"
+    REFERRAL_DECIDE = "referral.decide"
+    DIRECTORY_READ = "directory.read"  # prescribers and payers
+    DIRECTORY_WRITE = "directory.write"
+    SITE_READ = "site.read"
+    SITE_MANAGE = "site.manage"
+    USER_MANAGE = "user.manage"
+    TOKEN_MANAGE = "token.manage"
+    AUDIT_READ = "audit.read"
+
+
+_STAFF = {Perm.AUTHENTICATED, Perm.API_DOCS, Perm.SITE_READ}
+_CLINICAL = {
+    Perm.PATIENT_LIST,
+    Perm.PATIENT_READ,
+    Perm.PATIENT_CLINICAL_READ,
+    Perm.REFERRAL_READ,
+    Perm.DIRECTORY_READ,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    # Admin runs the system (users, tokens, sites) but sees no patient data.
+    Role.ADMIN: frozenset(_STAFF | {Perm.SITE_MANAGE, Perm.USER_MANAGE, Perm.TOKEN_MANAGE, Perm.DIRECTORY_READ}),
+    Role.PHARMACIST: frozenset(_STAFF | _CLINICAL | {Perm.PATIENT_WRITE, Perm.MEASUREMENT_WRITE, Perm.REFERRAL_DECIDE}),
+    Role.NURSE: frozenset(_STAFF | _CLINICAL | {Perm.MEASUREMENT_WRITE}),
+    # Scheduling needs who, where and when; not allergies, risks or diagnoses.
+    Role.SCHEDULER: frozenset(_STAFF | {Perm.PATIENT_LIST, Perm.PATIENT_READ}),
+    Role.INTAKE: frozenset(
+        _STAFF
+        | _CLINICAL
+        | {
+            Perm.PATIENT_WRITE,
+            Perm.MEASUREMENT_WRITE,
+            Perm.REFERRAL_WRITE,
+            Perm.REFERRAL_DECIDE,
+            Perm.DIRECTORY_WRITE,
+        }
+    ),
+    Role.PRESCRIBER: frozenset(_STAFF | _CLINICAL | {Perm.MEASUREMENT_WRITE, Perm.REFERRAL_WRITE}),
+    Role.AUDITOR: frozenset({Perm.AUTHENTICATED, Perm.API_DOCS, Perm.AUDIT_READ}),
+    Role.PATIENT: frozenset({Perm.AUTHENTICATED, Perm.PATIENT_SELF}),
+}
+
+
+def permissions_for(roles: set[Role] | frozenset[Role]) -> frozenset[Perm]:
+    granted: set[Perm] = {Perm.PUBLIC}
+    for role in roles:
+        granted |= ROLE_PERMISSIONS[role]
+    return frozenset(granted)

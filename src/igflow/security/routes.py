@@ -1,0 +1,146 @@
+"""JSON API of the security capability: users, tokens, audit, and the caller's own account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from igflow.errors import InvalidInput
+from igflow.security import audit, service
+from igflow.security.deps import get_session, require
+from igflow.security.models import AuditEvent, User
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+from igflow.security.schemas import (
+    ActiveIn,
+    AuditEventOut,
+    PasswordIn,
+    RolesIn,
+    TokenIn,
+    TokenIssued,
+    TokenOut,
+    UserIn,
+    UserOut,
+    VerifyOut,
+)
+from igflow.sites import service as sites_service
+
+router = APIRouter(tags=["security"])
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        active=user.active,
+        is_service_account=user.is_service_account,
+        roles=[r.role for r in user.roles],
+        site_ids=[s.site_id for s in user.sites],
+        patient_id=user.patient_id,
+        created_at=user.created_at,
+    )
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(
+    principal: Principal = require(Perm.USER_MANAGE), session: Session = Depends(get_session)
+) -> list[UserOut]:
+    return [user_out(u) for u in service.list_users(session)]
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+def create_user(
+    data: UserIn, principal: Principal = require(Perm.USER_MANAGE), session: Session = Depends(get_session)
+) -> UserOut:
+    sites_service.site_ids_exist(session, data.site_ids, "site_ids")
+    user = service.create_user(session, principal.actor, **data.model_dump())
+    return user_out(user)
+
+
+@router.put("/users/{user_id}/roles", response_model=UserOut)
+def set_roles(
+    user_id: int,
+    data: RolesIn,
+    principal: Principal = require(Perm.USER_MANAGE),
+    session: Session = Depends(get_session),
+) -> UserOut:
+    sites_service.site_ids_exist(session, data.site_ids, "site_ids")
+    return user_out(service.set_roles(session, principal.actor, user_id, data.roles, data.site_ids))
+
+
+@router.put("/users/{user_id}/active", response_model=UserOut)
+def set_active(
+    user_id: int,
+    data: ActiveIn,
+    principal: Principal = require(Perm.USER_MANAGE),
+    session: Session = Depends(get_session),
+) -> UserOut:
+    return user_out(service.set_active(session, principal.actor, user_id, data.active))
+
+
+@router.put("/users/{user_id}/password", status_code=204)
+def reset_password(
+    user_id: int,
+    data: PasswordIn,
+    principal: Principal = require(Perm.USER_MANAGE),
+    session: Session = Depends(get_session),
+) -> None:
+    service.reset_password(session, principal.actor, user_id, data.password)
+
+
+@router.get("/tokens", response_model=list[TokenOut])
+def list_tokens(
+    principal: Principal = require(Perm.TOKEN_MANAGE), session: Session = Depends(get_session)
+) -> list[TokenOut]:
+    return [TokenOut.model_validate(t) for t in service.list_tokens(session)]
+
+
+@router.post("/tokens", response_model=TokenIssued, status_code=201)
+def issue_token(
+    data: TokenIn, principal: Principal = require(Perm.TOKEN_MANAGE), session: Session = Depends(get_session)
+) -> TokenIssued:
+    raw, token = service.issue_token(session, principal.actor, **data.model_dump())
+    return TokenIssued(**TokenOut.model_validate(token).model_dump(), token=raw)
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenOut)
+def revoke_token(
+    token_id: int, principal: Principal = require(Perm.TOKEN_MANAGE), session: Session = Depends(get_session)
+) -> TokenOut:
+    return TokenOut.model_validate(service.revoke_token(session, principal.actor, token_id))
+
+
+@router.get("/audit/events", response_model=list[AuditEventOut])
+def audit_events(
+    after_seq: int = Query(default=0, ge=0),
+    limit: int = Query(default=100, ge=1, le=1000),
+    patient_id: int | None = None,
+    principal: Principal = require(Perm.AUDIT_READ),
+    session: Session = Depends(get_session),
+) -> list[AuditEventOut]:
+    query = select(AuditEvent).where(AuditEvent.seq > after_seq)
+    if patient_id is not None:
+        query = query.where(AuditEvent.patient_id == patient_id)
+    rows = list(session.execute(query.order_by(AuditEvent.seq).limit(limit)).scalars())
+    out = [AuditEventOut.model_validate(r) for r in rows]
+    audit.record(session, principal.actor, "audit.read", "audit_event", detail={"after_seq": after_seq, "count": len(out)})
+    session.commit()
+    return out
+
+
+@router.get("/audit/verify", response_model=VerifyOut)
+def audit_verify(principal: Principal = require(Perm.AUDIT_READ), session: Session = Depends(get_session)) -> VerifyOut:
+    result = audit.verify_chain(session)
+    return VerifyOut(
+        ok=result.ok, rows_checked=result.rows_checked, first_broken_seq=result.first_broken_seq, problem=result.problem
+    )
+
+
+@router.get("/me", response_model=UserOut)
+def me(principal: Principal = require(Perm.AUTHENTICATED), session: Session = Depends(get_session)) -> UserOut:
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise InvalidInput("account no longer exists")
+    return user_out(user)

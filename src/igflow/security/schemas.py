@@ -1,0 +1,93 @@
+"""API shapes of the security capability."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    username: str = Field(min_length=2, max_length=64)
+    display_name: str = Field(min_length=1, max_length=200)
+    password: str | None = Field(default=None, max_length=256)
+    roles: list[str] = Field(min_length=1)
+    site_ids: list[int] = Field(default_factory=list)
+    patient_id: int | None = None
+    is_service_account: bool = False
+
+
+class RolesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    roles: list[str] = Field(min_length=1)
+    site_ids: list[int] = Field(default_factory=list)
+
+
+class ActiveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    active: bool
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(max_length=256)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    active: bool
+    is_service_account: bool
+    roles: list[str]
+    site_ids: list[int]
+    patient_id: int | None
+    created_at: datetime
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    user_id: int
+    name: str = Field(min_length=1, max_length=100)
+    roles: list[str] = Field(min_length=1)
+    expires_days: int = Field(default=90, ge=1, le=365)
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    roles: list[str]
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenIssued(TokenOut):
+    token: str = Field(description="Shown once; igflow keeps only its digest.")
+
+
+class AuditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    seq: int
+    at: datetime
+    actor_user_id: int | None
+    actor: str
+    action: str
+    resource_type: str
+    resource_id: str | None
+    patient_id: int | None
+    outcome: str
+    client_address: str | None
+    detail: str
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    rows_checked: int
+    first_broken_seq: int | None
+    problem: str | None

@@ -1,0 +1,382 @@
+"""Use cases of the security capability. Each function takes a SQLAlchemy session; callers commit."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from igflow.config import Settings
+from igflow.db import utcnow
+from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
+from igflow.security import audit
+from igflow.security.audit import Actor
+from igflow.security.models import ApiToken, LoginAttempt, User, UserRole, UserSite, WebSession
+from igflow.security.passwords import WeakPasswordError, hash_password, needs_rehash, verify_password
+from igflow.security.permissions import Role
+from igflow.security.principal import Principal
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+LOGIN_FAILED_MESSAGE = "Invalid username or password."
+TOKEN_PREFIX = "igf_"
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def parse_roles(values: list[str] | set[str]) -> set[Role]:
+    roles: set[Role] = set()
+    for value in values:
+        try:
+            roles.add(Role(value))
+        except ValueError:
+            allowed = ", ".join(r.value for r in Role)
+            raise InvalidInput(f"roles: unknown role '{value}' (allowed: {allowed})", "roles") from None
+    if not roles:
+        raise InvalidInput("roles: at least one role is required", "roles")
+    return roles
+
+
+def principal_for_user(
+    user: User,
+    *,
+    client_address: str | None,
+    roles: set[Role] | None = None,
+    via_token: bool = False,
+    csrf_token: str | None = None,
+) -> Principal:
+    user_roles = {Role(r.role) for r in user.roles}
+    effective = user_roles if roles is None else (roles & user_roles)
+    site_ids = frozenset(s.site_id for s in user.sites) or None
+    return Principal.build(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        roles=frozenset(effective),
+        site_ids=site_ids,
+        patient_id=user.patient_id,
+        client_address=client_address,
+        via_token=via_token,
+        csrf_token=csrf_token,
+    )
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+def get_user_by_username(session: Session, username: str) -> User | None:
+    return session.execute(select(User).where(User.username == username.strip().lower())).scalar_one_or_none()
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.username)).scalars())
+
+
+def create_user(
+    session: Session,
+    actor: Actor,
+    *,
+    username: str,
+    display_name: str,
+    password: str | None,
+    roles: list[str] | set[str],
+    site_ids: list[int] | None = None,
+    patient_id: int | None = None,
+    is_service_account: bool = False,
+    password_hash: str | None = None,
+) -> User:
+    username = username.strip().lower()
+    if not USERNAME_RE.match(username):
+        raise InvalidInput(
+            "username: 2-64 characters, lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
+            "username",
+        )
+    if not display_name.strip():
+        raise InvalidInput("display_name: must not be empty", "display_name")
+    role_set = parse_roles(roles)
+    if Role.PATIENT in role_set:
+        if patient_id is None:
+            raise InvalidInput("patient_id: a user with the patient role must be linked to their patient record", "patient_id")
+        if len(role_set) > 1:
+            raise InvalidInput("roles: the patient role cannot be combined with staff roles", "roles")
+    elif patient_id is not None:
+        raise InvalidInput("patient_id: only users with the patient role are linked to a patient", "patient_id")
+    if get_user_by_username(session, username) is not None:
+        raise Conflict(f"username: '{username}' is already taken", "username")
+    if password_hash is None and password is not None:
+        try:
+            password_hash = hash_password(password)
+        except WeakPasswordError as exc:
+            raise InvalidInput(str(exc), "password") from None
+    if password_hash is None and not is_service_account:
+        raise InvalidInput("password: required for a person's account", "password")
+    user = User(
+        username=username,
+        display_name=display_name.strip(),
+        password_hash=password_hash,
+        is_service_account=is_service_account,
+        patient_id=patient_id,
+        password_changed_at=utcnow(),
+    )
+    user.roles = [UserRole(role=r.value) for r in sorted(role_set)]
+    user.sites = [UserSite(site_id=s) for s in sorted(set(site_ids or []))]
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.create",
+        "user",
+        user.id,
+        detail={"username": username, "roles": sorted(r.value for r in role_set), "site_ids": sorted(set(site_ids or []))},
+    )
+    session.commit()
+    return user
+
+
+def set_roles(session: Session, actor: Actor, user_id: int, roles: list[str], site_ids: list[int] | None) -> User:
+    user = get_user(session, user_id)
+    role_set = parse_roles(roles)
+    if (Role.PATIENT in role_set) != (user.patient_id is not None):
+        raise InvalidInput("roles: the patient role belongs only to accounts linked to a patient", "roles")
+    if actor.user_id == user.id and Role.ADMIN not in role_set:
+        raise Forbidden("roles: you cannot remove your own admin role", "roles")
+    before = {"roles": [r.role for r in user.roles], "site_ids": sorted(s.site_id for s in user.sites)}
+    user.roles = [UserRole(role=r.value) for r in sorted(role_set)]
+    user.sites = [UserSite(site_id=s) for s in sorted(set(site_ids or []))]
+    session.flush()
+    after = {"roles": sorted(r.value for r in role_set), "site_ids": sorted(set(site_ids or []))}
+    audit.record(session, actor, "user.roles_change", "user", user.id, detail={"before": before, "after": after})
+    # Role changes take effect at once: end the user's open sessions.
+    _end_sessions(session, user.id)
+    session.commit()
+    return user
+
+
+def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> User:
+    user = get_user(session, user_id)
+    if actor.user_id == user.id and not active:
+        raise Forbidden("active: you cannot disable your own account", "active")
+    user.active = active
+    if not active:
+        _end_sessions(session, user.id)
+        for token in session.execute(select(ApiToken).where(ApiToken.user_id == user.id)).scalars():
+            if token.revoked_at is None:
+                token.revoked_at = utcnow()
+    audit.record(session, actor, "user.enable" if active else "user.disable", "user", user.id)
+    session.commit()
+    return user
+
+
+def reset_password(session: Session, actor: Actor, user_id: int, new_password: str) -> User:
+    user = get_user(session, user_id)
+    try:
+        user.password_hash = hash_password(new_password)
+    except WeakPasswordError as exc:
+        raise InvalidInput(str(exc), "password") from None
+    user.password_changed_at = utcnow()
+    _end_sessions(session, user.id)
+    audit.record(session, actor, "user.password_reset", "user", user.id)
+    session.commit()
+    return user
+
+
+# --- login and sessions --------------------------------------------------------------------------
+
+
+def _recent_failures(session: Session, column: object, value: str, since: datetime) -> int:
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since)  # type: ignore[operator]
+        ).scalar_one()
+    )
+
+
+def authenticate(
+    session: Session, settings: Settings, username: str, password: str, client_address: str
+) -> User:
+    """Check a username and password, with throttling per account and per client address.
+
+    The same message is given for an unknown user, a wrong password and a disabled account,
+    so that the answer does not reveal which accounts exist.
+    """
+    username = username.strip().lower()[:64]
+    since = utcnow() - timedelta(minutes=settings.login_window_min)
+    if (
+        _recent_failures(session, LoginAttempt.username, username, since) >= settings.login_max_failures_per_account
+        or _recent_failures(session, LoginAttempt.client_address, client_address, since)
+        >= settings.login_max_failures_per_address
+    ):
+        session.add(LoginAttempt(username=username, client_address=client_address, success=False))
+        audit.record(
+            session, Actor(None, username, client_address), "login", "session", outcome="throttled"
+        )
+        session.commit()
+        raise TooManyAttempts(
+            f"Too many failed sign-in attempts. Wait {settings.login_window_min} minutes and try again, "
+            "or ask an administrator to reset your password."
+        )
+    user = get_user_by_username(session, username)
+    ok = verify_password(user.password_hash if user else None, password)
+    ok = ok and user is not None and user.active and not user.is_service_account
+    session.add(LoginAttempt(username=username, client_address=client_address, success=ok))
+    if not ok or user is None:
+        audit.record(
+            session,
+            Actor(user.id if user else None, username, client_address),
+            "login",
+            "session",
+            outcome="failure",
+        )
+        session.commit()
+        raise InvalidInput(LOGIN_FAILED_MESSAGE)
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    session.flush()
+    return user
+
+
+def start_session(session: Session, settings: Settings, user: User, client_address: str) -> tuple[str, WebSession]:
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    web_session = WebSession(
+        token_hash=_digest(raw),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.session_absolute_h),
+        client_address=client_address,
+    )
+    session.add(web_session)
+    session.flush()
+    audit.record(session, Actor(user.id, user.username, client_address), "login", "session", web_session.id)
+    session.commit()
+    return raw, web_session
+
+
+def resolve_session(
+    session: Session, settings: Settings, raw_token: str, client_address: str
+) -> Principal | None:
+    web_session = session.execute(
+        select(WebSession).where(WebSession.token_hash == _digest(raw_token))
+    ).scalar_one_or_none()
+    if web_session is None or web_session.ended_at is not None:
+        return None
+    now = utcnow()
+    idle_limit = web_session.last_seen_at + timedelta(minutes=settings.session_idle_min)
+    user = session.get(User, web_session.user_id)
+    if now >= web_session.expires_at or now >= idle_limit or user is None or not user.active:
+        web_session.ended_at = now
+        session.commit()
+        return None
+    web_session.last_seen_at = now
+    principal = principal_for_user(user, client_address=client_address, csrf_token=web_session.csrf_token)
+    session.commit()
+    return principal
+
+
+def end_session(session: Session, raw_token: str, actor: Actor) -> None:
+    web_session = session.execute(
+        select(WebSession).where(WebSession.token_hash == _digest(raw_token))
+    ).scalar_one_or_none()
+    if web_session is not None and web_session.ended_at is None:
+        web_session.ended_at = utcnow()
+        audit.record(session, actor, "logout", "session", web_session.id)
+        session.commit()
+
+
+def _end_sessions(session: Session, user_id: int) -> None:
+    now = utcnow()
+    for web_session in session.execute(
+        select(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+    ).scalars():
+        web_session.ended_at = now
+
+
+# --- API tokens ------------------------------------------------------------------------------------
+
+
+def issue_token(
+    session: Session,
+    actor: Actor,
+    *,
+    user_id: int,
+    name: str,
+    roles: list[str],
+    expires_days: int,
+) -> tuple[str, ApiToken]:
+    """Create a token; the raw value is returned once and only its digest is kept."""
+    user = get_user(session, user_id)
+    if not user.is_service_account:
+        raise InvalidInput("user_id: API tokens are issued to service accounts only", "user_id")
+    if not user.active:
+        raise InvalidInput("user_id: the service account is disabled", "user_id")
+    if not 1 <= expires_days <= 365:
+        raise InvalidInput("expires_days: must be between 1 and 365", "expires_days")
+    role_set = parse_roles(roles)
+    user_roles = {Role(r.role) for r in user.roles}
+    if not role_set <= user_roles:
+        extra = ", ".join(sorted(r.value for r in role_set - user_roles))
+        raise InvalidInput(f"roles: the service account does not hold {extra}", "roles")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name.strip() or "token",
+        prefix=raw[:10],
+        token_hash=_digest(raw),
+        roles=sorted(r.value for r in role_set),
+        expires_at=utcnow() + timedelta(days=expires_days),
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session, actor, "token.issue", "api_token", token.id, detail={"user_id": user.id, "roles": token.roles}
+    )
+    session.commit()
+    return raw, token
+
+
+def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"token {token_id} not found")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(session, actor, "token.revoke", "api_token", token.id)
+        session.commit()
+    return token
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.execute(select(ApiToken).order_by(ApiToken.id)).scalars())
+
+
+def resolve_token(session: Session, raw: str, client_address: str) -> Principal | None:
+    token = session.execute(select(ApiToken).where(ApiToken.token_hash == _digest(raw))).scalar_one_or_none()
+    now = utcnow()
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
+        return None
+    user = session.get(User, token.user_id)
+    if user is None or not user.active:
+        return None
+    token.last_used_at = now
+    principal = principal_for_user(
+        user, client_address=client_address, roles={Role(r) for r in token.roles}, via_token=True
+    )
+    session.commit()
+    return principal

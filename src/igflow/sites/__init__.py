@@ -1,0 +1,1 @@
+"""The organisation, its infusion centres (hours, closed dates, chairs, nurse staffing) and home infusion."""

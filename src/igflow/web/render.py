@@ -1,0 +1,43 @@
+"""Template rendering with the signed-in principal, CSRF token and navigation in every page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+# (label, url, permission needed to see the link)
+NAV: list[tuple[str, str, Perm]] = [
+    ("Patients", "/patients", Perm.PATIENT_LIST),
+    ("Referrals", "/referrals", Perm.REFERRAL_READ),
+    ("My record", "/my", Perm.PATIENT_SELF),
+    ("Sites", "/admin/sites", Perm.SITE_READ),
+    ("Users", "/admin/users", Perm.USER_MANAGE),
+    ("Audit", "/audit", Perm.AUDIT_READ),
+    ("API", "/docs", Perm.API_DOCS),
+]
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    csrf = principal.csrf_token if principal and principal.csrf_token else getattr(request.state, "prelogin_csrf", "")
+    nav = [(label, url) for label, url, perm in NAV if principal is not None and principal.can(perm)]
+    ctx = {
+        "principal": principal,
+        "csrf_token": csrf,
+        "nav": nav,
+        "Perm": Perm,
+        "path": request.url.path,
+        **(context or {}),
+    }
+    return TEMPLATES.TemplateResponse(request, template, ctx, status_code=status_code)

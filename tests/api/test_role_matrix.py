@@ -1,0 +1,195 @@
+"""Each role gets exactly what it should, on every route of the app (API and pages).
+
+The expected table below is written by hand from the role descriptions, not derived from the code's
+permission map: if either drifts, this test fails. A new route must be added here too.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from igflow.app import iter_routes
+from igflow.referrals.models import Referral, ReferralDocument
+from igflow.security.models import ApiToken
+from tests.conftest import World
+
+ANON = "anonymous"
+ADMIN, PHARM, NURSE, SCHED, INTAKE, PRESC, AUDIT, PATIENT = (
+    "admin",
+    "pharmacist",
+    "nurse",
+    "scheduler",
+    "intake",
+    "prescriber",
+    "auditor",
+    "patient.ann",
+)
+SIGNED_IN = {ADMIN, PHARM, NURSE, SCHED, INTAKE, PRESC, AUDIT, PATIENT}
+STAFF = {ADMIN, PHARM, NURSE, SCHED, INTAKE, PRESC}
+CLINICAL = {PHARM, NURSE, INTAKE, PRESC}
+PATIENT_LIST = CLINICAL | {SCHED}
+EVERYONE = SIGNED_IN | {ANON}
+
+# (method, path template, roles allowed)
+MATRIX: list[tuple[str, str, set[str]]] = [
+    ("GET", "/api/v1/users", {ADMIN}),
+    ("POST", "/api/v1/users", {ADMIN}),
+    ("PUT", "/api/v1/users/{target_user}/roles", {ADMIN}),
+    ("PUT", "/api/v1/users/{target_user}/active", {ADMIN}),
+    ("PUT", "/api/v1/users/{target_user}/password", {ADMIN}),
+    ("GET", "/api/v1/tokens", {ADMIN}),
+    ("POST", "/api/v1/tokens", {ADMIN}),
+    ("DELETE", "/api/v1/tokens/{token}", {ADMIN}),
+    ("GET", "/api/v1/audit/events", {AUDIT}),
+    ("GET", "/api/v1/audit/verify", {AUDIT}),
+    ("GET", "/api/v1/me", SIGNED_IN),
+    ("GET", "/api/v1/patients", PATIENT_LIST),
+    ("POST", "/api/v1/patients", {PHARM, INTAKE}),
+    ("GET", "/api/v1/patients/{ann}", PATIENT_LIST),
+    ("PATCH", "/api/v1/patients/{ann}", {PHARM, INTAKE}),
+    ("GET", "/api/v1/patients/{ann}/measurements", CLINICAL),
+    ("POST", "/api/v1/patients/{ann}/measurements", CLINICAL),
+    ("GET", "/api/v1/me/patient", {PATIENT}),
+    ("GET", "/api/v1/referrals", CLINICAL),
+    ("POST", "/api/v1/referrals", {INTAKE, PRESC}),
+    ("GET", "/api/v1/referrals/{referral}", CLINICAL),
+    ("PUT", "/api/v1/referrals/{referral}/decision", {PHARM, INTAKE}),
+    ("POST", "/api/v1/referrals/{referral}/documents", {INTAKE, PRESC}),
+    ("GET", "/api/v1/referrals/{referral}/documents/{document}", CLINICAL),
+    ("GET", "/api/v1/sites", STAFF),
+    ("POST", "/api/v1/sites", {ADMIN}),
+    ("GET", "/api/v1/sites/{north}", STAFF),
+    ("PUT", "/api/v1/sites/{north}", {ADMIN}),
+    ("POST", "/api/v1/sites/{north}/chairs", {ADMIN}),
+    ("PUT", "/api/v1/sites/{north}/chairs/{chair}", {ADMIN}),
+    ("GET", "/api/v1/prescribers", {ADMIN, PHARM, NURSE, INTAKE, PRESC}),
+    ("POST", "/api/v1/prescribers", {INTAKE}),
+    ("GET", "/api/v1/payers", {ADMIN, PHARM, NURSE, INTAKE, PRESC}),
+    ("POST", "/api/v1/payers", {INTAKE}),
+    ("GET", "/healthz", EVERYONE),
+    ("GET", "/login", EVERYONE),
+    ("POST", "/login", EVERYONE),
+    ("POST", "/logout", SIGNED_IN),
+    ("GET", "/", SIGNED_IN),
+    ("GET", "/patients", PATIENT_LIST),
+    ("GET", "/patients/new", {PHARM, INTAKE}),
+    ("POST", "/patients/new", {PHARM, INTAKE}),
+    ("GET", "/patients/{ann}", PATIENT_LIST),
+    ("POST", "/patients/{ann}/measurements", CLINICAL),
+    ("GET", "/my", {PATIENT}),
+    ("GET", "/referrals", CLINICAL),
+    ("GET", "/referrals/new", {INTAKE, PRESC}),
+    ("POST", "/referrals/new", {INTAKE, PRESC}),
+    ("GET", "/referrals/{referral}", CLINICAL),
+    ("POST", "/referrals/{referral}/decision", {PHARM, INTAKE}),
+    ("GET", "/referrals/{referral}/documents/{document}", CLINICAL),
+    ("GET", "/admin/sites", STAFF),
+    ("POST", "/admin/sites/{north}/chairs", {ADMIN}),
+    ("POST", "/admin/sites/{north}/chairs/{chair}/active", {ADMIN}),
+    ("GET", "/admin/users", {ADMIN}),
+    ("POST", "/admin/users", {ADMIN}),
+    ("POST", "/admin/users/{target_user}/active", {ADMIN}),
+    ("GET", "/audit", {AUDIT}),
+    ("GET", "/openapi.json", STAFF | {AUDIT}),
+    ("GET", "/docs", STAFF | {AUDIT}),
+]
+
+
+def _template(path: str) -> str:
+    """'/api/v1/patients/{ann}' -> '/api/v1/patients/{}' for comparison with the app's own templates."""
+    out, depth = [], 0
+    for ch in path:
+        if ch == "{":
+            depth += 1
+            out.append("{")
+        elif ch == "}":
+            depth -= 1
+            out.append("}")
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
+
+
+def test_matrix_covers_every_route(app: Any) -> None:
+    in_app = {(m, _template(p)) for p, methods, _ in iter_routes(app) for m in methods if m != "HEAD"}
+    in_matrix = {(m, _template(p)) for m, p, _ in MATRIX}
+    assert in_app - in_matrix == set(), "routes missing from the role matrix"
+    assert in_matrix - in_app == set(), "matrix rows for routes that do not exist"
+
+
+def _ids(world: World) -> dict[str, int]:
+    world.add_user("target", ["nurse"])
+    with world.db.session() as session:
+        referral = Referral(
+            patient_id=world.patients["ann"],
+            received_on=__import__("datetime").date(2026, 11, 1),
+            prescriber_id=world.prescriber_id,
+            icd10_code="G61.81",
+            diagnosis_text="CIDP",
+            indication_id="cidp",
+            urgency="routine",
+        )
+        referral.documents = [
+            ReferralDocument(filename="letter.pdf", content_type="application/pdf", size_bytes=9, sha256="0" * 64, content=b"%PDF-1.4\n")
+        ]
+        session.add(referral)
+        token = ApiToken(
+            user_id=world.users["svc"],
+            name="t",
+            prefix="igf_x",
+            token_hash="f" * 64,
+            roles=["pharmacist"],
+            expires_at=__import__("datetime").datetime(2099, 1, 1, tzinfo=__import__("datetime").UTC),
+        )
+        session.add(token)
+        session.commit()
+        from igflow.sites.models import Site
+
+        north = session.get(Site, world.sites["north"])
+        assert north is not None
+        return {
+            "ann": world.patients["ann"],
+            "referral": referral.id,
+            "document": referral.documents[0].id,
+            "token": token.id,
+            "north": world.sites["north"],
+            "chair": north.chairs[0].id,
+            "target_user": world.users["target"],
+        }
+
+
+def _request(client: Any, method: str, url: str) -> Any:
+    if method == "POST" and url == "/login" and not client.csrf:
+        client.get("/login")  # the sign-in form sets its own CSRF cookie before there is a session
+        return client.post(url, data={"csrf_token": client.cookies.get("igflow_csrf")})
+    if method == "POST" and url.endswith("/documents"):
+        return client.post(url, files={"file": ("x.pdf", io.BytesIO(b"%PDF-1.4 test"), "application/pdf")})
+    if method in ("POST", "PUT", "PATCH"):
+        if url.startswith("/api/"):
+            return client.request(method, url, json={})
+        return client.request(method, url, data={})
+    return client.request(method, url)
+
+
+@pytest.mark.parametrize("role", sorted(EVERYONE))
+def test_each_role_gets_exactly_its_routes(world: World, role: str) -> None:
+    ids = _ids(world)
+    wrong: list[str] = []
+    for method, path, allowed in MATRIX:
+        url = path.format(**ids)
+        client = world.client(None if role == ANON else role)
+        response = _request(client, method, url)
+        status = response.status_code
+        if role in allowed:
+            if status in (401, 403) or (status == 303 and "/login?next=" in response.headers.get("location", "")):
+                wrong.append(f"{method} {path}: {role} should be allowed, got {status}")
+        elif role == ANON:
+            expected = 401 if url.startswith("/api/") else 303
+            if status != expected or (status == 303 and "/login?next=" not in response.headers["location"]):
+                wrong.append(f"{method} {path}: anonymous should get {expected}, got {status}")
+        elif status != 403:
+            wrong.append(f"{method} {path}: {role} should be refused (403), got {status}")
+    assert wrong == []
