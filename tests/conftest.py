@@ -44,7 +44,9 @@ def _backends() -> list[Any]:
     return [
         pytest.param("sqlite", id="sqlite"),
         pytest.param(
-            "postgresql", id="postgresql", marks=[pytest.mark.postgres, pytest.mark.skipif(not os.environ.get(PG_ENV), reason=pg_reason)]
+            "postgresql",
+            id="postgresql",
+            marks=[pytest.mark.postgres, pytest.mark.skipif(not os.environ.get(PG_ENV), reason=pg_reason)],
         ),
     ]
 
@@ -96,8 +98,11 @@ def wipe(db: Database) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with db.engine.begin() as connection:
         if db.is_postgres:
-            connection.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            connection.execute(
+                text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            )
         else:
+            connection.execute(text("PRAGMA defer_foreign_keys=ON"))
             for table in tables:
                 connection.execute(text(f'DELETE FROM "{table}"'))
             if _has_sqlite_sequence(connection):
@@ -105,7 +110,10 @@ def wipe(db: Database) -> None:
 
 
 def _has_sqlite_sequence(connection: Any) -> bool:
-    return connection.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() is not None
+    return (
+        connection.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first()
+        is not None
+    )
 
 
 @pytest.fixture
@@ -140,9 +148,20 @@ class World:
     def client(self, username: str | None) -> SignedInClient:
         return SignedInClient(self, username)
 
-    def add_user(self, username: str, roles: list[str], site_codes: list[str] | None = None, patient_id: int | None = None) -> int:
+    def add_user(
+        self,
+        username: str,
+        roles: list[str],
+        site_codes: list[str] | None = None,
+        patient_id: int | None = None,
+    ) -> int:
         with self.db.session() as session:
-            user = User(username=username, display_name=username.title(), password_hash=password_hash(), patient_id=patient_id)
+            user = User(
+                username=username,
+                display_name=username.title(),
+                password_hash=password_hash(),
+                patient_id=patient_id,
+            )
             user.roles = [UserRole(role=r) for r in roles]
             user.sites = [UserSite(site_id=self.sites[c]) for c in site_codes or []]
             session.add(user)
@@ -161,7 +180,9 @@ class SignedInClient(TestClient):
             with world.db.session() as session:
                 user = session.get(User, world.users[username])
                 assert user is not None
-                raw, web_session = security_service.start_session(session, world.app.state.settings, user, "testclient")
+                raw, web_session = security_service.start_session(
+                    session, world.app.state.settings, user, "testclient"
+                )
                 self.csrf = web_session.csrf_token
             self.cookies.set(SESSION_COOKIE, raw)
 

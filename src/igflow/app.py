@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,7 +21,7 @@ from igflow import __version__
 from igflow.config import Settings, get_settings
 from igflow.db import Database
 from igflow.directory.routes import router as directory_router
-from igflow.errors import IgflowError, Unauthenticated
+from igflow.errors import IgflowError, Unauthenticated, field_errors
 from igflow.patients.routes import router as patients_router
 from igflow.referrals.routes import router as referrals_router
 from igflow.security.deps import route_permissions
@@ -72,7 +72,10 @@ class HttpMiddleware(BaseHTTPMiddleware):
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > settings.max_upload_bytes + 65536:
             response: Response = JSONResponse(
-                {"detail": f"The request is larger than {settings.max_upload_bytes // 1048576} MiB.", "field": "file"},
+                {
+                    "detail": f"The request is larger than {settings.max_upload_bytes // 1048576} MiB.",
+                    "field": "file",
+                },
                 status_code=413,
             )
         else:
@@ -81,7 +84,9 @@ class HttpMiddleware(BaseHTTPMiddleware):
             response.headers.setdefault(name, value)
         if settings.https:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.url.path.startswith(("/api/", "/fhir/")) or "text/html" in response.headers.get("content-type", ""):
+        if request.url.path.startswith(("/api/", "/fhir/")) or "text/html" in response.headers.get(
+            "content-type", ""
+        ):
             response.headers.setdefault("Cache-Control", "no-store")
         log.info(
             "%s %s %s %.1fms",
@@ -109,22 +114,24 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IgflowError)
     async def igflow_error(request: Request, exc: IgflowError) -> Response:
         if isinstance(exc, Unauthenticated) and _is_api(request):
-            return JSONResponse({"detail": exc.message}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            return JSONResponse(
+                {"detail": exc.message}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         return _error_response(request, exc.status_code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = []
-        fields = []
-        for error in exc.errors():
-            loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
-            name = ".".join(loc) or "request"
-            fields.append(name)
-            problems.append(f"{name}: {error.get('msg', 'invalid')}")
+        problems: list[str] = []
+        fields: list[str] = []
+        for name, message in field_errors(exc.errors()):
+            if name not in fields:
+                fields.append(name)
+            problems.append(f"{name}: {message}")
         message = "; ".join(problems)
         if _is_api(request):
             return JSONResponse(
-                {"detail": message, "field": fields[0] if fields else None, "errors": problems}, status_code=422
+                {"detail": message, "field": fields[0] if fields else None, "errors": problems},
+                status_code=422,
             )
         return _error_response(request, 422, message)
 
@@ -204,5 +211,3 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if problems:
         raise RuntimeError("Routes without exactly one permission (deny by default):\n" + "\n".join(problems))
     return app
-
-

@@ -69,8 +69,12 @@ def serve(
     settings = get_settings()
     configure_logging()
     application = create_app(settings)
-    console.print(f"igflow serving on http://{host or settings.host}:{port or settings.port}  (Ctrl+C to stop)")
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port, access_log=False, log_config=None)
+    console.print(
+        f"igflow serving on http://{host or settings.host}:{port or settings.port}  (Ctrl+C to stop)"
+    )
+    uvicorn.run(
+        application, host=host or settings.host, port=port or settings.port, access_log=False, log_config=None
+    )
 
 
 @app.command()
@@ -223,7 +227,10 @@ def backup(
         return
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
-        err.print("[red]pg_dump was not found on PATH: install the PostgreSQL client tools to back up PostgreSQL.[/red]")
+        err.print(
+            "[red]pg_dump was not found on PATH: install the PostgreSQL client tools "
+            "to back up PostgreSQL.[/red]"
+        )
         raise typer.Exit(2)
     target = output or Path(f"igflow-backup-{stamp}.dump")
     libpq_url = url.replace("postgresql+psycopg://", "postgresql://")
@@ -273,7 +280,8 @@ def restore(
         raise typer.Exit(2)
     libpq_url = url.replace("postgresql+psycopg://", "postgresql://")
     result = subprocess.run(  # noqa: S603
-        [pg_restore, "--clean", "--if-exists", "--no-owner", f"--dbname={libpq_url}", str(backup_file)], check=False
+        [pg_restore, "--clean", "--if-exists", "--no-owner", f"--dbname={libpq_url}", str(backup_file)],
+        check=False,
     )
     if result.returncode != 0:
         err.print("[red]pg_restore failed; see its message above.[/red]")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from typing import Any
+
 
 class IgflowError(Exception):
     status_code = 400
@@ -38,3 +42,29 @@ class TooManyAttempts(IgflowError):
 
 class Unauthenticated(IgflowError):
     status_code = 401
+
+
+_LOCATION_ROOTS = ("body", "query", "path", "header")
+_FIELD_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def field_errors(errors: Sequence[Any]) -> list[tuple[str, str]]:
+    """(field, message) pairs from Pydantic errors, naming fields as a person would (``site_ids.0``).
+
+    Union members add tags such as ``function-after[...]`` to an error's location; they are dropped,
+    and for a field that failed every member of a union only the first message is kept.
+    """
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for error in errors:
+        parts = [
+            str(p)
+            for p in error.get("loc", ())
+            if isinstance(p, int) or (_FIELD_PART.match(str(p)) and p not in _LOCATION_ROOTS)
+        ]
+        name = ".".join(parts) or "request"
+        if name in seen and error.get("type") == "literal_error":
+            continue
+        seen.add(name)
+        out.append((name, str(error.get("msg", "invalid"))))
+    return out

@@ -10,11 +10,11 @@ import io
 from typing import Any
 
 import pytest
+from tests.conftest import World
 
 from igflow.app import iter_routes
 from igflow.referrals.models import Referral, ReferralDocument
 from igflow.security.models import ApiToken
-from tests.conftest import World
 
 ANON = "anonymous"
 ADMIN, PHARM, NURSE, SCHED, INTAKE, PRESC, AUDIT, PATIENT = (
@@ -133,7 +133,13 @@ def _ids(world: World) -> dict[str, int]:
             urgency="routine",
         )
         referral.documents = [
-            ReferralDocument(filename="letter.pdf", content_type="application/pdf", size_bytes=9, sha256="0" * 64, content=b"%PDF-1.4\n")
+            ReferralDocument(
+                filename="letter.pdf",
+                content_type="application/pdf",
+                size_bytes=9,
+                sha256="0" * 64,
+                content=b"%PDF-1.4\n",
+            )
         ]
         session.add(referral)
         token = ApiToken(
@@ -184,7 +190,9 @@ def test_each_role_gets_exactly_its_routes(world: World, role: str) -> None:
         response = _request(client, method, url)
         status = response.status_code
         if role in allowed:
-            if status in (401, 403) or (status == 303 and "/login?next=" in response.headers.get("location", "")):
+            if status in (401, 403) or (
+                status == 303 and "/login?next=" in response.headers.get("location", "")
+            ):
                 wrong.append(f"{method} {path}: {role} should be allowed, got {status}")
         elif role == ANON:
             expected = 401 if url.startswith("/api/") else 303

@@ -83,7 +83,11 @@ _SITES: tuple[tuple[str, str, int, int, dict[int, tuple[str, str, int]], int], .
         4,
     ),
 )
-_HOLIDAYS = ((date(2026, 11, 26), "Thanksgiving"), (date(2026, 12, 25), "Christmas Day"), (date(2027, 1, 1), "New Year's Day"))
+_HOLIDAYS = (
+    (date(2026, 11, 26), "Thanksgiving"),
+    (date(2026, 12, 25), "Christmas Day"),
+    (date(2027, 1, 1), "New Year's Day"),
+)
 
 # Indication mix of an IVIG/SCIG service (share of patients), with phase of therapy shares.
 _MIX: tuple[tuple[str, float], ...] = (
@@ -174,7 +178,11 @@ def _age_for(rng: random.Random, indication: str) -> int:
 def _body(rng: random.Random, age: int, sex: str) -> tuple[float, float]:
     """Synthetic height (cm) and weight (kg) with a plausible spread, obesity included."""
     if age < 18:
-        height = 75 + 6.2 * age + rng.gauss(0, 4) if age < 12 else 150 + (age - 12) * (3.0 if sex == "male" else 1.5)
+        height = (
+            75 + 6.2 * age + rng.gauss(0, 4)
+            if age < 12
+            else 150 + (age - 12) * (3.0 if sex == "male" else 1.5)
+        )
         bmi = max(13.0, rng.gauss(17 + 0.3 * age, 2.5))
     else:
         height = rng.gauss(176, 7) if sex == "male" else rng.gauss(163, 6.5)
@@ -212,7 +220,9 @@ def load_demo(db: Database, *, seed: int = 42, patients: int = 250, console: Con
         prescriber_ids = _load_prescribers(session)
         payer_ids = _load_payers(session)
         session.commit()
-        first_patient_id = _load_patients(session, rng, patients, site_ids, prescriber_ids, payer_ids, console)
+        first_patient_id = _load_patients(
+            session, rng, patients, site_ids, prescriber_ids, payer_ids, console
+        )
         _load_patient_user(session, first_patient_id)
         audit.record(
             session,
@@ -238,7 +248,8 @@ def _load_sites(session: Session) -> dict[str, int]:
             starts_per_nurse_per_slot=1,
         )
         site.hours = [
-            SiteHours(weekday=d, open_time=_t(o), close_time=_t(c), nurses=n) for d, (o, c, n) in sorted(hours.items())
+            SiteHours(weekday=d, open_time=_t(o), close_time=_t(c), nurses=n)
+            for d, (o, c, n) in sorted(hours.items())
         ]
         site.closed_dates = [ClosedDate(date=d, reason=r) for d, r in _HOLIDAYS]
         chairs = [Chair(label=f"C{i:02d}", kind="recliner", position=i) for i in range(1, recliners + 1)]
@@ -247,8 +258,15 @@ def _load_sites(session: Session) -> dict[str, int]:
         session.add(site)
         session.flush()
         ids[code] = site.id
-    home = Site(code="home", name="Home Infusion Service", kind="home", address="Visits at the patient's home",
-                timezone="America/Los_Angeles", patients_per_nurse=1, starts_per_nurse_per_slot=1)
+    home = Site(
+        code="home",
+        name="Home Infusion Service",
+        kind="home",
+        address="Visits at the patient's home",
+        timezone="America/Los_Angeles",
+        patients_per_nurse=1,
+        starts_per_nurse_per_slot=1,
+    )
     session.add(home)
     session.flush()
     ids["home"] = home.id
@@ -337,7 +355,11 @@ def _load_patients(
     first_patient_id = ids["patient"]
     now = datetime.now(UTC)
     progress = Progress(
-        TextColumn("[bold]synthetic patients"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        TextColumn("[bold]synthetic patients"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
     )
     with progress:
         task = progress.add_task("patients", total=count)
@@ -380,7 +402,11 @@ def _one_patient(
     ids["patient"] += 1
     indication = _choose(rng, _MIX)
     age = _age_for(rng, indication)
-    sex = "female" if rng.random() < (0.7 if indication in ("sle", "lupus-nephritis", "dermatomyositis") else 0.5) else "male"
+    sex = (
+        "female"
+        if rng.random() < (0.7 if indication in ("sle", "lupus-nephritis", "dermatomyositis") else 0.5)
+        else "male"
+    )
     given = rng.choice(names.FEMALE if sex == "female" else names.MALE)
     family = rng.choice(names.FAMILY)
     dob = _dob(rng, age)
@@ -396,13 +422,16 @@ def _one_patient(
             "date_of_birth": dob,
             "sex": sex,
             "phone": f"555-{rng.randint(200, 999)}-{rng.randint(1000, 9999)}",
-            "email": f"{given.lower()}.{family.lower()}{pid}@example.invalid",
-            "address": f"{rng.randint(1, 999)} {rng.choice(names.STREETS)} Street, {rng.choice(names.CITIES)}",
+            "email": f"{given.lower()}.{family.lower()}{pid}@example.org",
+            "address": f"{rng.randint(1, 999)} {rng.choice(names.STREETS)} St, {rng.choice(names.CITIES)}",
             "allergies": rng.choice(["", "", "", "", "Penicillin (rash)", "Latex", "Sulfonamides"]),
             "prior_severe_ig_reaction": rng.random() < 0.02,
-            "iga_deficiency_anti_iga": "yes" if rng.random() < 0.005 else rng.choice(["no", "no", "no", "unknown"]),
+            "iga_deficiency_anti_iga": "yes"
+            if rng.random() < 0.005
+            else rng.choice(["no", "no", "no", "unknown"]),
             "pregnancy_status": (
-                "not_applicable" if sex == "male" or age < 12 or age > 55
+                "not_applicable"
+                if sex == "male" or age < 12 or age > 55
                 else ("pregnant" if rng.random() < 0.02 else "not_pregnant")
             ),
             "renal_impairment": rng.random() < (0.18 if older else 0.05),
@@ -420,9 +449,13 @@ def _one_patient(
         preferred = ["home"]
     else:
         first = rng.choice(centre_codes)
-        preferred = [first] + ([rng.choice([c for c in centre_codes if c != first])] if rng.random() < 0.5 else [])
+        preferred = [first] + (
+            [rng.choice([c for c in centre_codes if c != first])] if rng.random() < 0.5 else []
+        )
     for rank, code in enumerate(preferred, start=1):
-        rows["patient_site"].append({"id": ids["patient_site"], "patient_id": pid, "site_id": site_ids[code], "rank": rank})
+        rows["patient_site"].append(
+            {"id": ids["patient_site"], "patient_id": pid, "site_id": site_ids[code], "rank": rank}
+        )
         ids["patient_site"] += 1
 
     def measure(kind: str, value: float, days_ago: int) -> None:
@@ -449,7 +482,9 @@ def _one_patient(
         measure("weight_kg", round(max(3.0, weight_kg - drift * (visits - v - 1)), 1), max(days_ago, 1))
     if age >= 12:
         base = 65 if sex == "female" else 80
-        creat = round(base * (2.2 if rows["patient"][-1]["renal_impairment"] else 1.0) * rng.uniform(0.8, 1.25))
+        creat = round(
+            base * (2.2 if rows["patient"][-1]["renal_impairment"] else 1.0) * rng.uniform(0.8, 1.25)
+        )
         measure("creatinine_umol_per_l", creat, rng.randint(5, 60))
     rows["coverage"].append(
         {
@@ -470,15 +505,19 @@ def _one_patient(
         {
             "id": ids["referral"],
             "patient_id": pid,
-            "received_on": REFERENCE_DATE - timedelta(days=rng.randint(0, 400) if status == "accepted" else rng.randint(0, 14)),
+            "received_on": REFERENCE_DATE
+            - timedelta(days=rng.randint(0, 400) if status == "accepted" else rng.randint(0, 14)),
             "prescriber_id": rng.choice(prescriber_ids),
             "icd10_code": icd,
             "diagnosis_text": text_,
             "indication_id": indication,
-            "urgency": "urgent" if indication in ("kawasaki", "gbs") else rng.choice(["routine", "routine", "soon"]),
+            "urgency": "urgent"
+            if indication in ("kawasaki", "gbs")
+            else rng.choice(["routine", "routine", "soon"]),
             "status": status,
             "decision_reason": (
-                "Not recommended for this indication under the reviewed criteria; alternatives discussed with the prescriber."
+                "Not recommended for this indication under the reviewed criteria; "
+                "alternatives discussed with the prescriber."
                 if status == "declined"
                 else ""
             ),

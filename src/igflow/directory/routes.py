@@ -23,7 +23,9 @@ def list_prescribers(
 
 @router.post("/prescribers", response_model=PrescriberOut, status_code=201)
 def create_prescriber(
-    data: PrescriberIn, principal: Principal = require(Perm.DIRECTORY_WRITE), session: Session = Depends(get_session)
+    data: PrescriberIn,
+    principal: Principal = require(Perm.DIRECTORY_WRITE),
+    session: Session = Depends(get_session),
 ) -> PrescriberOut:
     return PrescriberOut.model_validate(service.create_prescriber(session, principal.actor, data))
 
@@ -37,6 +39,8 @@ def list_payers(
 
 @router.post("/payers", response_model=PayerOut, status_code=201)
 def create_payer(
-    data: PayerIn, principal: Principal = require(Perm.DIRECTORY_WRITE), session: Session = Depends(get_session)
+    data: PayerIn,
+    principal: Principal = require(Perm.DIRECTORY_WRITE),
+    session: Session = Depends(get_session),
 ) -> PayerOut:
     return PayerOut.model_validate(service.create_payer(session, principal.actor, data))

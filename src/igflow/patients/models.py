@@ -56,7 +56,7 @@ class Patient(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
 
     sites: Mapped[list[PatientSite]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="PatientSite.rank"
@@ -86,7 +86,9 @@ class Measurement(Base):
     value: Mapped[float] = mapped_column(Float)
     measured_on: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    recorded_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="RESTRICT")
+    )
     amends_id: Mapped[int | None] = mapped_column(ForeignKey("measurement.id", ondelete="RESTRICT"))
     note: Mapped[str] = mapped_column(String(400), default="")
 

@@ -36,7 +36,9 @@ def parse_if_match(value: str | None) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise InvalidInput("If-Match: expected the ETag given when the record was read, e.g. W/\"3\"", "If-Match") from None
+        raise InvalidInput(
+            'If-Match: expected the ETag given when the record was read, e.g. W/"3"', "If-Match"
+        ) from None
 
 
 @router.get("/patients", response_model=Page[PatientSummary])
@@ -47,7 +49,9 @@ def search_patients(
     site_id: int | None = None,
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=25, ge=1, le=200),
-    sort: str = Query(default="name", description="name, mrn, date_of_birth, created_at; prefix - for descending"),
+    sort: str = Query(
+        default="name", description="name, mrn, date_of_birth, created_at; prefix - for descending"
+    ),
     principal: Principal = require(Perm.PATIENT_LIST),
     session: Session = Depends(get_session),
 ) -> Page[PatientSummary]:
@@ -109,7 +113,9 @@ def list_measurements(
     principal: Principal = require(Perm.PATIENT_CLINICAL_READ),
     session: Session = Depends(get_session),
 ) -> list[MeasurementOut]:
-    return [MeasurementOut.model_validate(m) for m in service.measurements(session, principal, patient_id, kind)]
+    return [
+        MeasurementOut.model_validate(m) for m in service.measurements(session, principal, patient_id, kind)
+    ]
 
 
 @router.post("/patients/{patient_id}/measurements", response_model=MeasurementOut, status_code=201)
@@ -123,7 +129,9 @@ def add_measurement(
 
 
 @router.get("/me/patient", response_model=PatientClinical)
-def my_record(principal: Principal = require(Perm.PATIENT_SELF), session: Session = Depends(get_session)) -> PatientClinical:
+def my_record(
+    principal: Principal = require(Perm.PATIENT_SELF), session: Session = Depends(get_session)
+) -> PatientClinical:
     if principal.patient_id is None:
         raise Forbidden("This account is not linked to a patient record.")
     patient = service.read(session, principal, principal.patient_id)

@@ -184,10 +184,14 @@ def search(
     if date_of_birth:
         query = query.where(Patient.date_of_birth == date_of_birth)
     if site_id is not None:
-        query = query.where(exists().where(PatientSite.patient_id == Patient.id, PatientSite.site_id == site_id))
+        query = query.where(
+            exists().where(PatientSite.patient_id == Patient.id, PatientSite.site_id == site_id)
+        )
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     columns = [c.desc() if descending else c.asc() for c in SORTS[key]]
-    rows = list(session.execute(query.order_by(*columns).offset((page - 1) * page_size).limit(page_size)).scalars())
+    rows = list(
+        session.execute(query.order_by(*columns).offset((page - 1) * page_size).limit(page_size)).scalars()
+    )
     today = _today()
     items = [summary(p, today) for p in rows]
     audit.record(
@@ -259,7 +263,8 @@ def update(
         )
     if expected != patient.version:
         raise Conflict(
-            f"version: this patient was changed by someone else since you opened it (you had version {expected}, "
+            "version: this patient was changed by someone else since you opened it "
+            f"(you had version {expected}, "
             f"it is now version {patient.version}). Reload, then make your change again.",
             "version",
         )
@@ -287,7 +292,8 @@ def update(
     except StaleDataError:
         session.rollback()
         raise Conflict(
-            "version: this patient was changed by someone else at the same moment. Reload, then make your change again.",
+            "version: this patient was changed by someone else at the same moment. "
+            "Reload, then make your change again.",
             "version",
         ) from None
     audit.record(
@@ -314,7 +320,9 @@ def validate_measurement(kind: str, value: float) -> float:
     return round(value, spec.decimals)
 
 
-def add_measurement(session: Session, principal: Principal, patient_id: int, data: MeasurementIn) -> Measurement:
+def add_measurement(
+    session: Session, principal: Principal, patient_id: int, data: MeasurementIn
+) -> Measurement:
     patient = _load(session, principal, patient_id)
     value = validate_measurement(data.kind, data.value)
     if data.measured_on > _today():
@@ -324,7 +332,9 @@ def add_measurement(session: Session, principal: Principal, patient_id: int, dat
     if data.amends_id is not None:
         original = session.get(Measurement, data.amends_id)
         if original is None or original.patient_id != patient.id or original.kind != data.kind:
-            raise InvalidInput("amends_id: must name an earlier measurement of the same kind for this patient", "amends_id")
+            raise InvalidInput(
+                "amends_id: must name an earlier measurement of the same kind for this patient", "amends_id"
+            )
         if not data.note:
             raise InvalidInput("note: a correction must say why", "note")
     measurement = Measurement(
@@ -360,26 +370,34 @@ def measurements(
     query = select(Measurement).where(Measurement.patient_id == patient.id)
     if kind is not None:
         if kind not in measurement_kinds():
-            raise InvalidInput(f"kind: unknown kind '{kind}' (allowed: {', '.join(measurement_kinds())})", "kind")
+            raise InvalidInput(
+                f"kind: unknown kind '{kind}' (allowed: {', '.join(measurement_kinds())})", "kind"
+            )
         query = query.where(Measurement.kind == kind)
     rows = list(session.execute(query.order_by(Measurement.measured_on, Measurement.id)).scalars())
     audit.record(
-        session, principal.actor, "measurement.list", "patient", patient.id, patient_id=patient.id, detail={"kind": kind}
+        session,
+        principal.actor,
+        "measurement.list",
+        "patient",
+        patient.id,
+        patient_id=patient.id,
+        detail={"kind": kind},
     )
     session.commit()
     return rows
 
 
 def patient_site_ids(session: Session, patient_id: int) -> set[int]:
-    return set(session.execute(select(PatientSite.site_id).where(PatientSite.patient_id == patient_id)).scalars())
+    return set(
+        session.execute(select(PatientSite.site_id).where(PatientSite.patient_id == patient_id)).scalars()
+    )
 
 
 def weight_trend(rows: list[Measurement]) -> list[tuple[date, float]]:
     """Weight history with corrected rows replaced by their corrections."""
     amended = {m.amends_id for m in rows if m.amends_id}
     return [(m.measured_on, m.value) for m in rows if m.kind == "weight_kg" and m.id not in amended]
-
-
 
 
 def check_access(session: Session, principal: Principal, patient_id: int) -> Patient:

@@ -38,7 +38,7 @@ class Referral(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
 
     documents: Mapped[list[ReferralDocument]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ReferralDocument.id"
@@ -55,5 +55,7 @@ class ReferralDocument(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
-    uploaded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="RESTRICT")
+    )
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

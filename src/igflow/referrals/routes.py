@@ -27,19 +27,25 @@ def search_referrals(
     principal: Principal = require(Perm.REFERRAL_READ),
     session: Session = Depends(get_session),
 ) -> Page[ReferralOut]:
-    return service.search(session, principal, status=status, patient_id=patient_id, page=page, page_size=page_size)
+    return service.search(
+        session, principal, status=status, patient_id=patient_id, page=page, page_size=page_size
+    )
 
 
 @router.post("/referrals", response_model=ReferralOut, status_code=201)
 def create_referral(
-    data: ReferralIn, principal: Principal = require(Perm.REFERRAL_WRITE), session: Session = Depends(get_session)
+    data: ReferralIn,
+    principal: Principal = require(Perm.REFERRAL_WRITE),
+    session: Session = Depends(get_session),
 ) -> ReferralOut:
     return service.to_out(service.create(session, principal, data))
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)
 def read_referral(
-    referral_id: int, principal: Principal = require(Perm.REFERRAL_READ), session: Session = Depends(get_session)
+    referral_id: int,
+    principal: Principal = require(Perm.REFERRAL_READ),
+    session: Session = Depends(get_session),
 ) -> ReferralOut:
     return service.to_out(service.read(session, principal, referral_id))
 

@@ -16,7 +16,9 @@ class ReferralIn(BaseModel):
     patient_id: int
     received_on: date
     prescriber_id: int
-    icd10_code: str = Field(pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$", description="ICD-10 code, e.g. G61.81")
+    icd10_code: str = Field(
+        pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$", description="ICD-10 code, e.g. G61.81"
+    )
     diagnosis_text: str = Field(min_length=1, max_length=400)
     indication_id: str = Field(min_length=1, max_length=64)
     urgency: Urgency

@@ -94,7 +94,9 @@ def _load(session: Session, principal: Principal, referral_id: int) -> Referral:
 
 def read(session: Session, principal: Principal, referral_id: int) -> Referral:
     referral = _load(session, principal, referral_id)
-    audit.record(session, principal.actor, "referral.read", "referral", referral.id, patient_id=referral.patient_id)
+    audit.record(
+        session, principal.actor, "referral.read", "referral", referral.id, patient_id=referral.patient_id
+    )
     session.commit()
     return referral
 
@@ -116,7 +118,9 @@ def search(
     query = select(Referral)
     if status is not None:
         if status not in TRANSITIONS:
-            raise InvalidInput(f"status: unknown status '{status}' (allowed: {', '.join(TRANSITIONS)})", "status")
+            raise InvalidInput(
+                f"status: unknown status '{status}' (allowed: {', '.join(TRANSITIONS)})", "status"
+            )
         query = query.where(Referral.status == status)
     if patient_id is not None:
         patients_service.check_access(session, principal, patient_id)
@@ -130,7 +134,9 @@ def search(
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = list(
         session.execute(
-            query.order_by(Referral.received_on.desc(), Referral.id.desc()).offset((page - 1) * page_size).limit(page_size)
+            query.order_by(Referral.received_on.desc(), Referral.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
         ).scalars()
     )
     audit.record(
@@ -150,7 +156,9 @@ def decide(
     referral = _load(session, principal, referral_id)
     expected = data.version if data.version is not None else if_match
     if expected is None:
-        raise PreconditionRequired("version: say which version of the referral you are deciding on", "version")
+        raise PreconditionRequired(
+            "version: say which version of the referral you are deciding on", "version"
+        )
     if expected != referral.version:
         raise Conflict(
             f"version: the referral was changed by someone else (you had version {expected}, it is now "
@@ -160,7 +168,8 @@ def decide(
     if data.status not in TRANSITIONS[referral.status]:
         allowed = ", ".join(sorted(TRANSITIONS[referral.status]))
         raise InvalidInput(
-            f"status: a referral that is '{referral.status}' can move to {allowed}, not '{data.status}'", "status"
+            f"status: a referral that is '{referral.status}' can move to {allowed}, not '{data.status}'",
+            "status",
         )
     if data.status == "declined" and not data.reason:
         raise InvalidInput("reason: say why the referral is declined", "reason")
@@ -199,12 +208,15 @@ def attach(
         raise InvalidInput("file: the file is empty", "file")
     if len(content) > max_bytes:
         raise InvalidInput(
-            f"file: {len(content) / 1048576:.1f} MiB is over the limit of {max_bytes / 1048576:.1f} MiB", "file"
+            f"file: {len(content) / 1048576:.1f} MiB is over the limit of {max_bytes / 1048576:.1f} MiB",
+            "file",
         )
     content_type = sniff_content_type(content)
     if content_type is None:
         raise InvalidInput("file: only PDF, PNG, JPEG or TIFF documents are accepted", "file")
-    safe_name = "".join(ch for ch in filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1] if ch.isprintable())[:200]
+    safe_name = "".join(ch for ch in filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1] if ch.isprintable())[
+        :200
+    ]
     document = ReferralDocument(
         referral_id=referral.id,
         filename=safe_name or "document",

@@ -99,7 +99,9 @@ def record(
     """Append one audit row in the caller's transaction (it commits or rolls back with the work)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
-    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     at = utcnow()
     detail_json = canonical_json(detail or {})
@@ -152,7 +154,9 @@ def verify_events(events: Iterable[AuditEvent]) -> VerifyResult:
     for event in events:
         count += 1
         if event.seq != expected_seq:
-            return VerifyResult(False, count, event.seq, f"expected row {expected_seq}, found row {event.seq}")
+            return VerifyResult(
+                False, count, event.seq, f"expected row {expected_seq}, found row {event.seq}"
+            )
         if event.prev_hash != prev_hash:
             return VerifyResult(False, count, event.seq, "previous-hash link does not match the row before")
         if row_hash(prev_hash, _event_fields(event)) != event.hash:
@@ -163,5 +167,7 @@ def verify_events(events: Iterable[AuditEvent]) -> VerifyResult:
 
 
 def verify_chain(session: Session, batch_size: int = 5000) -> VerifyResult:
-    events = session.execute(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size))
+    events = session.execute(
+        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
+    )
     return verify_events(events.scalars())

@@ -90,7 +90,9 @@ class Requirement:
             submitted = await _submitted_csrf(request)
             expected = principal.csrf_token if principal else request.cookies.get(PRELOGIN_CSRF_COOKIE)
             if not _same(submitted, expected):
-                raise Forbidden("The form has expired or did not come from igflow (CSRF check). Reload and try again.")
+                raise Forbidden(
+                    "The form has expired or did not come from igflow (CSRF check). Reload and try again."
+                )
 
         if principal is None:
             return None  # a public route

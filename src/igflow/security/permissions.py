@@ -34,7 +34,7 @@ class Perm(StrEnum):
     SITE_READ = "site.read"
     SITE_MANAGE = "site.manage"
     USER_MANAGE = "user.manage"
-    TOKEN_MANAGE = "token.manage"
+    TOKEN_MANAGE = "token.manage"  # noqa: S105 - a permission name, not a secret
     AUDIT_READ = "audit.read"
 
 
@@ -49,8 +49,12 @@ _CLINICAL = {
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     # Admin runs the system (users, tokens, sites) but sees no patient data.
-    Role.ADMIN: frozenset(_STAFF | {Perm.SITE_MANAGE, Perm.USER_MANAGE, Perm.TOKEN_MANAGE, Perm.DIRECTORY_READ}),
-    Role.PHARMACIST: frozenset(_STAFF | _CLINICAL | {Perm.PATIENT_WRITE, Perm.MEASUREMENT_WRITE, Perm.REFERRAL_DECIDE}),
+    Role.ADMIN: frozenset(
+        _STAFF | {Perm.SITE_MANAGE, Perm.USER_MANAGE, Perm.TOKEN_MANAGE, Perm.DIRECTORY_READ}
+    ),
+    Role.PHARMACIST: frozenset(
+        _STAFF | _CLINICAL | {Perm.PATIENT_WRITE, Perm.MEASUREMENT_WRITE, Perm.REFERRAL_DECIDE}
+    ),
     Role.NURSE: frozenset(_STAFF | _CLINICAL | {Perm.MEASUREMENT_WRITE}),
     # Scheduling needs who, where and when; not allergies, risks or diagnoses.
     Role.SCHEDULER: frozenset(_STAFF | {Perm.PATIENT_LIST, Perm.PATIENT_READ}),

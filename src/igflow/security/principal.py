@@ -56,7 +56,10 @@ class Principal:
         return Actor(self.user_id, self.username, self.client_address)
 
     def may_see_sites(self, patient_site_ids: set[int]) -> bool:
-        """A site-limited user sees a patient only if they share a site (a patient with no site: unlimited users only)."""
+        """A site-limited user sees a patient only if they share a site.
+
+        A patient with no site at all is seen only by users who are not limited to sites.
+        """
         if self.site_ids is None:
             return True
         return bool(self.site_ids & patient_site_ids)

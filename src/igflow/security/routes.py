@@ -125,21 +125,34 @@ def audit_events(
         query = query.where(AuditEvent.patient_id == patient_id)
     rows = list(session.execute(query.order_by(AuditEvent.seq).limit(limit)).scalars())
     out = [AuditEventOut.model_validate(r) for r in rows]
-    audit.record(session, principal.actor, "audit.read", "audit_event", detail={"after_seq": after_seq, "count": len(out)})
+    audit.record(
+        session,
+        principal.actor,
+        "audit.read",
+        "audit_event",
+        detail={"after_seq": after_seq, "count": len(out)},
+    )
     session.commit()
     return out
 
 
 @router.get("/audit/verify", response_model=VerifyOut)
-def audit_verify(principal: Principal = require(Perm.AUDIT_READ), session: Session = Depends(get_session)) -> VerifyOut:
+def audit_verify(
+    principal: Principal = require(Perm.AUDIT_READ), session: Session = Depends(get_session)
+) -> VerifyOut:
     result = audit.verify_chain(session)
     return VerifyOut(
-        ok=result.ok, rows_checked=result.rows_checked, first_broken_seq=result.first_broken_seq, problem=result.problem
+        ok=result.ok,
+        rows_checked=result.rows_checked,
+        first_broken_seq=result.first_broken_seq,
+        problem=result.problem,
     )
 
 
 @router.get("/me", response_model=UserOut)
-def me(principal: Principal = require(Perm.AUTHENTICATED), session: Session = Depends(get_session)) -> UserOut:
+def me(
+    principal: Principal = require(Perm.AUTHENTICATED), session: Session = Depends(get_session)
+) -> UserOut:
     user = session.get(User, principal.user_id)
     if user is None:
         raise InvalidInput("account no longer exists")

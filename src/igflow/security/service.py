@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from igflow.config import Settings
 from igflow.db import utcnow
@@ -22,7 +22,7 @@ from igflow.security.principal import Principal
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 LOGIN_FAILED_MESSAGE = "Invalid username or password."
-TOKEN_PREFIX = "igf_"
+TOKEN_PREFIX = "igf_"  # noqa: S105 - a public prefix, not a secret
 
 
 def _digest(raw: str) -> str:
@@ -100,7 +100,8 @@ def create_user(
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         raise InvalidInput(
-            "username: 2-64 characters, lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
+            "username: 2-64 characters, lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
             "username",
         )
     if not display_name.strip():
@@ -108,11 +109,16 @@ def create_user(
     role_set = parse_roles(roles)
     if Role.PATIENT in role_set:
         if patient_id is None:
-            raise InvalidInput("patient_id: a user with the patient role must be linked to their patient record", "patient_id")
+            raise InvalidInput(
+                "patient_id: a user with the patient role must be linked to their patient record",
+                "patient_id",
+            )
         if len(role_set) > 1:
             raise InvalidInput("roles: the patient role cannot be combined with staff roles", "roles")
     elif patient_id is not None:
-        raise InvalidInput("patient_id: only users with the patient role are linked to a patient", "patient_id")
+        raise InvalidInput(
+            "patient_id: only users with the patient role are linked to a patient", "patient_id"
+        )
     if get_user_by_username(session, username) is not None:
         raise Conflict(f"username: '{username}' is already taken", "username")
     if password_hash is None and password is not None:
@@ -140,13 +146,19 @@ def create_user(
         "user.create",
         "user",
         user.id,
-        detail={"username": username, "roles": sorted(r.value for r in role_set), "site_ids": sorted(set(site_ids or []))},
+        detail={
+            "username": username,
+            "roles": sorted(r.value for r in role_set),
+            "site_ids": sorted(set(site_ids or [])),
+        },
     )
     session.commit()
     return user
 
 
-def set_roles(session: Session, actor: Actor, user_id: int, roles: list[str], site_ids: list[int] | None) -> User:
+def set_roles(
+    session: Session, actor: Actor, user_id: int, roles: list[str], site_ids: list[int] | None
+) -> User:
     user = get_user(session, user_id)
     role_set = parse_roles(roles)
     if (Role.PATIENT in role_set) != (user.patient_id is not None):
@@ -158,7 +170,9 @@ def set_roles(session: Session, actor: Actor, user_id: int, roles: list[str], si
     user.sites = [UserSite(site_id=s) for s in sorted(set(site_ids or []))]
     session.flush()
     after = {"roles": sorted(r.value for r in role_set), "site_ids": sorted(set(site_ids or []))}
-    audit.record(session, actor, "user.roles_change", "user", user.id, detail={"before": before, "after": after})
+    audit.record(
+        session, actor, "user.roles_change", "user", user.id, detail={"before": before, "after": after}
+    )
     # Role changes take effect at once: end the user's open sessions.
     _end_sessions(session, user.id)
     session.commit()
@@ -196,12 +210,12 @@ def reset_password(session: Session, actor: Actor, user_id: int, new_password: s
 # --- login and sessions --------------------------------------------------------------------------
 
 
-def _recent_failures(session: Session, column: object, value: str, since: datetime) -> int:
+def _recent_failures(session: Session, column: InstrumentedAttribute[str], value: str, since: datetime) -> int:
     return int(
         session.execute(
             select(func.count())
             .select_from(LoginAttempt)
-            .where(column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since)  # type: ignore[operator]
+            .where(column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
         ).scalar_one()
     )
 
@@ -217,14 +231,13 @@ def authenticate(
     username = username.strip().lower()[:64]
     since = utcnow() - timedelta(minutes=settings.login_window_min)
     if (
-        _recent_failures(session, LoginAttempt.username, username, since) >= settings.login_max_failures_per_account
+        _recent_failures(session, LoginAttempt.username, username, since)
+        >= settings.login_max_failures_per_account
         or _recent_failures(session, LoginAttempt.client_address, client_address, since)
         >= settings.login_max_failures_per_address
     ):
         session.add(LoginAttempt(username=username, client_address=client_address, success=False))
-        audit.record(
-            session, Actor(None, username, client_address), "login", "session", outcome="throttled"
-        )
+        audit.record(session, Actor(None, username, client_address), "login", "session", outcome="throttled")
         session.commit()
         raise TooManyAttempts(
             f"Too many failed sign-in attempts. Wait {settings.login_window_min} minutes and try again, "
@@ -250,7 +263,9 @@ def authenticate(
     return user
 
 
-def start_session(session: Session, settings: Settings, user: User, client_address: str) -> tuple[str, WebSession]:
+def start_session(
+    session: Session, settings: Settings, user: User, client_address: str
+) -> tuple[str, WebSession]:
     raw = secrets.token_urlsafe(32)
     now = utcnow()
     web_session = WebSession(
@@ -345,7 +360,12 @@ def issue_token(
     session.add(token)
     session.flush()
     audit.record(
-        session, actor, "token.issue", "api_token", token.id, detail={"user_id": user.id, "roles": token.roles}
+        session,
+        actor,
+        "token.issue",
+        "api_token",
+        token.id,
+        detail={"user_id": user.id, "roles": token.roles},
     )
     session.commit()
     return raw, token

@@ -15,7 +15,9 @@ router = APIRouter(tags=["sites"])
 
 
 @router.get("/sites", response_model=list[SiteOut])
-def list_sites(principal: Principal = require(Perm.SITE_READ), session: Session = Depends(get_session)) -> list[SiteOut]:
+def list_sites(
+    principal: Principal = require(Perm.SITE_READ), session: Session = Depends(get_session)
+) -> list[SiteOut]:
     return [service.to_out(s) for s in service.list_sites(session)]
 
 
@@ -35,14 +37,20 @@ def read_site(
 
 @router.put("/sites/{site_id}", response_model=SiteOut)
 def update_site(
-    site_id: int, data: SiteIn, principal: Principal = require(Perm.SITE_MANAGE), session: Session = Depends(get_session)
+    site_id: int,
+    data: SiteIn,
+    principal: Principal = require(Perm.SITE_MANAGE),
+    session: Session = Depends(get_session),
 ) -> SiteOut:
     return service.to_out(service.update_site(session, principal.actor, site_id, data))
 
 
 @router.post("/sites/{site_id}/chairs", response_model=ChairOut, status_code=201)
 def add_chair(
-    site_id: int, data: ChairIn, principal: Principal = require(Perm.SITE_MANAGE), session: Session = Depends(get_session)
+    site_id: int,
+    data: ChairIn,
+    principal: Principal = require(Perm.SITE_MANAGE),
+    session: Session = Depends(get_session),
 ) -> ChairOut:
     return ChairOut.model_validate(service.add_chair(session, principal.actor, site_id, data))
 

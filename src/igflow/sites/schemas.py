@@ -24,7 +24,9 @@ class HoursIn(Strict):
     @model_validator(mode="after")
     def _order(self) -> HoursIn:
         if self.close <= self.open:
-            raise ValueError(f"close ({self.close:%H:%M}) must be after open ({self.open:%H:%M}) on {self.weekday}")
+            raise ValueError(
+                f"close ({self.close:%H:%M}) must be after open ({self.open:%H:%M}) on {self.weekday}"
+            )
         return self
 
 
@@ -50,7 +52,9 @@ class SiteIn(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}' (use an IANA name such as America/Los_Angeles)") from None
+            raise ValueError(
+                f"unknown time zone '{value}' (use an IANA name such as America/Los_Angeles)"
+            ) from None
         return value
 
     @field_validator("hours")

@@ -18,7 +18,9 @@ def get_organisation(session: Session) -> Organisation | None:
     return session.execute(select(Organisation).limit(1)).scalar_one_or_none()
 
 
-def list_sites(session: Session, *, only: frozenset[int] | None = None, active_only: bool = False) -> list[Site]:
+def list_sites(
+    session: Session, *, only: frozenset[int] | None = None, active_only: bool = False
+) -> list[Site]:
     query = select(Site).order_by(Site.kind, Site.name)
     if only is not None:
         query = query.where(Site.id.in_(only))
@@ -55,7 +57,9 @@ def _apply(site: Site, data: SiteIn) -> None:
         SiteHours(weekday=WEEKDAYS.index(h.weekday), open_time=h.open, close_time=h.close, nurses=h.nurses)
         for h in sorted(data.hours, key=lambda h: WEEKDAYS.index(h.weekday))
     ]
-    site.closed_dates = [ClosedDate(date=c.date, reason=c.reason) for c in sorted(data.closed_dates, key=lambda c: c.date)]
+    site.closed_dates = [
+        ClosedDate(date=c.date, reason=c.reason) for c in sorted(data.closed_dates, key=lambda c: c.date)
+    ]
 
 
 def create_site(session: Session, actor: Actor, data: SiteIn, chairs: int = 0) -> Site:
@@ -107,7 +111,9 @@ def update_chair(session: Session, actor: Actor, site_id: int, chair_id: int, da
     if clash:
         raise Conflict(f"label: chair '{data.label}' already exists at this site", "label")
     chair.label, chair.kind, chair.active = data.label, data.kind, data.active
-    audit.record(session, actor, "chair.update", "chair", chair.id, detail={"site_id": site_id, "active": data.active})
+    audit.record(
+        session, actor, "chair.update", "chair", chair.id, detail={"site_id": site_id, "active": data.active}
+    )
     session.commit()
     return chair
 
@@ -128,7 +134,12 @@ def to_out(site: Site) -> SiteOut:
         starts_per_nurse_per_slot=site.starts_per_nurse_per_slot,
         active=site.active,
         hours=[
-            HoursOut(weekday=WEEKDAYS[h.weekday], open=_hhmm(h.open_time), close=_hhmm(h.close_time), nurses=h.nurses)
+            HoursOut(
+                weekday=WEEKDAYS[h.weekday],
+                open=_hhmm(h.open_time),
+                close=_hhmm(h.close_time),
+                nurses=h.nurses,
+            )
             for h in site.hours
         ],
         closed_dates=[ClosedDateIn(date=c.date, reason=c.reason) for c in site.closed_dates],

@@ -31,7 +31,8 @@ def weight_trend_svg(points: list[tuple[date, float]], width: int = 320, height:
     dots = "".join(f'<circle cx="{x}" cy="{y}" r="2.5" fill="#1d4ed8"/>' for x, y in coords)
     svg = (
         f'<svg class="trend" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(label)}"><polyline fill="none" stroke="#1d4ed8" stroke-width="2" points="{polyline}"/>'
+        f'aria-label="{escape(label)}">'
+        f'<polyline fill="none" stroke="#1d4ed8" stroke-width="2" points="{polyline}"/>'
         f"{dots}"
         f'<text x="{coords[0][0]}" y="{height - 2}" font-size="10" fill="#334155">{first[1]:g} kg</text>'
         f'<text x="{coords[-1][0] - 30}" y="10" font-size="10" fill="#334155">{last[1]:g} kg</text></svg>'

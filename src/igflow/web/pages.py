@@ -1,4 +1,4 @@
-"""Staff and patient pages. Thin: parse the form, call a service, render. Every route declares a permission."""
+"""Staff and patient pages. Thin: parse the form, call a service, render. Each route declares a permission."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from starlette.concurrency import run_in_threadpool
 
 from igflow.catalog_access import indication_names
 from igflow.directory import service as directory_service
-from igflow.errors import IgflowError, InvalidInput
+from igflow.errors import IgflowError, InvalidInput, field_errors
 from igflow.patients import service as patients_service
 from igflow.patients.schemas import MeasurementIn, PatientIn
 from igflow.referrals import service as referrals_service
 from igflow.referrals.models import Referral
 from igflow.referrals.schemas import ReferralDecision, ReferralIn
-from igflow.security import audit, service as security_service
+from igflow.security import audit
+from igflow.security import service as security_service
 from igflow.security.deps import (
     PRELOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -43,9 +44,8 @@ router = APIRouter(include_in_schema=False)
 
 def _errors(exc: ValidationError) -> dict[str, str]:
     out: dict[str, str] = {}
-    for error in exc.errors():
-        name = ".".join(str(p) for p in error.get("loc", ())) or "form"
-        out.setdefault(name, str(error.get("msg", "invalid")))
+    for name, message in field_errors(exc.errors()):
+        out.setdefault(name, message)
     return out
 
 
@@ -68,7 +68,9 @@ def healthz(principal: Principal | None = require(Perm.PUBLIC)) -> JSONResponse:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None, principal: Principal | None = require(Perm.PUBLIC)) -> Response:
+def login_page(
+    request: Request, next: str | None = None, principal: Principal | None = require(Perm.PUBLIC)
+) -> Response:
     if principal is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
     token = request.cookies.get(PRELOGIN_CSRF_COOKIE) or new_prelogin_csrf()
@@ -82,7 +84,9 @@ def login_page(request: Request, next: str | None = None, principal: Principal |
 
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(
-    request: Request, principal: Principal | None = require(Perm.PUBLIC), session: Session = Depends(get_session)
+    request: Request,
+    principal: Principal | None = require(Perm.PUBLIC),
+    session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
     username = str(form.get("username", ""))
@@ -91,8 +95,12 @@ async def login_submit(
     settings = request.app.state.settings
     address = client_address(request)
     try:
-        user = await run_in_threadpool(security_service.authenticate, session, settings, username, password, address)
-        raw, _web_session = await run_in_threadpool(security_service.start_session, session, settings, user, address)
+        user = await run_in_threadpool(
+            security_service.authenticate, session, settings, username, password, address
+        )
+        raw, _web_session = await run_in_threadpool(
+            security_service.start_session, session, settings, user, address
+        )
     except IgflowError as exc:
         request.state.prelogin_csrf = request.cookies.get(PRELOGIN_CSRF_COOKIE, "")
         return render(
@@ -118,7 +126,9 @@ async def login_submit(
 
 @router.post("/logout")
 def logout(
-    request: Request, principal: Principal = require(Perm.AUTHENTICATED), session: Session = Depends(get_session)
+    request: Request,
+    principal: Principal = require(Perm.AUTHENTICATED),
+    session: Session = Depends(get_session),
 ) -> Response:
     raw = request.cookies.get(SESSION_COOKIE)
     if raw:
@@ -133,7 +143,9 @@ def logout(
 
 @router.get("/", response_class=HTMLResponse)
 def home(
-    request: Request, principal: Principal = require(Perm.AUTHENTICATED), session: Session = Depends(get_session)
+    request: Request,
+    principal: Principal = require(Perm.AUTHENTICATED),
+    session: Session = Depends(get_session),
 ) -> Response:
     if principal.can(Perm.PATIENT_SELF) and not principal.can(Perm.PATIENT_LIST):
         return RedirectResponse("/my", status_code=303)
@@ -143,7 +155,9 @@ def home(
         counts["referrals"] = referral_page.total
         for status in ("new", "in_review"):
             counts[status] = referrals_service.search(session, principal, status=status, page_size=1).total
-    sites = sites_service.list_sites(session, only=principal.site_ids) if principal.can(Perm.SITE_READ) else []
+    sites = (
+        sites_service.list_sites(session, only=principal.site_ids) if principal.can(Perm.SITE_READ) else []
+    )
     return render(request, "home.html", {"counts": counts, "sites": sites})
 
 
@@ -173,14 +187,23 @@ def patient_list(
     except InvalidInput as exc:
         error, results = exc.message, None
     pages = (results.total + 24) // 25 if results else 0
-    context = {"q": q, "dob": dob, "results": results, "pages": pages, "error": error, "qs": urlencode({"q": q, "dob": dob})}
+    context = {
+        "q": q,
+        "dob": dob,
+        "results": results,
+        "pages": pages,
+        "error": error,
+        "qs": urlencode({"q": q, "dob": dob}),
+    }
     template = "patients/_results.html" if request.headers.get("hx-request") else "patients/list.html"
     return render(request, template, context)
 
 
 @router.get("/patients/new", response_class=HTMLResponse)
 def patient_new(
-    request: Request, principal: Principal = require(Perm.PATIENT_WRITE), session: Session = Depends(get_session)
+    request: Request,
+    principal: Principal = require(Perm.PATIENT_WRITE),
+    session: Session = Depends(get_session),
 ) -> Response:
     sites = sites_service.list_sites(session, only=principal.site_ids, active_only=True)
     return render(request, "patients/new.html", {"sites": sites, "values": {}, "errors": {}})
@@ -188,7 +211,9 @@ def patient_new(
 
 @router.post("/patients/new", response_class=HTMLResponse)
 async def patient_create(
-    request: Request, principal: Principal = require(Perm.PATIENT_WRITE), session: Session = Depends(get_session)
+    request: Request,
+    principal: Principal = require(Perm.PATIENT_WRITE),
+    session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
     values = _form_dict(form)
@@ -214,7 +239,9 @@ async def patient_create(
     except IgflowError as exc:
         errors = {exc.field or "form": exc.message}
     sites = sites_service.list_sites(session, only=principal.site_ids, active_only=True)
-    return render(request, "patients/new.html", {"sites": sites, "values": values, "errors": errors}, status_code=422)
+    return render(
+        request, "patients/new.html", {"sites": sites, "values": values, "errors": errors}, status_code=422
+    )
 
 
 def _chart_context(session: Session, principal: Principal, patient_id: int) -> dict[str, Any]:
@@ -227,7 +254,9 @@ def _chart_context(session: Session, principal: Principal, patient_id: int) -> d
         context["measurements"] = list(reversed(rows))
         context["weight_svg"] = weight_trend_svg(patients_service.weight_trend(rows))
         context["kinds"] = patients_service.measurement_kinds()
-        context["referrals"] = referrals_service.search(session, principal, patient_id=patient_id, page_size=50).items
+        context["referrals"] = referrals_service.search(
+            session, principal, patient_id=patient_id, page_size=50
+        ).items
         context["indications"] = indication_names()
     return context
 
@@ -262,12 +291,16 @@ async def patient_add_measurement(
     except IgflowError as exc:
         errors = {exc.field or "form": exc.message}
     context = _chart_context(session, principal, patient_id)
-    return render(request, "patients/chart.html", {**context, "errors": errors, "values": values}, status_code=422)
+    return render(
+        request, "patients/chart.html", {**context, "errors": errors, "values": values}, status_code=422
+    )
 
 
 @router.get("/my", response_class=HTMLResponse)
 def my_record(
-    request: Request, principal: Principal = require(Perm.PATIENT_SELF), session: Session = Depends(get_session)
+    request: Request,
+    principal: Principal = require(Perm.PATIENT_SELF),
+    session: Session = Depends(get_session),
 ) -> Response:
     if principal.patient_id is None:
         raise InvalidInput("This account is not linked to a patient record.")
@@ -287,7 +320,9 @@ def referral_list(
     principal: Principal = require(Perm.REFERRAL_READ),
     session: Session = Depends(get_session),
 ) -> Response:
-    results = referrals_service.search(session, principal, status=status or None, page=max(page, 1), page_size=25)
+    results = referrals_service.search(
+        session, principal, status=status or None, page=max(page, 1), page_size=25
+    )
     patient_names = _patient_names(session, [r.patient_id for r in results.items])
     return render(
         request,
@@ -301,7 +336,9 @@ def _patient_names(session: Session, ids: list[int]) -> dict[int, str]:
 
     if not ids:
         return {}
-    rows = session.execute(select(Patient.id, Patient.family_name, Patient.given_name).where(Patient.id.in_(ids)))
+    rows = session.execute(
+        select(Patient.id, Patient.family_name, Patient.given_name).where(Patient.id.in_(ids))
+    )
     return {pid: f"{family}, {given}" for pid, family, given in rows}
 
 
@@ -324,13 +361,17 @@ def referral_new(
     if patient_id:
         values["patient_id"] = patient_id
     return render(
-        request, "referrals/new.html", {**_referral_form_context(session, patient_id), "values": values, "errors": {}}
+        request,
+        "referrals/new.html",
+        {**_referral_form_context(session, patient_id), "values": values, "errors": {}},
     )
 
 
 @router.post("/referrals/new", response_class=HTMLResponse)
 async def referral_create(
-    request: Request, principal: Principal = require(Perm.REFERRAL_WRITE), session: Session = Depends(get_session)
+    request: Request,
+    principal: Principal = require(Perm.REFERRAL_WRITE),
+    session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
     values = _form_dict(form)
@@ -456,7 +497,10 @@ def sites_page(
 
 @router.post("/admin/sites/{site_id}/chairs", response_class=HTMLResponse)
 async def sites_add_chair(
-    request: Request, site_id: int, principal: Principal = require(Perm.SITE_MANAGE), session: Session = Depends(get_session)
+    request: Request,
+    site_id: int,
+    principal: Principal = require(Perm.SITE_MANAGE),
+    session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
     try:
@@ -467,7 +511,9 @@ async def sites_add_chair(
         message = "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())
     except IgflowError as exc:
         message = exc.message
-    return render(request, "admin/sites.html", {"sites": sites_service.list_sites(session), "error": message}, 422)
+    return render(
+        request, "admin/sites.html", {"sites": sites_service.list_sites(session), "error": message}, 422
+    )
 
 
 @router.post("/admin/sites/{site_id}/chairs/{chair_id}/active")
@@ -490,7 +536,9 @@ async def sites_toggle_chair(
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(
-    request: Request, principal: Principal = require(Perm.USER_MANAGE), session: Session = Depends(get_session)
+    request: Request,
+    principal: Principal = require(Perm.USER_MANAGE),
+    session: Session = Depends(get_session),
 ) -> Response:
     return render(request, "admin/users.html", _users_context(session, {}, {}))
 
@@ -507,7 +555,9 @@ def _users_context(session: Session, values: dict[str, Any], errors: dict[str, s
 
 @router.post("/admin/users", response_class=HTMLResponse)
 async def users_create(
-    request: Request, principal: Principal = require(Perm.USER_MANAGE), session: Session = Depends(get_session)
+    request: Request,
+    principal: Principal = require(Perm.USER_MANAGE),
+    session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
     values = _form_dict(form)
@@ -529,13 +579,19 @@ async def users_create(
     except IgflowError as exc:
         values.pop("password", None)
         return render(
-            request, "admin/users.html", _users_context(session, values, {exc.field or "form": exc.message}), 422
+            request,
+            "admin/users.html",
+            _users_context(session, values, {exc.field or "form": exc.message}),
+            422,
         )
 
 
 @router.post("/admin/users/{user_id}/active")
 async def users_set_active(
-    request: Request, user_id: int, principal: Principal = require(Perm.USER_MANAGE), session: Session = Depends(get_session)
+    request: Request,
+    user_id: int,
+    principal: Principal = require(Perm.USER_MANAGE),
+    session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
     try:
@@ -543,7 +599,9 @@ async def users_set_active(
             security_service.set_active, session, principal.actor, user_id, form.get("active") == "true"
         )
     except IgflowError as exc:
-        return render(request, "admin/users.html", _users_context(session, {}, {"form": exc.message}), exc.status_code)
+        return render(
+            request, "admin/users.html", _users_context(session, {}, {"form": exc.message}), exc.status_code
+        )
     return RedirectResponse("/admin/users", status_code=303)
 
 

@@ -30,7 +30,11 @@ def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     principal: Principal | None = getattr(request.state, "principal", None)
-    csrf = principal.csrf_token if principal and principal.csrf_token else getattr(request.state, "prelogin_csrf", "")
+    csrf = (
+        principal.csrf_token
+        if principal and principal.csrf_token
+        else getattr(request.state, "prelogin_csrf", "")
+    )
     nav = [(label, url) for label, url, perm in NAV if principal is not None and principal.can(perm)]
     ctx = {
         "principal": principal,
