@@ -1,4 +1,4 @@
-"""Patients through the API: search, paging, site limits, the patient's own view, optimistic locking, history."""
+"""Patients through the API: search, paging, site limits, own view, optimistic locking, history."""
 
 from __future__ import annotations
 

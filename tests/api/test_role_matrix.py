@@ -10,11 +10,11 @@ import io
 from typing import Any
 
 import pytest
-from tests.conftest import World
 
 from igflow.app import iter_routes
 from igflow.referrals.models import Referral, ReferralDocument
 from igflow.security.models import ApiToken
+from tests.conftest import World
 
 ANON = "anonymous"
 ADMIN, PHARM, NURSE, SCHED, INTAKE, PRESC, AUDIT, PATIENT = (
