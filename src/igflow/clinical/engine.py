@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
-from igflow.catalog import PHASES, Catalog, Policy, Product, Regimen
+from igflow.catalog import PHASES, Catalog, Phase, Policy, Regimen
 from igflow.clinical.alerts import Alert
 from igflow.clinical.errors import DoseInputError
 from igflow.clinical.models import DayPlan, DosePlan, DoseRequest, WeightResult
@@ -85,9 +86,8 @@ def validate_request(request: DoseRequest, catalog: Catalog) -> Policy:
     return catalog.policies[policy_id]
 
 
-def _risk_cap(
-    product: Product, catalog: Catalog, concentration: float, rate_unit: str, cap: float | None
-) -> float | None:
+def _risk_cap(catalog: Catalog, concentration: float, rate_unit: str, cap: float | None) -> float | None:
+    """The at-risk maximum in mg/kg/min: the label's own cap, else the site cap (may be unknown)."""
     if cap is not None:
         return to_mg_per_kg_min(cap, rate_unit, concentration)
     return catalog.administration.site_titration.at_risk_max_rate_mg_per_kg_min.value
@@ -112,7 +112,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
     screening = screen(request, indication, product, catalog)
     alerts.extend(screening.alerts)
     rate_weight_kg = round(min(request.weight_kg, weight.dosing_weight_kg), 1)
-    regimen = indication.regimens.get(request.phase)  # type: ignore[call-overload]
+    regimen = indication.regimens.get(cast(Phase, request.phase))  # phase validated above
     dose_g_per_kg = (
         request.dose_g_per_kg
         if request.dose_g_per_kg is not None
@@ -235,13 +235,13 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
         sources.append(f"{product.name} infusion rates: {protocol.source}")
         cap = None
         if screening.needs_rate_cap:
-            cap = _risk_cap(product, catalog, concentration, protocol.rate_unit, protocol.at_risk_max_rate)
+            cap = _risk_cap(catalog, concentration, protocol.rate_unit, protocol.at_risk_max_rate)
             if cap is None:
                 steps_possible = False
                 alerts.append(
                     Alert.make(
                         "risk_rate_cap_unknown",
-                        f"Patient at risk ({', '.join(sorted(screening.risk_groups))}): "
+                        f"Patient at risk ({', '.join(screening.cap_groups)}): "
                         "the label asks for the "
                         f"minimum practicable rate but gives no number for {product.name} "
                         f"({protocol.at_risk_note or 'no note'}), and no site cap is set. "
@@ -265,7 +265,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                         "rate_capped_for_risk",
                         f"Maximum rate capped at {ladder.cap_mg_per_kg_min:.4g} mg/kg/min (label maximum "
                         f"{ladder.label_max_mg_per_kg_min:.4g}) because of: "
-                        f"{', '.join(sorted(screening.risk_groups))}.",
+                        f"{', '.join(screening.cap_groups)}.",
                     )
                 )
             if ladder.uses_site_protocol:

@@ -8,6 +8,10 @@ from igflow.catalog import Catalog, Indication, Product
 from igflow.clinical.alerts import Alert
 from igflow.clinical.models import DoseRequest
 
+#: Risk groups for which labels ask for the minimum practicable rate. Heart failure is included
+#: because the Gammaplex label names volume overload in the same sentence as renal and thrombotic risk.
+RATE_CAP_GROUPS = frozenset({"renal", "thrombosis", "cardiac"})
+
 
 @dataclass(frozen=True)
 class ScreeningResult:
@@ -15,8 +19,13 @@ class ScreeningResult:
     risk_groups: frozenset[str]
 
     @property
+    def cap_groups(self) -> list[str]:
+        """Risk groups that call for the minimum practicable rate (a capped maximum)."""
+        return sorted(self.risk_groups & RATE_CAP_GROUPS)
+
+    @property
     def needs_rate_cap(self) -> bool:
-        return bool(self.risk_groups & {"renal", "thrombosis", "cardiac"})
+        return bool(self.cap_groups)
 
 
 def risk_groups(request: DoseRequest, catalog: Catalog) -> frozenset[str]:

@@ -65,6 +65,32 @@ def requests(draw: st.DrawFn) -> DoseRequest:
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(requests())
 def test_contract_invariants(request: DoseRequest) -> None:
+    check_invariants(request)
+
+
+FIXED_PATIENTS = [
+    {"weight_kg": 110.0, "height_cm": 165.0, "sex": "female", "age_years": 50.0},
+    {"weight_kg": 68.0, "height_cm": 178.0, "sex": "male", "age_years": 72.0, "risks": ("thrombosis",)},
+    {"weight_kg": 18.5, "height_cm": 110.0, "sex": "male", "age_years": 5.0, "first_infusion": True},
+    {"weight_kg": 140.0, "height_cm": 150.0, "sex": "female", "age_years": 35.0, "risks": ("cardiac",)},
+]
+
+
+def test_every_catalog_combination_for_fixed_patients() -> None:
+    """Exhaustive sweep: every indication x phase x product x policy, for a few fixed patients."""
+    count = 0
+    for indication, phase, product, policy in itertools.product(
+        CATALOG.indications, PHASES, CATALOG.products, CATALOG.policies
+    ):
+        for patient in FIXED_PATIENTS:
+            check_invariants(
+                DoseRequest(indication=indication, phase=phase, product=product, policy=policy, **patient)  # type: ignore[arg-type]
+            )
+            count += 1
+    assert count == len(CATALOG.indications) * len(PHASES) * len(CATALOG.products) * len(CATALOG.policies) * 4
+
+
+def check_invariants(request: DoseRequest) -> None:
     plan = plan_dose(request, CATALOG)
     data = plan.to_contract_dict()
     for key in (
