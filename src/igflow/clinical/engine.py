@@ -270,12 +270,17 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 )
             if ladder.uses_site_protocol:
                 sources.append(f"Step schedule: {site.source}")
+                interval_text = (
+                    f"the label's {protocol.step_interval_min}-min interval"
+                    if protocol.step_interval_min
+                    else f"every {site.interval_min} min (site interval)"
+                )
                 alerts.append(
                     Alert.make(
                         "titration_site_protocol",
-                        f"{product.name}'s label says to increase the rate gradually as tolerated without a "
-                        f"schedule; the site protocol doubles the rate every {site.interval_min} min "
-                        "up to the maximum.",
+                        f"{product.name}'s label says to increase the rate gradually as tolerated without "
+                        f"step sizes; the site protocol doubles the rate, {interval_text}, up to the "
+                        "maximum.",
                     )
                 )
 

@@ -80,7 +80,7 @@ def build_ladder(
         label_initial_mg_per_kg_min=initial,
         label_max_mg_per_kg_min=label_max,
         cap_mg_per_kg_min=cap,
-        uses_site_protocol=protocol.step_rule == "site-doubling" and protocol.step_interval_min is None,
+        uses_site_protocol=protocol.step_rule == "site-doubling",
     )
 
 
