@@ -193,3 +193,23 @@ def check_invariants(request: DoseRequest) -> None:
 @given(requests())
 def test_plans_are_deterministic_and_pure(request: DoseRequest) -> None:
     assert plan_dose(request, CATALOG).to_contract_dict() == plan_dose(request, CATALOG).to_contract_dict()
+
+
+@settings(max_examples=400, deadline=None)
+@given(requests())
+def test_dosing_weight_never_exceeds_actual_and_adjusts_only_when_the_policy_says(
+    request: DoseRequest,
+) -> None:
+    plan = plan_dose(request, CATALOG)
+    policy = CATALOG.policies[plan.policy]
+    assert plan.dosing_weight_kg <= round(request.weight_kg, 1) + 1e-9
+    assert plan.weight_reasoning
+    if plan.weight_basis == "adjusted":
+        assert policy.ibw_formula is not None
+        assert plan.ideal_weight_kg is not None and plan.ideal_weight_kg <= plan.dosing_weight_kg + 0.1
+        assert request.age_years >= (policy.adult_min_age_years or 0)
+        assert request.height_cm >= (policy.min_height_cm or 0)
+        if policy.excludes_pregnant:
+            assert not request.pregnant
+    else:
+        assert plan.dosing_weight_kg == round(request.weight_kg, 1)
