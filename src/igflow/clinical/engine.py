@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from igflow.catalog import PHASES, Catalog, Phase, Policy, Regimen
+from igflow.catalog import PHASES, Catalog, Indication, Phase, Policy, Regimen
 from igflow.clinical.alerts import Alert
 from igflow.clinical.errors import DoseInputError
 from igflow.clinical.models import DayPlan, DosePlan, DoseRequest, WeightResult
@@ -127,6 +127,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
         dose_g_per_kg=dose_g_per_kg,
         prescribed_g=prescribed_g,
         regimen=regimen,
+        indication=indication,
     )
 
     concentration = product.concentration_g_per_ml.value
@@ -347,6 +348,31 @@ class _Context:
     dose_g_per_kg: float | None
     prescribed_g: float | None
     regimen: Regimen | None
+    indication: Indication
+
+
+def _regimen_summary(indication: Indication, regimen: Regimen | None) -> dict[str, Any]:
+    """Regimen and outcome facts the UI shows beside the plan (extra contract keys)."""
+    return {
+        "recommendation": indication.recommendation,
+        "regimen": None
+        if regimen is None
+        else {
+            "usual_g_per_kg": regimen.usual_g_per_kg,
+            "min_g_per_kg": regimen.min_g_per_kg,
+            "max_g_per_kg": regimen.max_g_per_kg,
+            "usual_days": regimen.usual_days,
+            "min_days": regimen.min_days,
+            "max_days": regimen.max_days,
+            "interval_weeks": None if regimen.interval_weeks is None else list(regimen.interval_weeks),
+            "review_interval_weeks": regimen.review_interval_weeks,
+            "review": regimen.review,
+        },
+        "outcomes": [
+            {"measure": outcome.measure, "threshold": outcome.threshold, "source": outcome.source}
+            for outcome in indication.outcomes
+        ],
+    }
 
 
 def _finish(
@@ -384,6 +410,7 @@ def _finish(
         max_course_g=max_course_g,
         priority=None if regimen is None else regimen.priority,
         first_infusion=request.first_infusion,
+        extra=_regimen_summary(ctx.indication, regimen),
     )
 
 
