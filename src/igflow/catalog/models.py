@@ -79,6 +79,13 @@ class Titration(_Strict):
         return self
 
 
+class LabelNote(_Strict):
+    """A label statement the pharmacist should see with every plan for the product."""
+
+    text: str
+    source: str
+
+
 class Product(_Strict):
     id: str
     name: str
@@ -96,6 +103,7 @@ class Product(_Strict):
     approved_indications: Fact[list[str]]
     titration: list[Titration]
     default_titration_indication: str | None = None
+    label_notes: list[LabelNote] = Field(default_factory=list)
 
     @property
     def is_iv(self) -> bool:

@@ -36,6 +36,7 @@ ALERT_CODES: dict[str, tuple[Severity, str]] = {
     "conditional_indication": ("info", "indication needs prior approval / panel review"),
     "titration_site_protocol": ("info", "label gives no step schedule; site titration protocol used"),
     "policy_weight_reasoning": ("info", "the policy fell back to actual weight; reasoning attached"),
+    "product_label_note": ("info", "a label statement to read with every plan for this product"),
 }
 
 

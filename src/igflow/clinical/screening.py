@@ -170,6 +170,8 @@ def screen(
                 "thrombosis; assess viscosity if hyperviscosity is possible.",
             )
         )
+    for note in product.label_notes:
+        alerts.append(Alert.make("product_label_note", f"{product.name}: {note.text} ({note.source})"))
     if request.pregnant:
         alerts.append(
             Alert.make(

@@ -82,6 +82,7 @@ CASES: dict[str, tuple[DoseRequest, Catalog | None]] = {
     "conditional_indication": (req(indication="sle", phase="acute"), None),
     "titration_site_protocol": (req(), None),
     "policy_weight_reasoning": (req(policy="australia-2026", age_years=16), None),
+    "product_label_note": (req(indication="dermatomyositis", product="octagam-10"), None),
 }
 
 
