@@ -476,6 +476,8 @@ def _one_patient(
 
     measure("height_cm", height_cm, 300)
     visits = rng.randint(1, 4)
+    if index == 0:
+        visits = 4  # the demo patient account's own record shows a weight history
     drift = rng.gauss(0, 1.5)
     for v in range(visits):
         days_ago = int((visits - v) * 75 - rng.randint(0, 20))

@@ -1,0 +1,119 @@
+"""Staff in a real browser: sign in by role, search, open a chart, record a referral, get refused where they should."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from igflow.demo.network import DEMO_USERS
+from tests.e2e.conftest import sign_in
+
+pytestmark = pytest.mark.e2e
+PASSWORDS = {u.username: u.password for u in DEMO_USERS}
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_pharmacist_searches_a_patient_and_reads_the_chart(page: Any, tmp_path: Path) -> None:
+    sign_in(page, "pharmacist", PASSWORDS["pharmacist"])
+    assert "Good day" in page.content()
+    page.get_by_role("link", name="Patients").click()
+    rows = page.locator("table.list tbody tr")
+    first_name = rows.first.locator("td").first.inner_text()
+    family = first_name.split(",")[0]
+    page.get_by_label("Name or MRN").fill(family[:5])  # htmx searches as the user types
+    page.wait_for_function(
+        "family => [...document.querySelectorAll('table.list tbody tr td:first-child')]"
+        ".every(td => td.innerText.toLowerCase().includes(family))",
+        arg=family[:5].lower(),
+    )
+    assert page.url.endswith(f"q={family[:5]}&dob=") or "q=" in page.url  # the search is bookmarkable
+    page.get_by_label("Name or MRN").fill("SYN0000001")
+    page.wait_for_function(
+        "() => { const rows = [...document.querySelectorAll('table.list tbody tr')];"
+        " return rows.length === 1 && rows[0].innerText.includes('SYN0000001'); }"
+    )
+    page.locator("table.list tbody tr td a").first.click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_role("heading", name="Screening facts").is_visible()
+    assert page.get_by_role("img", name="Weight from").is_visible()  # the weight trend, with its numbers
+    assert page.get_by_role("heading", name="Measurement history").is_visible()
+    assert "does not replace clinical judgement" in page.content()
+    shot = (
+        DOCS / "patient-chart.png" if os.environ.get("IGFLOW_UPDATE_SCREENSHOTS") else tmp_path / "chart.png"
+    )
+    page.screenshot(path=str(shot), full_page=True)
+    assert page.csp_violations == []
+
+
+def test_intake_records_a_referral_with_a_document(page: Any, tmp_path: Path) -> None:
+    sign_in(page, "intake", PASSWORDS["intake"])
+    page.goto("/patients")
+    page.locator("table.list tbody tr td a").first.click()
+    page.get_by_role("link", name="Record a referral for this patient").click()
+    letter = tmp_path / "letter.pdf"
+    letter.write_bytes(b"%PDF-1.4\n% synthetic referral letter\n")
+    page.get_by_label("Referring prescriber").select_option(index=1)
+    page.get_by_label("ICD-10 code (e.g. G61.81)").fill("G61.81")
+    page.get_by_label("Diagnosis").fill("CIDP with progressive weakness (synthetic)")
+    page.get_by_label("Indication").select_option("cidp")
+    page.get_by_label("Urgency").select_option("soon")
+    page.get_by_label("Referral letter or results (PDF, PNG, JPEG or TIFF)").set_input_files(str(letter))
+    page.get_by_role("button", name="Save referral").click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_role("heading", name="Referral").first.is_visible()
+    assert "letter.pdf" in page.content()
+    assert "new" in page.locator("h1 .status").inner_text()
+
+
+def test_referral_form_names_the_field_that_is_wrong(page: Any) -> None:
+    sign_in(page, "prescriber", PASSWORDS["prescriber"])
+    page.goto("/referrals/new?patient_id=1")
+    page.get_by_label("Referring prescriber").select_option(index=1)
+    page.get_by_label("ICD-10 code (e.g. G61.81)").fill("G61.81")
+    page.get_by_label("Diagnosis").fill("test")
+    page.get_by_label("Indication").select_option("cidp")
+    page.get_by_label("Received on").fill("2099-01-01")
+    page.get_by_role("button", name="Save referral").click()
+    assert "received_on: cannot be in the future" in page.locator("[role=alert]").inner_text()
+
+
+@pytest.mark.parametrize(
+    ("username", "url", "refused"),
+    [
+        ("scheduler", "/admin/users", True),
+        ("scheduler", "/referrals", True),
+        ("nurse", "/audit", True),
+        ("patient", "/patients", True),
+        ("auditor", "/audit", False),
+    ],
+)
+def test_forbidden_pages_are_refused(page: Any, username: str, url: str, refused: bool) -> None:
+    sign_in(page, username, PASSWORDS[username])
+    response = page.goto(url)
+    if refused:
+        assert response.status == 403
+        assert page.get_by_role("heading", name="Not allowed").is_visible()
+    else:
+        assert response.status == 200
+
+
+def test_patient_lands_on_their_own_record_only(page: Any) -> None:
+    sign_in(page, "patient", PASSWORDS["patient"])
+    assert page.url.endswith("/my")
+    assert page.get_by_role("heading", name="My record").is_visible()
+    nav = page.get_by_role("navigation", name="Main").inner_text()
+    assert "Patients" not in nav and "Referrals" not in nav
+
+
+def test_signed_out_user_is_sent_to_sign_in_and_back(page: Any) -> None:
+    page.goto("/referrals")
+    assert "/login?next=/referrals" in page.url
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill(PASSWORDS["nurse"])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/referrals")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
