@@ -145,8 +145,8 @@ class World:
     patients: dict[str, int] = field(default_factory=dict)
     prescriber_id: int = 0
 
-    def client(self, username: str | None) -> SignedInClient:
-        return SignedInClient(self, username)
+    def client(self, username: str | None, raise_server_exceptions: bool = True) -> SignedInClient:
+        return SignedInClient(self, username, raise_server_exceptions)
 
     def add_user(
         self,
@@ -173,8 +173,13 @@ class World:
 class SignedInClient(TestClient):
     """A TestClient with a session for the user, sending the CSRF header on unsafe requests."""
 
-    def __init__(self, world: World, username: str | None) -> None:
-        super().__init__(world.app, base_url="http://testserver", follow_redirects=False)
+    def __init__(self, world: World, username: str | None, raise_server_exceptions: bool = True) -> None:
+        super().__init__(
+            world.app,
+            base_url="http://testserver",
+            follow_redirects=False,
+            raise_server_exceptions=raise_server_exceptions,
+        )
         self.csrf = ""
         if username is not None:
             with world.db.session() as session:

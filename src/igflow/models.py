@@ -7,4 +7,11 @@ from igflow.referrals import models as referrals_models
 from igflow.security import models as security_models
 from igflow.sites import models as sites_models
 
-__all__ = ["Base", "directory_models", "patients_models", "referrals_models", "security_models", "sites_models"]
+__all__ = [
+    "Base",
+    "directory_models",
+    "patients_models",
+    "referrals_models",
+    "security_models",
+    "sites_models",
+]

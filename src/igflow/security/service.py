@@ -210,7 +210,9 @@ def reset_password(session: Session, actor: Actor, user_id: int, new_password: s
 # --- login and sessions --------------------------------------------------------------------------
 
 
-def _recent_failures(session: Session, column: InstrumentedAttribute[str], value: str, since: datetime) -> int:
+def _recent_failures(
+    session: Session, column: InstrumentedAttribute[str], value: str, since: datetime
+) -> int:
     return int(
         session.execute(
             select(func.count())
