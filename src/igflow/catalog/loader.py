@@ -17,6 +17,7 @@ from igflow.catalog.models import (
     IbwFormula,
     Indication,
     IndicationsFile,
+    InfusionDay,
     PoliciesFile,
     Policy,
     Product,
@@ -87,6 +88,7 @@ class Catalog:
     formulas: dict[str, IbwFormula]
     default_policy: str
     administration: Administration
+    infusion_day: InfusionDay
 
     def risk_ids(self) -> list[str]:
         return [risk.id for risk in self.administration.screening.risks]
@@ -163,6 +165,27 @@ def _cross_check(catalog: Catalog, problems: list[str]) -> None:
         if first.age_to != second.age_from:
             problems.append("plausibility bands must be contiguous")
     _unique("risk", catalog.risk_ids(), problems)
+    _check_infusion_day(catalog.infusion_day, problems)
+
+
+def _check_infusion_day(day: InfusionDay, problems: list[str]) -> None:
+    _unique("symptom", [s.id for s in day.symptoms], problems)
+    _unique("follow-up checklist", [c.id for c in day.follow_up.checklist], problems)
+    _unique("baseline rate", [r.id for r in day.baseline_rates], problems)
+    start, end = day.follow_up.window_start_h.value, day.follow_up.window_end_h.value
+    if start is not None and end is not None and not 0 <= start < end:
+        problems.append("follow_up: window_start_h must be >= 0 and before window_end_h")
+    for name, limit in day.vital_limits.limits.items():
+        low, high = limit.low.value, limit.high.value
+        if low is not None and high is not None and low >= high:
+            problems.append(f"vital_limits: {name} low limit must be below the high limit")
+    for rate in day.baseline_rates:
+        if rate.low_percent is not None and rate.low_percent > rate.high_percent:
+            problems.append(f"baseline rate {rate.id}: low_percent above high_percent")
+    for fact_name in ("stop_infusion_from_grade", "escalate_from_grade"):
+        grade = getattr(day.reaction_protocol, fact_name).value
+        if grade is not None and grade not in range(1, 6):
+            problems.append(f"reaction_protocol: {fact_name} must be a CTCAE grade 1..5")
 
 
 def load_catalog_from(data_dir: Path) -> Catalog:
@@ -172,12 +195,14 @@ def load_catalog_from(data_dir: Path) -> Catalog:
     indications_file = _parse(IndicationsFile, data_dir / "indications.yaml", problems)
     policies_file = _parse(PoliciesFile, data_dir / "policies.yaml", problems)
     administration = _parse(Administration, data_dir / "administration.yaml", problems)
+    infusion_day = _parse(InfusionDay, data_dir / "infusion_day.yaml", problems)
     if problems:
         raise CatalogError(problems)
     assert isinstance(products_file, ProductsFile)
     assert isinstance(indications_file, IndicationsFile)
     assert isinstance(policies_file, PoliciesFile)
     assert isinstance(administration, Administration)
+    assert isinstance(infusion_day, InfusionDay)
     _unique("product", [p.id for p in products_file.products], problems)
     _unique("indication", [i.id for i in indications_file.indications], problems)
     _unique("policy", [p.id for p in policies_file.policies], problems)
@@ -188,6 +213,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
         formulas={str(key): value for key, value in policies_file.formulas.items()},
         default_policy=policies_file.default_policy,
         administration=administration,
+        infusion_day=infusion_day,
     )
     _cross_check(catalog, problems)
     if problems:

@@ -79,6 +79,17 @@ class Titration(_Strict):
         return self
 
 
+class RoomTemperatureAllowance(_Strict):
+    """How long a vial may be kept out of the fridge, at or below ``max_temp_c``.
+
+    ``months`` is ``None`` when the label's storage condition already is room temperature: the
+    label expiry applies unchanged.
+    """
+
+    max_temp_c: float
+    months: int | None = Field(default=None, gt=0)
+
+
 class LabelNote(_Strict):
     """A label statement the pharmacist should see with every plan for the product."""
 
@@ -100,6 +111,7 @@ class Product(_Strict):
     sodium: Fact[str]
     osmolality_mosm_per_kg: Fact[float]
     storage: Fact[str]
+    room_temperature: Fact[RoomTemperatureAllowance]
     approved_indications: Fact[list[str]]
     titration: list[Titration]
     default_titration_indication: str | None = None
@@ -297,3 +309,144 @@ class ProductsFile(_Strict):
 
 class IndicationsFile(_Strict):
     indications: list[Indication]
+
+
+# --- infusion day (infusion_day.yaml) and storage ------------------------------------------------
+
+ReactionAction = Literal["continue", "slow_to_previous_step", "pause_then_resume_lower", "stop_and_escalate"]
+REACTION_ACTIONS: tuple[ReactionAction, ...] = (
+    "continue",
+    "slow_to_previous_step",
+    "pause_then_resume_lower",
+    "stop_and_escalate",
+)
+NotifyQueue = Literal["pharmacist", "prescriber"]
+NextPlanFlag = Literal["slower_titration", "premedication", "product_review"]
+VitalName = Literal[
+    "systolic_bp_mmhg", "heart_rate_bpm", "resp_rate_per_min", "spo2_percent", "temperature_c"
+]
+CTCAE_GRADES: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+
+class ReactionGrade(_Strict):
+    grade: int = Field(ge=1, le=5)
+    label: str
+    definition: str
+
+
+class ReactionScale(_Strict):
+    name: str
+    source: str
+    verified: bool = True
+    grades: list[ReactionGrade]
+
+    @model_validator(mode="after")
+    def _all_grades(self) -> ReactionScale:
+        if tuple(g.grade for g in self.grades) != CTCAE_GRADES:
+            raise ValueError("reaction scale must list grades 1..5 once, in order")
+        return self
+
+
+class ChecklistItem(_Strict):
+    id: str
+    label: str
+    source: str
+    verified: bool = True
+
+
+class ProtocolRule(_Strict):
+    grade: int = Field(ge=1, le=5)
+    recommended_action: ReactionAction
+    allowed_actions: list[ReactionAction] = Field(min_length=1)
+    source: str
+    verified: bool = True
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _recommended_allowed(self) -> ProtocolRule:
+        if self.recommended_action not in self.allowed_actions:
+            raise ValueError("recommended_action must be one of allowed_actions")
+        return self
+
+
+class ReactionProtocol(_Strict):
+    source: str
+    needs_pt_signoff: bool
+    note: str | None = None
+    stop_infusion_from_grade: Fact[int]
+    escalate_from_grade: Fact[int]
+    notify_queues: list[NotifyQueue]
+    next_plan_flags: list[NextPlanFlag]
+    next_plan_flags_source: str
+    rules: list[ProtocolRule]
+
+    @model_validator(mode="after")
+    def _one_rule_per_grade(self) -> ReactionProtocol:
+        if tuple(rule.grade for rule in self.rules) != CTCAE_GRADES:
+            raise ValueError("reaction protocol needs one rule per grade 1..5, in order")
+        stop = self.stop_infusion_from_grade.value
+        for rule in self.rules:
+            stops = "stop_and_escalate" in rule.allowed_actions
+            if stop is not None and rule.grade >= stop and rule.allowed_actions != ["stop_and_escalate"]:
+                raise ValueError(f"grade {rule.grade} stops the infusion: only stop_and_escalate is allowed")
+            if stop is not None and rule.grade < stop and stops:
+                raise ValueError(f"grade {rule.grade} is below stop_infusion_from_grade but allows a stop")
+        return self
+
+    def rule_for(self, grade: int) -> ProtocolRule:
+        for rule in self.rules:
+            if rule.grade == grade:
+                return rule
+        raise LookupError(f"no protocol rule for grade {grade}")
+
+
+class VitalsSchedule(_Strict):
+    site_configurable: bool
+    baseline: Fact[bool]
+    after_start_min: Fact[float]
+    before_each_rate_change: Fact[bool]
+    at_max_rate_every_min: Fact[float]
+    at_end: Fact[bool]
+    after_observation: Fact[bool]
+
+
+class VitalLimit(_Strict):
+    low: Fact[float]
+    high: Fact[float]
+
+
+class VitalLimits(_Strict):
+    site_configurable: bool
+    note: str | None = None
+    limits: dict[VitalName, VitalLimit]
+    temperature_rise_from_baseline_c: Fact[float]
+
+
+class WeightCheck(_Strict):
+    max_change_percent: Fact[float]
+
+
+class FollowUp(_Strict):
+    window_start_h: Fact[float]
+    window_end_h: Fact[float]
+    checklist: list[ChecklistItem] = Field(min_length=1)
+
+
+class BaselineRate(_Strict):
+    id: str
+    label: str
+    low_percent: float | None = Field(default=None, ge=0, le=100)
+    high_percent: float = Field(ge=0, le=100)
+    source: str
+    verified: bool = True
+
+
+class InfusionDay(_Strict):
+    reaction_scale: ReactionScale
+    symptoms: list[ChecklistItem] = Field(min_length=1)
+    reaction_protocol: ReactionProtocol
+    vitals_schedule: VitalsSchedule
+    vital_limits: VitalLimits
+    weight_check: WeightCheck
+    follow_up: FollowUp
+    baseline_rates: list[BaselineRate]
