@@ -44,7 +44,9 @@ def session(sid: str, patient: str, **over: Any) -> dict[str, Any]:
     return doc
 
 
-def instance(sessions: list[dict[str, Any]], sites: list[dict[str, Any]] | None = None, **over: Any) -> dict[str, Any]:
+def instance(
+    sessions: list[dict[str, Any]], sites: list[dict[str, Any]] | None = None, **over: Any
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "format": "igflow.schedule-instance/1",
         "slot_minutes": 60,
@@ -57,7 +59,9 @@ def instance(sessions: list[dict[str, Any]], sites: list[dict[str, Any]] | None 
     return doc
 
 
-def assignment(sid: str, date: str = "2027-01-04", start: str = "08:00", chair: int = 1, site_id: str = "north") -> dict[str, Any]:
+def assignment(
+    sid: str, date: str = "2027-01-04", start: str = "08:00", chair: int = 1, site_id: str = "north"
+) -> dict[str, Any]:
     return {"session": sid, "site": site_id, "chair": chair, "date": date, "start": start}
 
 
@@ -75,4 +79,6 @@ def docs() -> Any:
     """Access to the builders above from tests."""
     import types
 
-    return types.SimpleNamespace(site=site, session=session, instance=instance, assignment=assignment, schedule=schedule)
+    return types.SimpleNamespace(
+        site=site, session=session, instance=instance, assignment=assignment, schedule=schedule
+    )

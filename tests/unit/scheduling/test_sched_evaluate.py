@@ -109,7 +109,9 @@ def test_c5_start_capacity(docs: Any) -> None:
 
 
 def test_c6_patient_one_session_per_date(docs: Any) -> None:
-    inst = docs.instance([docs.session("S1", "P1", duration_min=60), docs.session("S2", "P1", duration_min=60)])
+    inst = docs.instance(
+        [docs.session("S1", "P1", duration_min=60), docs.session("S2", "P1", duration_min=60)]
+    )
     sched = docs.schedule([docs.assignment("S1"), docs.assignment("S2", start="10:00")])
     assert _codes(inst, sched) == ["C6-PATIENT-DAY"]
 
@@ -121,7 +123,9 @@ def test_c7_after_links_and_whole_courses(docs: Any) -> None:
     inst = docs.instance([s1, s2], sites=[docs.site(), docs.site("south")])
     gap = docs.schedule([docs.assignment("S1"), docs.assignment("S2", date="2027-01-06")])
     assert _codes(inst, gap) == ["C7-AFTER-GAP"]
-    other_site = docs.schedule([docs.assignment("S1"), docs.assignment("S2", date="2027-01-05", site_id="south")])
+    other_site = docs.schedule(
+        [docs.assignment("S1"), docs.assignment("S2", date="2027-01-05", site_id="south")]
+    )
     assert _codes(inst, other_site) == ["C7-AFTER-SITE"]
     partial = docs.schedule([docs.assignment("S1")], unscheduled=["S2"])
     assert _codes(inst, partial) == ["C7-COURSE-PARTIAL"]
