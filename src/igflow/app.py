@@ -22,6 +22,7 @@ from igflow.config import Settings, get_settings
 from igflow.db import Database
 from igflow.directory.routes import router as directory_router
 from igflow.errors import IgflowError, Unauthenticated, field_errors
+from igflow.orders.routes import router as orders_router
 from igflow.patients.routes import router as patients_router
 from igflow.referrals.routes import router as referrals_router
 from igflow.security.deps import route_permissions
@@ -201,7 +202,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = database or Database(settings.database_url)
     app.add_middleware(HttpMiddleware)
     _install_error_handlers(app)
-    for router in (security_router, patients_router, referrals_router, sites_router, directory_router):
+    for router in (
+        security_router,
+        patients_router,
+        referrals_router,
+        orders_router,
+        sites_router,
+        directory_router,
+    ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

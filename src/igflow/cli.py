@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from igflow.cli_dose import catalog_app, dose
 from igflow.config import get_settings
 
 app = typer.Typer(help="igflow: immunoglobulin therapy from referral to outcome.", no_args_is_help=True)
@@ -25,6 +26,8 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.command("dose", help="Plan a dose (the JSON of shared/contracts/dose.md); reads the catalog only.")(dose)
+app.add_typer(catalog_app, name="catalog")
 
 console = Console()
 err = Console(stderr=True)

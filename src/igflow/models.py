@@ -2,6 +2,7 @@
 
 from igflow.db import Base
 from igflow.directory import models as directory_models
+from igflow.orders import models as orders_models
 from igflow.patients import models as patients_models
 from igflow.referrals import models as referrals_models
 from igflow.security import models as security_models
@@ -10,6 +11,7 @@ from igflow.sites import models as sites_models
 __all__ = [
     "Base",
     "directory_models",
+    "orders_models",
     "patients_models",
     "referrals_models",
     "security_models",

@@ -7,6 +7,7 @@ permission map: if either drifts, this test fails. A new route must be added her
 from __future__ import annotations
 
 import io
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -59,6 +60,18 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("PUT", "/api/v1/referrals/{referral}/decision", {PHARM, INTAKE}),
     ("POST", "/api/v1/referrals/{referral}/documents", {INTAKE, PRESC}),
     ("GET", "/api/v1/referrals/{referral}/documents/{document}", CLINICAL),
+    ("POST", "/api/v1/dose-plans/preview", CLINICAL),
+    ("POST", "/api/v1/orders", {INTAKE, PRESC}),
+    ("GET", "/api/v1/orders/{order}", CLINICAL),
+    ("GET", "/api/v1/patients/{ann}/orders", CLINICAL),
+    ("POST", "/api/v1/orders/{order}/verifications", {PHARM}),
+    ("GET", "/api/v1/verification-queue", {PHARM}),
+    ("GET", "/dose", CLINICAL),
+    ("GET", "/patients/{ann}/orders/new", {INTAKE, PRESC}),
+    ("POST", "/patients/{ann}/orders/new", {INTAKE, PRESC}),
+    ("GET", "/orders/{order}", CLINICAL),
+    ("POST", "/orders/{order}/verify", {PHARM}),
+    ("GET", "/verification-queue", {PHARM}),
     ("GET", "/api/v1/sites", STAFF),
     ("POST", "/api/v1/sites", {ADMIN}),
     ("GET", "/api/v1/sites/{north}", STAFF),
@@ -125,7 +138,7 @@ def _ids(world: World) -> dict[str, int]:
     with world.db.session() as session:
         referral = Referral(
             patient_id=world.patients["ann"],
-            received_on=__import__("datetime").date(2026, 11, 1),
+            received_on=date(2026, 11, 1),
             prescriber_id=world.prescriber_id,
             icd10_code="G61.81",
             diagnosis_text="CIDP",
@@ -148,7 +161,7 @@ def _ids(world: World) -> dict[str, int]:
             prefix="igf_x",
             token_hash="f" * 64,
             roles=["pharmacist"],
-            expires_at=__import__("datetime").datetime(2099, 1, 1, tzinfo=__import__("datetime").UTC),
+            expires_at=datetime(2099, 1, 1, tzinfo=UTC),
         )
         session.add(token)
         session.commit()
@@ -156,15 +169,32 @@ def _ids(world: World) -> dict[str, int]:
 
         north = session.get(Site, world.sites["north"])
         assert north is not None
-        return {
-            "ann": world.patients["ann"],
-            "referral": referral.id,
-            "document": referral.documents[0].id,
-            "token": token.id,
-            "north": world.sites["north"],
-            "chair": north.chairs[0].id,
-            "target_user": world.users["target"],
-        }
+        chair_id = north.chairs[0].id
+    nurse = world.client("nurse")
+    for kind, value in (("weight_kg", 70), ("height_cm", 170)):
+        url = f"/api/v1/patients/{world.patients['ann']}/measurements"
+        nurse.post(url, json={"kind": kind, "value": value, "measured_on": "2026-11-01"})
+    order = world.client("prescriber").post(
+        "/api/v1/orders",
+        json={
+            "patient_id": world.patients["ann"],
+            "prescriber_id": world.prescriber_id,
+            "indication_id": "cidp",
+            "phase": "maintenance",
+            "product_id": "privigen",
+        },
+    )
+    assert order.status_code == 201, order.text
+    return {
+        "order": order.json()["id"],
+        "ann": world.patients["ann"],
+        "referral": referral.id,
+        "document": referral.documents[0].id,
+        "token": token.id,
+        "north": world.sites["north"],
+        "chair": chair_id,
+        "target_user": world.users["target"],
+    }
 
 
 def _request(client: Any, method: str, url: str) -> Any:

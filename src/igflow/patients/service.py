@@ -127,6 +127,22 @@ def _latest(session: Session, patient_id: int) -> dict[str, MeasurementOut]:
     return latest
 
 
+def latest_measurements(session: Session, patient_id: int) -> dict[str, MeasurementOut]:
+    """The latest value of each kind (corrections replace what they amend); for other capabilities."""
+    return _latest(session, patient_id)
+
+
+def primary_payer_id(session: Session, patient_id: int) -> int | None:
+    from igflow.patients.models import Coverage
+
+    return session.execute(
+        select(Coverage.payer_id)
+        .where(Coverage.patient_id == patient_id, Coverage.active.is_(True))
+        .order_by(Coverage.rank)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
 def clinical(session: Session, patient: Patient) -> PatientClinical:
     base = summary(patient).model_dump()
     return PatientClinical(

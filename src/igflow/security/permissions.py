@@ -36,6 +36,10 @@ class Perm(StrEnum):
     USER_MANAGE = "user.manage"
     TOKEN_MANAGE = "token.manage"  # noqa: S105 - a permission name, not a secret
     AUDIT_READ = "audit.read"
+    DOSE_CALCULATE = "dose.calculate"  # the dose calculator, with or without a patient
+    ORDER_READ = "order.read"
+    ORDER_WRITE = "order.write"  # a prescriber, or intake on a prescriber's behalf
+    PLAN_VERIFY = "plan.verify"  # the pharmacist's second-person check
 
 
 _STAFF = {Perm.AUTHENTICATED, Perm.API_DOCS, Perm.SITE_READ}
@@ -45,6 +49,8 @@ _CLINICAL = {
     Perm.PATIENT_CLINICAL_READ,
     Perm.REFERRAL_READ,
     Perm.DIRECTORY_READ,
+    Perm.DOSE_CALCULATE,
+    Perm.ORDER_READ,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -53,7 +59,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         _STAFF | {Perm.SITE_MANAGE, Perm.USER_MANAGE, Perm.TOKEN_MANAGE, Perm.DIRECTORY_READ}
     ),
     Role.PHARMACIST: frozenset(
-        _STAFF | _CLINICAL | {Perm.PATIENT_WRITE, Perm.MEASUREMENT_WRITE, Perm.REFERRAL_DECIDE}
+        _STAFF
+        | _CLINICAL
+        | {Perm.PATIENT_WRITE, Perm.MEASUREMENT_WRITE, Perm.REFERRAL_DECIDE, Perm.PLAN_VERIFY}
     ),
     Role.NURSE: frozenset(_STAFF | _CLINICAL | {Perm.MEASUREMENT_WRITE}),
     # Scheduling needs who, where and when; not allergies, risks or diagnoses.
@@ -67,9 +75,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.REFERRAL_WRITE,
             Perm.REFERRAL_DECIDE,
             Perm.DIRECTORY_WRITE,
+            Perm.ORDER_WRITE,
         }
     ),
-    Role.PRESCRIBER: frozenset(_STAFF | _CLINICAL | {Perm.MEASUREMENT_WRITE, Perm.REFERRAL_WRITE}),
+    Role.PRESCRIBER: frozenset(
+        _STAFF | _CLINICAL | {Perm.MEASUREMENT_WRITE, Perm.REFERRAL_WRITE, Perm.ORDER_WRITE}
+    ),
     Role.AUDITOR: frozenset({Perm.AUTHENTICATED, Perm.API_DOCS, Perm.AUDIT_READ}),
     Role.PATIENT: frozenset({Perm.AUTHENTICATED, Perm.PATIENT_SELF}),
 }

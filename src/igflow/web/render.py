@@ -11,13 +11,17 @@ from fastapi.templating import Jinja2Templates
 
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
+from igflow.web.charts import rate_plan_svg
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.globals["rate_svg"] = rate_plan_svg
 
 # (label, url, permission needed to see the link)
 NAV: list[tuple[str, str, Perm]] = [
     ("Patients", "/patients", Perm.PATIENT_LIST),
     ("Referrals", "/referrals", Perm.REFERRAL_READ),
+    ("Verify", "/verification-queue", Perm.PLAN_VERIFY),
+    ("Dose calculator", "/dose", Perm.DOSE_CALCULATE),
     ("My record", "/my", Perm.PATIENT_SELF),
     ("Sites", "/admin/sites", Perm.SITE_READ),
     ("Users", "/admin/users", Perm.USER_MANAGE),

@@ -1,0 +1,82 @@
+"""Tables of the orders capability. Plan versions and verifications are append-only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from igflow.db import Base, utcnow
+from igflow.types import UTCDateTime
+
+
+class Order(Base):
+    __tablename__ = "ig_order"
+    __table_args__ = (
+        CheckConstraint("phase in ('acute', 'induction', 'maintenance')", name="phase"),
+        CheckConstraint("status in ('active', 'discontinued')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="RESTRICT"), index=True)
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id", ondelete="RESTRICT"))
+    prescriber_id: Mapped[int] = mapped_column(ForeignKey("prescriber.id", ondelete="RESTRICT"))
+    indication_id: Mapped[str] = mapped_column(String(64))
+    phase: Mapped[str] = mapped_column(String(16))
+    product_id: Mapped[str] = mapped_column(String(64))
+    dose_g_per_kg: Mapped[float | None] = mapped_column(Float)
+    days: Mapped[int | None] = mapped_column(Integer)
+    policy_id: Mapped[str | None] = mapped_column(String(64))  # None: the payer's or the organisation's
+    first_infusion: Mapped[bool] = mapped_column(Boolean, default=False)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    entered_by_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PlanVersion(Base):
+    """One computed dose plan for an order, from the patient facts of that moment."""
+
+    __tablename__ = "dose_plan_version"
+    __table_args__ = (UniqueConstraint("order_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("ig_order.id", ondelete="RESTRICT"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reason: Mapped[str] = mapped_column(String(400))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)  # the dose contract's JSON
+    hard_stopped: Mapped[bool] = mapped_column(Boolean)
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list
+    )  # what differs from the previous
+
+
+class Verification(Base):
+    """A pharmacist's check of one plan version. Never updated: a new decision is a new row."""
+
+    __tablename__ = "dose_verification"
+    __table_args__ = (CheckConstraint("decision in ('verified', 'rejected')", name="decision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_version_id: Mapped[int] = mapped_column(
+        ForeignKey("dose_plan_version.id", ondelete="RESTRICT"), index=True
+    )
+    decision: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    verified_by_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

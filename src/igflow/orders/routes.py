@@ -1,0 +1,61 @@
+"""JSON API of the orders capability and the dose calculator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from igflow.orders import service
+from igflow.orders.schemas import DosePreviewIn, OrderIn, OrderOut, VerificationIn
+from igflow.security.deps import get_session, require
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+
+router = APIRouter(tags=["orders"])
+
+
+@router.post("/dose-plans/preview")
+def preview_dose(data: DosePreviewIn, principal: Principal = require(Perm.DOSE_CALCULATE)) -> dict[str, Any]:
+    """The dose engine's plan for these facts: the JSON of ``igflow dose --json``, hard stops included."""
+    return service.preview(data)
+
+
+@router.post("/orders", response_model=OrderOut, status_code=201)
+def create_order(
+    data: OrderIn, principal: Principal = require(Perm.ORDER_WRITE), session: Session = Depends(get_session)
+) -> OrderOut:
+    order = service.create(session, principal, data)
+    return service.to_out(session, order)
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut)
+def read_order(
+    order_id: int, principal: Principal = require(Perm.ORDER_READ), session: Session = Depends(get_session)
+) -> OrderOut:
+    return service.read(session, principal, order_id)
+
+
+@router.get("/patients/{patient_id}/orders", response_model=list[OrderOut])
+def patient_orders(
+    patient_id: int, principal: Principal = require(Perm.ORDER_READ), session: Session = Depends(get_session)
+) -> list[OrderOut]:
+    return service.list_for_patient(session, principal, patient_id)
+
+
+@router.post("/orders/{order_id}/verifications", response_model=OrderOut, status_code=201)
+def verify_order(
+    order_id: int,
+    data: VerificationIn,
+    principal: Principal = require(Perm.PLAN_VERIFY),
+    session: Session = Depends(get_session),
+) -> OrderOut:
+    return service.verify(session, principal, order_id, data)
+
+
+@router.get("/verification-queue", response_model=list[OrderOut])
+def verification_queue(
+    principal: Principal = require(Perm.PLAN_VERIFY), session: Session = Depends(get_session)
+) -> list[OrderOut]:
+    return service.queue(session, principal)

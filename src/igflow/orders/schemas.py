@@ -1,0 +1,97 @@
+"""API shapes of the orders capability."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Phase = Literal["acute", "induction", "maintenance"]
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    patient_id: int
+    prescriber_id: int
+    referral_id: int | None = None
+    indication_id: str = Field(min_length=1, max_length=64)
+    phase: Phase
+    product_id: str = Field(min_length=1, max_length=64)
+    dose_g_per_kg: float | None = Field(default=None, gt=0)
+    days: int | None = Field(default=None, ge=1)
+    policy_id: str | None = Field(default=None, max_length=64)
+    first_infusion: bool = False
+    override_reason: str | None = Field(default=None, max_length=2000)
+    notes: str = Field(default="", max_length=4000)
+
+
+class VerificationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    version: int = Field(ge=1, description="The plan version you checked")
+    decision: Literal["verified", "rejected"]
+    note: str = Field(default="", max_length=4000)
+
+
+class VerificationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    decision: str
+    note: str
+    verified_by_user_id: int
+    verified_at: datetime
+
+
+class PlanVersionOut(BaseModel):
+    id: int
+    version: int
+    created_at: datetime
+    reason: str
+    inputs: dict[str, Any]
+    changes: list[dict[str, Any]]
+    hard_stopped: bool
+    plan: dict[str, Any]
+    verifications: list[VerificationOut]
+
+
+class OrderOut(BaseModel):
+    id: int
+    patient_id: int
+    prescriber_id: int
+    referral_id: int | None
+    indication_id: str
+    phase: str
+    product_id: str
+    dose_g_per_kg: float | None
+    days: int | None
+    policy_id: str | None
+    first_infusion: bool
+    override_reason: str | None
+    notes: str
+    status: str
+    entered_by_user_id: int
+    created_at: datetime
+    verification_status: Literal["verified", "pending", "rejected", "hard_stop"]
+    current_version: int
+    versions: list[PlanVersionOut]
+
+
+class DosePreviewIn(BaseModel):
+    """The contract's arguments of ``igflow dose``, as JSON."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    indication: str
+    phase: str
+    product: str
+    weight_kg: float
+    height_cm: float
+    sex: str
+    age_years: float
+    policy: str | None = None
+    dose_g_per_kg: float | None = None
+    days: int | None = None
+    first_infusion: bool = False
+    risk: list[str] = Field(default_factory=list)
+    iga_deficient_with_antibodies: bool = False
+    pregnant: bool = False
+    override_reason: str | None = None

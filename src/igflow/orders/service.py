@@ -1,0 +1,488 @@
+"""Use cases of the orders capability: order entry, plan versions from the latest patient facts, verification.
+
+A plan version is computed from the order and the patient's facts at that moment (weight, height, sex, age,
+risks, creatinine). Whenever an order is read, the facts are compared with those of its latest version; if
+any differ, a new version is appended with the differences listed, and the earlier verification no longer
+applies to the current plan. Nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from igflow.catalog import Catalog, load_catalog
+from igflow.clinical import DoseInputError, DoseRequest, plan_dose
+from igflow.db import utcnow
+from igflow.directory import service as directory_service
+from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
+from igflow.orders.models import Order, PlanVersion, Verification
+from igflow.orders.schemas import (
+    DosePreviewIn,
+    OrderIn,
+    OrderOut,
+    PlanVersionOut,
+    VerificationIn,
+    VerificationOut,
+)
+from igflow.patients import service as patients_service
+from igflow.patients.models import Patient
+from igflow.referrals.models import Referral
+from igflow.security import audit
+from igflow.security.principal import Principal
+from igflow.sites import service as sites_service
+
+# Patient flags -> catalog risk ids (shared/reference/clinical.md; the catalog lists what each risk means).
+_FLAG_RISKS: tuple[tuple[str, str], ...] = (
+    ("renal_impairment", "renal"),
+    ("diabetes", "diabetes"),
+    ("heart_failure", "cardiac"),
+    ("thrombosis_history", "thrombosis"),
+    ("hyperviscosity", "thrombosis"),
+    ("hyperprolinaemia", "hyperprolinaemia"),
+    ("prior_severe_ig_reaction", "prior-severe-reaction"),
+)
+# Facts whose change makes a new plan version (and so needs a new verification).
+_TRACKED = (
+    "weight_kg",
+    "height_cm",
+    "creatinine_umol_per_l",
+    "egfr_ml_per_min_1_73m2",
+    "sex",
+    "age_years",
+    "risks",
+    "pregnant",
+    "iga_deficient_with_antibodies",
+    "policy",
+)
+
+
+def _age_years(dob: date, on: date) -> float:
+    whole = patients_service.age_years(dob, on)
+    if whole >= 2:
+        return float(whole)
+    # Infants and toddlers (Kawasaki disease): age in years to two decimals.
+    return round((on - dob).days / 365.25, 2)
+
+
+def _policy_for(
+    session: Session, order: Order | OrderIn, patient_id: int, catalog: Catalog
+) -> tuple[str, str]:
+    """The dosing-weight policy and its origin: the order, else the payer, the organisation, the catalog."""
+    policy_id = order.policy_id
+    if policy_id:
+        return policy_id, "order"
+    payer_id = patients_service.primary_payer_id(session, patient_id)
+    if payer_id is not None:
+        payer = directory_service.get_payer(session, payer_id)
+        if payer.dosing_policy_id:
+            return payer.dosing_policy_id, f"payer {payer.name}"
+    organisation = sites_service.get_organisation(session)
+    if organisation is not None and organisation.default_dosing_policy_id:
+        return organisation.default_dosing_policy_id, "organisation default"
+    return catalog.default_policy, "catalog default"
+
+
+def patient_facts(
+    session: Session, patient: Patient, order: Order | OrderIn, catalog: Catalog
+) -> dict[str, Any]:
+    """The facts a plan is computed from, as stored with each version (and compared to find changes)."""
+    latest = patients_service.latest_measurements(session, patient.id)
+    missing = [k for k in ("weight_kg", "height_cm") if k not in latest]
+    if missing:
+        names = " and ".join(k.split("_")[0] for k in missing)
+        raise InvalidInput(f"patient_id: record the patient's {names} before ordering a dose", "patient_id")
+    if patient.sex not in ("female", "male"):
+        raise InvalidInput(
+            "patient_id: the dosing-weight formulas need the patient's sex as female or male; "
+            "update the record",
+            "patient_id",
+        )
+    risks = sorted({risk for flag, risk in _FLAG_RISKS if getattr(patient, flag)})
+    policy, policy_from = _policy_for(session, order, patient.id, catalog)
+    facts: dict[str, Any] = {
+        "weight_kg": latest["weight_kg"].value,
+        "weight_measured_on": latest["weight_kg"].measured_on.isoformat(),
+        "height_cm": latest["height_cm"].value,
+        "creatinine_umol_per_l": latest["creatinine_umol_per_l"].value
+        if "creatinine_umol_per_l" in latest
+        else None,
+        "egfr_ml_per_min_1_73m2": latest["egfr_ml_per_min_1_73m2"].value
+        if "egfr_ml_per_min_1_73m2" in latest
+        else None,
+        "sex": patient.sex,
+        "age_years": _age_years(patient.date_of_birth, utcnow().date()),
+        "risks": risks,
+        "pregnant": patient.pregnancy_status == "pregnant",
+        "iga_deficient_with_antibodies": patient.iga_deficiency_anti_iga == "yes",
+        "policy": policy,
+        "policy_from": policy_from,
+    }
+    return facts
+
+
+def dose_request(order: Order | OrderIn, facts: dict[str, Any]) -> DoseRequest:
+    return DoseRequest(
+        indication=order.indication_id,
+        phase=order.phase,
+        product=order.product_id,
+        weight_kg=facts["weight_kg"],
+        height_cm=facts["height_cm"],
+        sex=facts["sex"],
+        age_years=facts["age_years"],
+        policy=facts["policy"],
+        dose_g_per_kg=order.dose_g_per_kg,
+        days=order.days,
+        first_infusion=order.first_infusion,
+        risks=tuple(facts["risks"]),
+        iga_deficient_with_antibodies=facts["iga_deficient_with_antibodies"],
+        pregnant=facts["pregnant"],
+        override_reason=order.override_reason or None,
+    )
+
+
+_FIELD_NAMES = {
+    "indication": "indication_id",
+    "product": "product_id",
+    "policy": "policy_id",
+    "weight_kg": "patient_id",
+    "height_cm": "patient_id",
+    "age_years": "patient_id",
+}
+
+
+def _plan(order: Order | OrderIn, facts: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
+    try:
+        return plan_dose(dose_request(order, facts), catalog).to_contract_dict()
+    except DoseInputError as exc:
+        field = _FIELD_NAMES.get(exc.field, exc.field)
+        prefix = "the patient's record: " if field == "patient_id" else ""
+        raise InvalidInput(f"{field}: {prefix}{exc.field} {exc.message}", field) from None
+
+
+def preview(data: DosePreviewIn) -> dict[str, Any]:
+    """The dose calculator: the same JSON as ``igflow dose --json`` (no patient, nothing stored)."""
+    request = DoseRequest(
+        indication=data.indication,
+        phase=data.phase,
+        product=data.product,
+        weight_kg=data.weight_kg,
+        height_cm=data.height_cm,
+        sex=data.sex,
+        age_years=data.age_years,
+        policy=data.policy,
+        dose_g_per_kg=data.dose_g_per_kg,
+        days=data.days,
+        first_infusion=data.first_infusion,
+        risks=tuple(data.risk),
+        iga_deficient_with_antibodies=data.iga_deficient_with_antibodies,
+        pregnant=data.pregnant,
+        override_reason=data.override_reason,
+    )
+    try:
+        return plan_dose(request, load_catalog()).to_contract_dict()
+    except DoseInputError as exc:
+        raise InvalidInput(f"{exc.field}: {exc.message}", exc.field) from None
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"fact": key, "before": before.get(key), "after": after.get(key)}
+        for key in _TRACKED
+        if before.get(key) != after.get(key)
+    ]
+
+
+def _versions(session: Session, order_id: int) -> list[PlanVersion]:
+    return list(
+        session.execute(
+            select(PlanVersion).where(PlanVersion.order_id == order_id).order_by(PlanVersion.version)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def _append_version(
+    session: Session,
+    order: Order,
+    facts: dict[str, Any],
+    reason: str,
+    previous: PlanVersion | None,
+    catalog: Catalog,
+) -> PlanVersion:
+    plan = _plan(order, facts, catalog)
+    version = PlanVersion(
+        order_id=order.id,
+        version=(previous.version + 1) if previous else 1,
+        reason=reason,
+        inputs=facts,
+        plan=plan,
+        hard_stopped=any(a["severity"] == "hard_stop" for a in plan["alerts"]),
+        changes=_changes(previous.inputs, facts) if previous else [],
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def refresh(session: Session, order: Order, catalog: Catalog | None = None) -> tuple[PlanVersion, bool]:
+    """Bring the order's plan up to date with the patient's facts; returns (current version, created?)."""
+    catalog = catalog or load_catalog()
+    versions = _versions(session, order.id)
+    latest = versions[-1]
+    if order.status != "active":
+        return latest, False
+    patient = session.get(Patient, order.patient_id)
+    assert patient is not None
+    try:
+        facts = patient_facts(session, patient, order, catalog)
+    except InvalidInput:
+        return latest, False  # facts now incomplete: keep the last plan, verification rules still apply
+    changes = _changes(latest.inputs, facts)
+    if not changes:
+        return latest, False
+    reason = "patient facts changed: " + ", ".join(c["fact"] for c in changes)
+    try:
+        with session.begin_nested():
+            version = _append_version(session, order, facts, reason, latest, catalog)
+    except IntegrityError:
+        # Another request appended the same version a moment ago: use theirs.
+        return _versions(session, order.id)[-1], False
+    audit.record(
+        session,
+        audit.SYSTEM,
+        "order.plan_version",
+        "order",
+        order.id,
+        patient_id=order.patient_id,
+        detail={"version": version.version, "changed": [c["fact"] for c in changes]},
+    )
+    return version, True
+
+
+def create(session: Session, principal: Principal, data: OrderIn) -> Order:
+    catalog = load_catalog()
+    patient = patients_service.check_access(session, principal, data.patient_id)
+    directory_service.get_prescriber(session, data.prescriber_id)
+    if data.referral_id is not None:
+        referral = session.get(Referral, data.referral_id)
+        if referral is None or referral.patient_id != patient.id:
+            raise InvalidInput("referral_id: not a referral of this patient", "referral_id")
+        if referral.status != "accepted":
+            raise InvalidInput(
+                f"referral_id: the referral is '{referral.status}', not accepted", "referral_id"
+            )
+    for field, value, known in (
+        ("indication_id", data.indication_id, catalog.indications),
+        ("product_id", data.product_id, catalog.products),
+    ):
+        if value not in known:
+            raise InvalidInput(f"{field}: unknown id '{value}' (valid: {', '.join(known)})", field)
+    if data.policy_id is not None and data.policy_id not in catalog.policies:
+        raise InvalidInput(
+            f"policy_id: unknown id '{data.policy_id}' (valid: {', '.join(catalog.policies)})", "policy_id"
+        )
+    facts = patient_facts(session, patient, data, catalog)
+    _plan(data, facts, catalog)  # invalid input is refused before anything is stored
+    order = Order(**data.model_dump(), entered_by_user_id=principal.user_id, status="active")
+    session.add(order)
+    session.flush()
+    version = _append_version(session, order, facts, "order entered", None, catalog)
+    audit.record(
+        session,
+        principal.actor,
+        "order.create",
+        "order",
+        order.id,
+        patient_id=patient.id,
+        detail={"version": version.version, "hard_stopped": version.hard_stopped},
+    )
+    session.commit()
+    return order
+
+
+def _load(session: Session, principal: Principal, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"order {order_id} not found")
+    try:
+        patients_service.check_access(session, principal, order.patient_id)
+    except NotFound:
+        raise NotFound(f"order {order_id} not found") from None
+    return order
+
+
+def read(session: Session, principal: Principal, order_id: int) -> OrderOut:
+    order = _load(session, principal, order_id)
+    refresh(session, order)
+    audit.record(session, principal.actor, "order.read", "order", order.id, patient_id=order.patient_id)
+    session.commit()
+    return to_out(session, order)
+
+
+def list_for_patient(session: Session, principal: Principal, patient_id: int) -> list[OrderOut]:
+    patients_service.check_access(session, principal, patient_id)
+    orders = list(
+        session.execute(
+            select(Order).where(Order.patient_id == patient_id).order_by(Order.id.desc())
+        ).scalars()
+    )
+    catalog = load_catalog()
+    for order in orders:
+        refresh(session, order, catalog)
+    audit.record(
+        session,
+        principal.actor,
+        "order.list",
+        "patient",
+        patient_id,
+        patient_id=patient_id,
+        detail={"count": len(orders)},
+    )
+    session.commit()
+    return [to_out(session, o) for o in orders]
+
+
+def verify(session: Session, principal: Principal, order_id: int, data: VerificationIn) -> OrderOut:
+    """Record a pharmacist's decision on the current plan version; the person who entered the order cannot."""
+    order = _load(session, principal, order_id)
+    current, created = refresh(session, order)
+    if order.entered_by_user_id == principal.user_id:
+        session.commit()
+        raise Forbidden(
+            "A second person must verify: you entered this order, so another pharmacist has to check it.",
+            "verified_by",
+        )
+    if created or data.version != current.version:
+        session.commit()
+        raise Conflict(
+            f"version: the plan is now version {current.version} (you checked version {data.version}); "
+            "review the current plan and its changes, then verify again.",
+            "version",
+        )
+    if data.decision == "verified" and current.hard_stopped:
+        session.commit()
+        codes = ", ".join(a["code"] for a in current.plan["alerts"] if a["severity"] == "hard_stop")
+        raise InvalidInput(
+            f"decision: this plan has hard stops ({codes}); it cannot be verified. "
+            "Change the order or reject it.",
+            "decision",
+        )
+    if data.decision == "rejected" and not data.note:
+        raise InvalidInput("note: say why the plan is rejected, for the prescriber", "note")
+    session.add(
+        Verification(
+            plan_version_id=current.id,
+            decision=data.decision,
+            note=data.note,
+            verified_by_user_id=principal.user_id,
+            verified_at=utcnow(),
+        )
+    )
+    audit.record(
+        session,
+        principal.actor,
+        f"order.{data.decision}",
+        "order",
+        order.id,
+        patient_id=order.patient_id,
+        detail={"version": current.version},
+    )
+    session.commit()
+    return to_out(session, order)
+
+
+def queue(session: Session, principal: Principal) -> list[OrderOut]:
+    """Active orders whose current plan awaits a pharmacist (refreshing each first)."""
+    orders = list(
+        session.execute(select(Order).where(Order.status == "active").order_by(Order.created_at)).scalars()
+    )
+    catalog = load_catalog()
+    waiting: list[OrderOut] = []
+    for order in orders:
+        if not principal.may_see_sites(patients_service.patient_site_ids(session, order.patient_id)):
+            continue
+        refresh(session, order, catalog)
+        out = to_out(session, order)
+        if out.verification_status in ("pending", "hard_stop"):
+            waiting.append(out)
+    audit.record(
+        session, principal.actor, "order.queue", "order", detail={"returned_ids": [o.id for o in waiting]}
+    )
+    session.commit()
+    return waiting
+
+
+def current_verified_plan(session: Session, order_id: int) -> tuple[PlanVersion, Verification] | None:
+    """For scheduling and dispensing: the current plan and its verification, or None if not verified now."""
+    order = session.get(Order, order_id)
+    if order is None:
+        return None
+    current, _created = refresh(session, order)
+    verification = _latest_verification(session, current.id)
+    if verification is None or verification.decision != "verified":
+        return None
+    return current, verification
+
+
+def _latest_verification(session: Session, plan_version_id: int) -> Verification | None:
+    return session.execute(
+        select(Verification)
+        .where(Verification.plan_version_id == plan_version_id)
+        .order_by(Verification.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def to_out(session: Session, order: Order) -> OrderOut:
+    versions = _versions(session, order.id)
+    by_version = {
+        v.id: list(
+            session.execute(
+                select(Verification).where(Verification.plan_version_id == v.id).order_by(Verification.id)
+            ).scalars()
+        )
+        for v in versions
+    }
+    current = versions[-1]
+    latest = by_version[current.id][-1] if by_version[current.id] else None
+    status = "hard_stop" if current.hard_stopped else latest.decision if latest is not None else "pending"
+    return OrderOut(
+        id=order.id,
+        patient_id=order.patient_id,
+        prescriber_id=order.prescriber_id,
+        referral_id=order.referral_id,
+        indication_id=order.indication_id,
+        phase=order.phase,
+        product_id=order.product_id,
+        dose_g_per_kg=order.dose_g_per_kg,
+        days=order.days,
+        policy_id=order.policy_id,
+        first_infusion=order.first_infusion,
+        override_reason=order.override_reason,
+        notes=order.notes,
+        status=order.status,
+        entered_by_user_id=order.entered_by_user_id,
+        created_at=order.created_at,
+        verification_status=status,  # type: ignore[arg-type]
+        current_version=current.version,
+        versions=[
+            PlanVersionOut(
+                id=v.id,
+                version=v.version,
+                created_at=v.created_at,
+                reason=v.reason,
+                inputs=v.inputs,
+                changes=v.changes,
+                hard_stopped=v.hard_stopped,
+                plan=v.plan,
+                verifications=[VerificationOut.model_validate(x) for x in by_version[v.id]],
+            )
+            for v in versions
+        ],
+    )
