@@ -176,7 +176,8 @@ def _check_infusion_day(day: InfusionDay, problems: list[str]) -> None:
     if start is not None and end is not None and not 0 <= start < end:
         problems.append("follow_up: window_start_h must be >= 0 and before window_end_h")
     for name, limit in day.vital_limits.limits.items():
-        low, high = limit.low.value, limit.high.value
+        low = limit.low.value if limit.low is not None else None
+        high = limit.high.value if limit.high is not None else None
         if low is not None and high is not None and low >= high:
             problems.append(f"vital_limits: {name} low limit must be below the high limit")
     for rate in day.baseline_rates:

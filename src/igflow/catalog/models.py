@@ -411,8 +411,11 @@ class VitalsSchedule(_Strict):
 
 
 class VitalLimit(_Strict):
-    low: Fact[float]
-    high: Fact[float]
+    """Alert limits for one vital sign. An absent side (``None``) means no limit applies on that side;
+    a present side with an unknown value is a limit the site must still set (the engine says so)."""
+
+    low: Fact[float] | None = None
+    high: Fact[float] | None = None
 
 
 class VitalLimits(_Strict):
