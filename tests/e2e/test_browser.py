@@ -117,3 +117,50 @@ def test_signed_out_user_is_sent_to_sign_in_and_back(page: Any) -> None:
     page.wait_for_url("**/referrals")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
+
+
+def test_prescriber_orders_and_another_pharmacist_verifies(page: Any, browser: Any, live_server: str) -> None:
+    sign_in(page, "prescriber", PASSWORDS["prescriber"])
+    page.goto("/patients?q=SYN0000002")
+    page.locator("table.list tbody tr td a").first.click()
+    patient_url = page.url
+    page.goto(patient_url + "/orders/new")
+    page.locator("select[name=indication_id]").select_option("pid")
+    page.locator("select[name=phase]").select_option("maintenance")
+    page.locator("select[name=product_id]").select_option("gammagard-liquid")
+    page.get_by_role("button", name="Enter order").click()
+    page.wait_for_load_state("networkidle")
+    heading = page.get_by_role("heading", level=1).inner_text()
+    assert heading.startswith("Order")
+    order_url = page.url
+    status = page.locator("h1 .status").inner_text()
+    assert status in ("pending", "hard stop")
+    assert page.get_by_role("button", name="Record my check").count() == 0  # a prescriber cannot verify
+    pharmacist = browser.new_context(base_url=live_server).new_page()
+    sign_in(pharmacist, "pharmacist", PASSWORDS["pharmacist"])
+    pharmacist.goto("/verification-queue")
+    assert pharmacist.get_by_role("link", name=order_url.rsplit("/", 1)[1], exact=True).is_visible()
+    pharmacist.goto(order_url)
+    if status == "pending":
+        assert pharmacist.locator("table.rates").first.is_visible()  # the pump programme a nurse follows
+        pharmacist.get_by_role("button", name="Record my check of version 1").click()
+        pharmacist.wait_for_load_state("networkidle")
+        assert pharmacist.locator("h1 .status").inner_text() == "verified"
+    else:
+        pharmacist.get_by_label("Decision").select_option("rejected")
+        pharmacist.get_by_label("Note").fill("hard stop: discuss with prescriber")
+        pharmacist.get_by_role("button", name="Record my check of version 1").click()
+        assert "Rejected" in pharmacist.content()
+
+
+def test_dose_calculator_shows_the_rate_plan(page: Any, tmp_path: Path) -> None:
+    sign_in(page, "nurse", PASSWORDS["nurse"])
+    page.goto(
+        "/dose?indication=cidp&phase=induction&product=privigen&policy=actual&weight_kg=82&height_cm=178"
+        "&sex=male&age_years=52"
+    )
+    assert page.get_by_role("heading", name="Day 1").first.is_visible() or "Day 1" in page.content()
+    assert page.get_by_role("img", name="Pump rate from").first.is_visible()
+    update = os.environ.get("IGFLOW_UPDATE_SCREENSHOTS")
+    page.screenshot(path=str(DOCS / "dose-calculator.png" if update else tmp_path / "calc.png"), full_page=True)
+    assert page.csp_violations == []
