@@ -683,3 +683,66 @@ def reorder_suggestions(
                 )
             )
     return tuple(out)
+
+
+# --- vial check at the chair ----------------------------------------------------------------------
+
+#: Stable codes of a scanned vial that must not be used (each is a hard stop at the chair).
+VIAL_CHECK_CODES: dict[str, str] = {
+    "wrong_product": "the vial's product code (GTIN) is not the product on the verified plan",
+    "lot_unknown": "this lot is not in the site's stock records",
+    "expiry_mismatch": "the expiry in the barcode differs from the lot record",
+    "lot_expired": "the vial is past its effective expiry",
+    "lot_quarantined": "the lot is quarantined",
+    "lot_recalled": "the lot is recalled",
+}
+
+
+@dataclass(frozen=True)
+class LotRecord:
+    """The stock record of a scanned lot at the chair's site."""
+
+    lot_number: str
+    gtin: str
+    label_expiry: date
+    effective_expiry: date
+    status: LotStatus
+
+
+@dataclass(frozen=True)
+class VialCheck:
+    usable: bool
+    problems: tuple[tuple[str, str], ...]  # (code, plain message)
+
+
+def check_scanned_vial(
+    scanned_gtin: str,
+    scanned_lot: str,
+    scanned_expiry: date,
+    plan_gtins: Iterable[str],
+    lot: LotRecord | None,
+    on_date: date,
+) -> VialCheck:
+    """Hard-stop checks for one scanned vial (``igflow.inventory.gs1.parse_scan`` gives the scan)."""
+    problems: list[tuple[str, str]] = []
+    allowed = set(plan_gtins)
+    if scanned_gtin not in allowed:
+        problems.append(("wrong_product", f"vial {scanned_gtin} is not the planned product: do not use it"))
+    if lot is None or lot.lot_number != scanned_lot or lot.gtin != scanned_gtin:
+        problems.append(("lot_unknown", f"lot {scanned_lot} is not in stock here: set the vial aside"))
+        return VialCheck(False, tuple(problems))
+    if scanned_expiry != lot.label_expiry:
+        problems.append(
+            (
+                "expiry_mismatch",
+                f"barcode expiry {scanned_expiry.isoformat()} differs from the record "
+                f"{lot.label_expiry.isoformat()}: check the vial",
+            )
+        )
+    if min(scanned_expiry, lot.effective_expiry) < on_date:
+        problems.append(("lot_expired", f"lot {scanned_lot} expired: do not use it"))
+    if lot.status == "quarantined":
+        problems.append(("lot_quarantined", f"lot {scanned_lot} is quarantined: do not use it"))
+    if lot.status == "recalled":
+        problems.append(("lot_recalled", f"lot {scanned_lot} is recalled: do not use it; tell the pharmacy"))
+    return VialCheck(not problems, tuple(problems))

@@ -12,15 +12,18 @@ from igflow.catalog import load_catalog
 from igflow.inventory.core import (
     PROPOSAL_KINDS,
     SHORTFALL_REASONS,
+    VIAL_CHECK_CODES,
     AllocationResult,
     Constraints,
     Demand,
+    LotRecord,
     LotSupply,
     ParLevel,
     ProductProfile,
     VialNeed,
     allocate_fefo,
     allocate_with_shortage,
+    check_scanned_vial,
     is_eligible,
     meets_constraints,
     profile_from_catalog,
@@ -326,3 +329,54 @@ def test_reorder_rejects_negative_inputs() -> None:
         reorder_suggestions([ParLevel("n", "p", 10, -1)], [], {}, as_of=D0)
     with pytest.raises(ValueError, match="forecast"):
         reorder_suggestions([ParLevel("n", "p", 10, 1)], [], {("n", "p", 10): -1}, as_of=D0)
+
+
+# --- vial check at the chair ----------------------------------------------------------------------
+
+GTIN_A, GTIN_B = "00000000123457", "00000000123464"
+
+
+def _record(status: str = "active", effective_days: int = 100) -> LotRecord:
+    return LotRecord("LOT1", GTIN_A, D0 + timedelta(days=100), D0 + timedelta(days=effective_days), status)  # type: ignore[arg-type]
+
+
+def test_good_vial_passes() -> None:
+    check = check_scanned_vial(GTIN_A, "LOT1", D0 + timedelta(days=100), [GTIN_A], _record(), D0)
+    assert check.usable and check.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("gtin", "lot_number", "expiry_days", "record", "codes"),
+    [
+        (GTIN_B, "LOT1", 100, None, {"wrong_product", "lot_unknown"}),
+        (GTIN_A, "LOT2", 100, "active", {"lot_unknown"}),
+        (GTIN_A, "LOT1", 90, "active", {"expiry_mismatch"}),
+        (GTIN_A, "LOT1", 100, "short-rt", {"lot_expired"}),
+        (GTIN_A, "LOT1", 100, "quarantined", {"lot_quarantined"}),
+        (GTIN_A, "LOT1", 100, "recalled", {"lot_recalled"}),
+    ],
+)
+def test_vial_hard_stops(
+    gtin: str, lot_number: str, expiry_days: int, record: str | None, codes: set[str]
+) -> None:
+    if record is None:
+        lot_record = None
+    elif record == "short-rt":
+        lot_record = _record(effective_days=-1)  # room-temperature allowance ran out
+    else:
+        lot_record = _record(status=record)
+    check = check_scanned_vial(gtin, lot_number, D0 + timedelta(days=expiry_days), [GTIN_A], lot_record, D0)
+    assert not check.usable
+    assert {code for code, _ in check.problems} == codes
+    assert all(message for _, message in check.problems)
+
+
+def test_every_vial_code_is_tested() -> None:
+    assert set(VIAL_CHECK_CODES) == {
+        "wrong_product",
+        "lot_unknown",
+        "expiry_mismatch",
+        "lot_expired",
+        "lot_quarantined",
+        "lot_recalled",
+    }
