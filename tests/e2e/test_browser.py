@@ -1,4 +1,4 @@
-"""Staff in a real browser: sign in by role, search, open a chart, record a referral, get refused where they should."""
+"""Staff in a real browser: sign in by role, search, read a chart, record a referral, be refused."""
 
 from __future__ import annotations
 
@@ -162,5 +162,6 @@ def test_dose_calculator_shows_the_rate_plan(page: Any, tmp_path: Path) -> None:
     assert page.get_by_role("heading", name="Day 1").first.is_visible() or "Day 1" in page.content()
     assert page.get_by_role("img", name="Pump rate from").first.is_visible()
     update = os.environ.get("IGFLOW_UPDATE_SCREENSHOTS")
-    page.screenshot(path=str(DOCS / "dose-calculator.png" if update else tmp_path / "calc.png"), full_page=True)
+    shot = DOCS / "dose-calculator.png" if update else tmp_path / "calc.png"
+    page.screenshot(path=str(shot), full_page=True)
     assert page.csp_violations == []
