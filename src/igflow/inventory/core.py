@@ -162,6 +162,8 @@ class Ledger:
 
     def check(self, move: Move) -> None:
         """Raise ``LedgerError`` if ``move`` is not allowed now; change nothing."""
+        if move.kind not in MOVE_KINDS:
+            raise ValueError(f"unknown move kind {move.kind!r}; allowed: {', '.join(MOVE_KINDS)}")
         if move.kind in _STATUS_MOVES:
             if move.count != 0:
                 raise LedgerError("invalid_count", f"{move.kind} acts on the whole lot; count must be 0")

@@ -140,6 +140,11 @@ def test_ledger_errors(moves: tuple[Move, ...], bad: Move, code: str) -> None:
     assert (dict(ledger.stocks), dict(ledger.status)) == before
 
 
+def test_unknown_move_kind_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown move kind"):
+        Ledger().apply(Move("L1", "borrow", 1, "n"))  # type: ignore[arg-type]
+
+
 def test_every_ledger_code_is_tested() -> None:
     # keep in step with test_ledger_errors' parameters
     assert set(LEDGER_ERROR_CODES) == {
