@@ -25,6 +25,7 @@ deterministic-time limit, so with a ``work_limit`` that ends the run before the 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections import defaultdict
@@ -47,10 +48,10 @@ class SolveOptions:
     seed: int = 0
     num_workers: int = 1
     work_limit: float | None = None  # total CP-SAT deterministic time; None: wall-clock limit only
-    sub_work_limit: float = 1.0  # deterministic time per neighbourhood
-    window_days: int = 4
+    sub_work_limit: float = 0.3  # deterministic time per neighbourhood
+    window_days: int = 7
     max_window_days: int = 14
-    max_free_sessions: int = 90
+    max_free_sessions: int = 60
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class _Lns:
             groups.append(tuple(range(self.n_sites)))
         self.groups = groups
         self.window = min(options.window_days, p.days)
+        self.last_bound = 0.0
 
     # ---------------------------------------------------------------- neighbourhood choice
     def choose(self, iteration: int) -> tuple[tuple[int, ...], int, int]:
@@ -170,7 +172,7 @@ class _Lns:
         courses: list[int],
         seed: int,
         wall_left: float,
-        levels: int = 4,
+        minutes_only: bool = False,
     ) -> _SubResult:
         p = self.p
         gs = set(group)
@@ -219,7 +221,10 @@ class _Lns:
             if not course_sites:
                 m.add(lit == 0)
                 continue
-            gain_terms.append((lit, sum(p.sessions[i].weight for i in course)))
+            if minutes_only:
+                gain_terms.append((lit, sum(p.sessions[i].duration_min for i in course)))
+            else:
+                gain_terms.append((lit, sum(p.sessions[i].weight for i in course)))
             site_lit: dict[int, cp_model.IntVar] = {}
             if len(course) > 1 and len(course_sites) > 1:
                 for site in sorted(course_sites):
@@ -312,7 +317,7 @@ class _Lns:
         w3 = r4 + 1
         w2 = w3 * (r3 + 1)
         w1 = w2 * (r2 + 1)
-        if levels == 1:
+        if minutes_only:
             w1, w2, w3, w4 = 1, 0, 0, 0
         m.maximize(
             sum(w1 * g * v for v, g in gain_terms)
@@ -330,6 +335,7 @@ class _Lns:
         prm.max_time_in_seconds = max(0.1, wall_left)
         status = solver.solve(m)
         work = solver.deterministic_time
+        self.last_bound = solver.best_objective_bound
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return _SubResult({}, False, False, work)
         timed: dict[int, tuple[int, int, int]] = {}
@@ -461,7 +467,10 @@ def solve(
     packed, _ = greedy_placements(p, best_fit=True)
     if objective_key(p, packed) < objective_key(p, warm):
         start = packed
-    placed, proved = solve_placements(p, start, opts, progress)
+    # keep the whole call within the time limit: reserve time for the final evaluation
+    reserve_s = 0.3 + 0.0002 * len(p.sessions)
+    lns_limit = max(0.0, opts.time_limit_s - (time.perf_counter() - t0) - reserve_s)
+    placed, proved = solve_placements(p, start, dataclasses.replace(opts, time_limit_s=lns_limit), progress)
     status = "OPTIMAL" if proved else "FEASIBLE"
     result = build_schedule(p, placed, reasons, "cp-sat", status, time.perf_counter() - t0)
     ev_new = evaluate(instance, result, p)
