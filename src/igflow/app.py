@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
@@ -18,6 +19,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.routing import BaseRoute, Mount
 
 from igflow import __version__
+from igflow.appointments.routes import router as appointments_router
 from igflow.config import Settings, get_settings
 from igflow.db import Database
 from igflow.directory.routes import router as directory_router
@@ -120,8 +122,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             )
         return _error_response(request, exc.status_code, exc.message, exc.field)
 
+    @app.exception_handler(ValidationError)
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    async def validation_error(request: Request, exc: RequestValidationError | ValidationError) -> Response:
         problems: list[str] = []
         fields: list[str] = []
         for name, message in field_errors(exc.errors()):
@@ -207,6 +210,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         patients_router,
         referrals_router,
         orders_router,
+        appointments_router,
         sites_router,
         directory_router,
     ):

@@ -1,5 +1,6 @@
 """Imports every capability's tables so that ``Base.metadata`` is complete (for Alembic and tests)."""
 
+from igflow.appointments import models as appointments_models
 from igflow.db import Base
 from igflow.directory import models as directory_models
 from igflow.orders import models as orders_models
@@ -10,6 +11,7 @@ from igflow.sites import models as sites_models
 
 __all__ = [
     "Base",
+    "appointments_models",
     "directory_models",
     "orders_models",
     "patients_models",

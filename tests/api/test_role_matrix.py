@@ -72,6 +72,33 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/orders/{order}", CLINICAL),
     ("POST", "/orders/{order}/verify", {PHARM}),
     ("GET", "/verification-queue", {PHARM}),
+    ("POST", "/api/v1/courses", {SCHED}),
+    ("GET", "/api/v1/courses", {SCHED, NURSE, PHARM}),
+    ("GET", "/api/v1/courses/{course}", {SCHED, NURSE, PHARM}),
+    ("GET", "/api/v1/courses/{course}/suggestions", {SCHED, NURSE, PHARM}),
+    ("POST", "/api/v1/courses/{course}/bookings", {SCHED}),
+    ("PUT", "/api/v1/appointments/{appointment}/status", {SCHED}),
+    ("GET", "/api/v1/sites/{north}/board", {SCHED, NURSE, PHARM}),
+    ("GET", "/api/v1/sites/{north}/load", {SCHED, NURSE, PHARM}),
+    ("POST", "/api/v1/planning-runs", {SCHED}),
+    ("GET", "/api/v1/planning-runs/{run}", {SCHED}),
+    ("POST", "/api/v1/planning-runs/{run}/publish", {SCHED}),
+    ("POST", "/api/v1/planning-runs/{run}/discard", {SCHED}),
+    ("GET", "/api/v1/patients/{ann}/appointments.ics", {SCHED, NURSE, PHARM}),
+    ("GET", "/api/v1/me/appointments.ics", {PATIENT}),
+    ("GET", "/schedule", {SCHED, NURSE, PHARM}),
+    ("POST", "/schedule/courses", {SCHED}),
+    ("GET", "/courses/{course}", {SCHED, NURSE, PHARM}),
+    ("POST", "/courses/{course}/book", {SCHED}),
+    ("POST", "/appointments/{appointment}/status", {SCHED}),
+    ("GET", "/board", {SCHED, NURSE, PHARM}),
+    ("GET", "/load", {SCHED, NURSE, PHARM}),
+    ("GET", "/planning", {SCHED}),
+    ("POST", "/planning", {SCHED}),
+    ("GET", "/planning/{run}", {SCHED}),
+    ("POST", "/planning/{run}/publish", {SCHED}),
+    ("POST", "/planning/{run}/discard", {SCHED}),
+    ("GET", "/my/appointments.ics", {PATIENT}),
     ("GET", "/api/v1/sites", STAFF),
     ("POST", "/api/v1/sites", {ADMIN}),
     ("GET", "/api/v1/sites/{north}", STAFF),
@@ -185,7 +212,24 @@ def _ids(world: World) -> dict[str, int]:
         },
     )
     assert order.status_code == 201, order.text
+    oid = order.json()["id"]
+    world.client("pharmacist").post(
+        f"/api/v1/orders/{oid}/verifications", json={"version": 1, "decision": "verified"}
+    )
+    scheduler = world.client("scheduler")
+    course = scheduler.post("/api/v1/courses", json={"order_id": oid}).json()
+    option = scheduler.get(f"/api/v1/courses/{course['id']}/suggestions").json()[0]
+    booked = scheduler.post(
+        f"/api/v1/courses/{course['id']}/bookings",
+        json={k: option[k] for k in ("site", "dates", "starts", "chairs")},
+    ).json()
+    run = scheduler.post(
+        "/api/v1/planning-runs", json={"start_date": option["dates"][0], "days": 7, "time_limit_s": 1}
+    )
     return {
+        "course": course["id"],
+        "appointment": booked["appointments"][0]["id"],
+        "run": run.json()["id"],
         "order": order.json()["id"],
         "ann": world.patients["ann"],
         "referral": referral.id,

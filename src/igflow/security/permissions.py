@@ -40,6 +40,9 @@ class Perm(StrEnum):
     ORDER_READ = "order.read"
     ORDER_WRITE = "order.write"  # a prescriber, or intake on a prescriber's behalf
     PLAN_VERIFY = "plan.verify"  # the pharmacist's second-person check
+    SCHEDULE_READ = "schedule.read"  # chair boards, load, courses and their appointments
+    SCHEDULE_WRITE = "schedule.write"  # courses, suggestions, bookings, cancellations
+    SCHEDULE_PLAN = "schedule.plan"  # planning runs and publishing them
 
 
 _STAFF = {Perm.AUTHENTICATED, Perm.API_DOCS, Perm.SITE_READ}
@@ -61,11 +64,26 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.PHARMACIST: frozenset(
         _STAFF
         | _CLINICAL
-        | {Perm.PATIENT_WRITE, Perm.MEASUREMENT_WRITE, Perm.REFERRAL_DECIDE, Perm.PLAN_VERIFY}
+        | {
+            Perm.PATIENT_WRITE,
+            Perm.MEASUREMENT_WRITE,
+            Perm.REFERRAL_DECIDE,
+            Perm.PLAN_VERIFY,
+            Perm.SCHEDULE_READ,
+        }
     ),
-    Role.NURSE: frozenset(_STAFF | _CLINICAL | {Perm.MEASUREMENT_WRITE}),
+    Role.NURSE: frozenset(_STAFF | _CLINICAL | {Perm.MEASUREMENT_WRITE, Perm.SCHEDULE_READ}),
     # Scheduling needs who, where and when; not allergies, risks or diagnoses.
-    Role.SCHEDULER: frozenset(_STAFF | {Perm.PATIENT_LIST, Perm.PATIENT_READ}),
+    Role.SCHEDULER: frozenset(
+        _STAFF
+        | {
+            Perm.PATIENT_LIST,
+            Perm.PATIENT_READ,
+            Perm.SCHEDULE_READ,
+            Perm.SCHEDULE_WRITE,
+            Perm.SCHEDULE_PLAN,
+        }
+    ),
     Role.INTAKE: frozenset(
         _STAFF
         | _CLINICAL

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -79,3 +81,104 @@ def rate_plan_svg(steps: list[dict[str, float]], width: int = 520, height: int =
         "</svg>"
     )
     return Markup(svg)  # noqa: S704 - built from numbers only, label escaped
+
+
+_PALETTE = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#65a30d", "#db2777", "#475569")
+
+
+def indication_colour(indication: str) -> str:
+    return _PALETTE[sum(map(ord, indication)) % len(_PALETTE)]
+
+
+def chair_board_svg(board: dict[str, Any], now_min: int | None, width: int = 1100) -> Markup:
+    """Chairs (rows) × time (columns) for one centre and day; a block per appointment, a line for now."""
+    open_min, close_min = board["open_min"], board["close_min"]
+    chairs = board["chairs"]
+    if open_min is None or not chairs:
+        return Markup("")
+    row_h, left, top = 34, 70, 24
+    height = top + row_h * len(chairs) + 8
+    span = close_min - open_min
+
+    def x(minute: float) -> float:
+        return round(left + (minute - open_min) / span * (width - left - 10), 1)
+
+    parts = [
+        f'<svg class="board" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape("Chair board: " + str(len(board["appointments"])) + " appointments")}" '
+        f'data-open-min="{open_min}" data-close-min="{close_min}" data-left="{left}" data-width="{width - left - 10}"'
+        + (f' data-now-min="{now_min}"' if now_min is not None else "")
+        + ">"
+    ]
+    for hour in range(math.ceil(open_min / 60), close_min // 60 + 1):
+        hx = x(hour * 60)
+        parts.append(f'<line x1="{hx}" y1="{top - 4}" x2="{hx}" y2="{height - 8}" stroke="#e2e8f0"/>')
+        parts.append(
+            f'<text x="{hx}" y="14" font-size="11" text-anchor="middle" fill="#334155">{hour:02d}:00</text>'
+        )
+    row_of = {c.id: k for k, c in enumerate(chairs)}
+    for k, chair in enumerate(chairs):
+        y = top + k * row_h
+        label = escape(chair.label + ("" if chair.active else " (out)"))
+        parts.append(f'<text x="4" y="{y + 21}" font-size="12" fill="#0f172a">{label}</text>')
+        parts.append(
+            f'<line x1="{left}" y1="{y + row_h}" x2="{width - 10}" y2="{y + row_h}" stroke="#f1f5f9"/>'
+        )
+    for a in board["appointments"]:
+        k = row_of.get(a["chair_id"])
+        if k is None:
+            continue
+        y = top + k * row_h + 3
+        x0, x1 = x(a["start_min"]), x(a["start_min"] + a["duration_min"])
+        colour = indication_colour(a["indication"])
+        opacity = "0.35" if a["status"] in ("no_show", "cancelled") else "0.9"
+        title = escape(
+            f"{a['patient']} — {a['indication']}, {a['product']}, day {a['day_index']} of {a['days']}, "
+            f"{a['start_min'] // 60:02d}:{a['start_min'] % 60:02d} for {a['duration_min']} min ({a['status']})"
+        )
+        parts.append(
+            f'<a href="/courses/{a["course_id"]}"><g><title>{title}</title>'
+            f'<rect x="{x0}" y="{y}" width="{max(x1 - x0, 2)}" height="{row_h - 6}" rx="4" fill="{colour}" '
+            f'fill-opacity="{opacity}"/>'
+            f'<text x="{x0 + 4}" y="{y + 18}" font-size="11" fill="#fff">{escape(a["patient"][:28])}</text></g></a>'
+        )
+    if now_min is not None and open_min <= now_min <= close_min:
+        nx = x(now_min)
+        parts.append(
+            f'<line class="now" x1="{nx}" y1="{top - 6}" x2="{nx}" y2="{height - 6}" stroke="#dc2626" stroke-width="2"/>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only
+
+
+def load_svg(day: dict[str, Any], width: int = 520, height: int = 120) -> Markup:
+    """Patients in chairs per slot through one day against the capacity line: the mid-day peak, visible."""
+    series = day.get("series") or []
+    if not series:
+        return Markup("")
+    cap = max(day["capacity"], 1)
+    top_value = max(cap, day["peak"], 1)
+    pad_left, pad_bottom = 28, 18
+    bar_w = (width - pad_left - 4) / len(series)
+    label = escape(f"Peak {day['peak']} patients in chairs; capacity {cap}")
+    parts = [
+        f'<svg class="load" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{label}">'
+    ]
+    for k, (label, value) in enumerate(series):
+        h = value / top_value * (height - pad_bottom - 6)
+        colour = "#dc2626" if value >= cap else "#2563eb"
+        parts.append(
+            f'<rect x="{round(pad_left + k * bar_w, 1)}" y="{round(height - pad_bottom - h, 1)}" '
+            f'width="{round(max(bar_w - 1, 1), 1)}" height="{round(h, 1)}" fill="{colour}"><title>{label}: {value}</title></rect>'
+        )
+        if label.endswith(":00") and int(label[:2]) % 2 == 0:
+            parts.append(
+                f'<text x="{round(pad_left + k * bar_w, 1)}" y="{height - 4}" font-size="10" fill="#334155">{label}</text>'
+            )
+    cy = round(height - pad_bottom - cap / top_value * (height - pad_bottom - 6), 1)
+    parts.append(
+        f'<line x1="{pad_left}" y1="{cy}" x2="{width - 4}" y2="{cy}" stroke="#0f172a" stroke-dasharray="4 3"/>'
+    )
+    parts.append(f'<text x="2" y="{cy + 4}" font-size="10" fill="#0f172a">{cap}</text></svg>')
+    return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only

@@ -22,6 +22,7 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Referrals", "/referrals", Perm.REFERRAL_READ),
     ("Verify", "/verification-queue", Perm.PLAN_VERIFY),
     ("Dose calculator", "/dose", Perm.DOSE_CALCULATE),
+    ("Scheduling", "/schedule", Perm.SCHEDULE_READ),
     ("My record", "/my", Perm.PATIENT_SELF),
     ("Sites", "/admin/sites", Perm.SITE_READ),
     ("Users", "/admin/users", Perm.USER_MANAGE),

@@ -1,0 +1,1 @@
+"""Courses of infusion sessions, appointments in chairs, planning runs, slot suggestions and bookings."""

@@ -1,0 +1,159 @@
+"""Tables of the appointments capability.
+
+Bookings are guarded by the database itself: each booked appointment holds one ``chair_slot`` row per slot
+it occupies (unique per chair, date and slot) and adds to ``site_slot_load`` rows whose CHECK constraints
+cap patients in chairs and infusion starts per slot by the nurses on duty. Two concurrent bookings of the
+same chair or the last nurse capacity cannot both commit, on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from igflow.db import Base, utcnow
+from igflow.types import UTCDateTime
+
+COURSE_STATUSES = ("waiting", "booked", "completed", "cancelled")
+APPOINTMENT_STATUSES = ("booked", "cancelled", "no_show", "completed")
+
+
+class Course(Base):
+    """One cycle of a verified plan: its sessions are scheduled together, whole or not at all."""
+
+    __tablename__ = "course"
+    __table_args__ = (
+        CheckConstraint("status in ('waiting', 'booked', 'completed', 'cancelled')", name="status"),
+        CheckConstraint("priority between 1 and 3", name="priority"),
+        CheckConstraint("earliest <= latest", name="window"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("ig_order.id", ondelete="RESTRICT"), index=True)
+    plan_version_id: Mapped[int] = mapped_column(ForeignKey("dose_plan_version.id", ondelete="RESTRICT"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="RESTRICT"), index=True)
+    cycle: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer)
+    target: Mapped[date] = mapped_column(Date)
+    earliest: Mapped[date] = mapped_column(Date)
+    latest: Mapped[date] = mapped_column(Date)
+    window_reason: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CourseSession(Base):
+    __tablename__ = "course_session"
+    __table_args__ = (UniqueConstraint("course_id", "day_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="RESTRICT"), index=True)
+    day_index: Mapped[int] = mapped_column(Integer)  # 1 for the first day of the course
+    duration_min: Mapped[int] = mapped_column(
+        Integer
+    )  # chair time from the plan (set-up, infusion, observation)
+    dose_g: Mapped[float] = mapped_column(Float)
+
+
+class Appointment(Base):
+    __tablename__ = "appointment"
+    __table_args__ = (
+        CheckConstraint("status in ('booked', 'cancelled', 'no_show', 'completed')", name="status"),
+        CheckConstraint("start_min >= 0 and duration_min > 0", name="times"),
+        # A patient has at most one booked session per date (contract constraint 6), in the database.
+        Index(
+            "uq_appointment_patient_day_booked",
+            "patient_id",
+            "date",
+            unique=True,
+            sqlite_where=text("status = 'booked'"),
+            postgresql_where=text("status = 'booked'"),
+        ),
+        Index("ix_appointment_site_date", "site_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_session_id: Mapped[int] = mapped_column(
+        ForeignKey("course_session.id", ondelete="RESTRICT"), index=True
+    )
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="RESTRICT"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="RESTRICT"))
+    chair_id: Mapped[int] = mapped_column(ForeignKey("chair.id", ondelete="RESTRICT"))
+    date: Mapped[date] = mapped_column(Date)  # site-local date
+    start_min: Mapped[int] = mapped_column(Integer)  # minutes after local midnight
+    duration_min: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="booked", index=True)
+    source: Mapped[str] = mapped_column(String(32))  # booking | planning-run N
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChairSlot(Base):
+    """One slot of one chair held by one booked appointment: the unique key refuses double-booking."""
+
+    __tablename__ = "chair_slot"
+    __table_args__ = (UniqueConstraint("chair_id", "date", "slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chair_id: Mapped[int] = mapped_column(ForeignKey("chair.id", ondelete="RESTRICT"))
+    date: Mapped[date] = mapped_column(Date)
+    slot: Mapped[int] = mapped_column(Integer)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id", ondelete="CASCADE"), index=True)
+
+
+class SiteSlotLoad(Base):
+    """Patients in chairs and infusion starts at a site in one slot, capped by the nurses on duty."""
+
+    __tablename__ = "site_slot_load"
+    __table_args__ = (
+        UniqueConstraint("site_id", "date", "slot"),
+        CheckConstraint("in_chairs >= 0 and in_chairs <= max_in_chairs", name="nurse_load"),
+        CheckConstraint("starts >= 0 and starts <= max_starts", name="nurse_starts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="RESTRICT"))
+    date: Mapped[date] = mapped_column(Date)
+    slot: Mapped[int] = mapped_column(Integer)
+    in_chairs: Mapped[int] = mapped_column(Integer, default=0)
+    starts: Mapped[int] = mapped_column(Integer, default=0)
+    max_in_chairs: Mapped[int] = mapped_column(Integer)
+    max_starts: Mapped[int] = mapped_column(Integer)
+
+
+class PlanningRun(Base):
+    __tablename__ = "planning_run"
+    __table_args__ = (CheckConstraint("status in ('draft', 'published', 'discarded')", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    days: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    instance: Mapped[dict[str, Any]] = mapped_column(JSON)
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)  # optimiser, greedy and bound, side by side
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="RESTRICT")
+    )
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # what publishing booked or could not book

@@ -1,0 +1,198 @@
+"""JSON API of the appointments capability."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from igflow.appointments import service
+from igflow.appointments.schemas import (
+    BookIn,
+    CancelOut,
+    CourseIn,
+    CourseOut,
+    PlanningIn,
+    PlanningRunOut,
+    SlotOptionOut,
+    StatusIn,
+)
+from igflow.errors import Forbidden
+from igflow.security.deps import get_session, require
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+
+router = APIRouter(tags=["scheduling"])
+
+
+@router.post("/courses", response_model=CourseOut, status_code=201)
+def create_course(
+    data: CourseIn,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> CourseOut:
+    course = service.create_course(session, principal, data.order_id, data.not_before)
+    return service.course_out(session, course)
+
+
+@router.get("/courses", response_model=list[CourseOut])
+def waiting_courses(
+    principal: Principal = require(Perm.SCHEDULE_READ), session: Session = Depends(get_session)
+) -> list[CourseOut]:
+    return service.waiting_courses(session, principal)
+
+
+@router.get("/courses/{course_id}", response_model=CourseOut)
+def read_course(
+    course_id: int,
+    principal: Principal = require(Perm.SCHEDULE_READ),
+    session: Session = Depends(get_session),
+) -> CourseOut:
+    return service.read_course(session, principal, course_id)
+
+
+@router.get("/courses/{course_id}/suggestions", response_model=list[SlotOptionOut])
+def suggestions(
+    course_id: int,
+    top: int = Query(default=5, ge=1, le=20),
+    principal: Principal = require(Perm.SCHEDULE_READ),
+    session: Session = Depends(get_session),
+) -> list[SlotOptionOut]:
+    return service.suggest(session, principal, course_id, top)
+
+
+@router.post("/courses/{course_id}/bookings", response_model=CourseOut, status_code=201)
+def book(
+    course_id: int,
+    data: BookIn,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> CourseOut:
+    return service.book(session, principal, course_id, data)
+
+
+@router.put("/appointments/{appointment_id}/status", response_model=CancelOut)
+def change_status(
+    appointment_id: int,
+    data: StatusIn,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> CancelOut:
+    appointment, repair = service.change_status(session, principal, appointment_id, data.status, data.reason)
+    return CancelOut(appointment=appointment, repair=repair)
+
+
+@router.get("/sites/{site_id}/board")
+def chair_board(
+    site_id: int,
+    date: dt.date,
+    principal: Principal = require(Perm.SCHEDULE_READ),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    board = service.chair_board(session, principal, site_id, date)
+    return {
+        "site_id": board["site"].id,
+        "date": board["date"].isoformat(),
+        "open_min": board["open_min"],
+        "close_min": board["close_min"],
+        "chairs": [{"id": c.id, "label": c.label, "active": c.active} for c in board["chairs"]],
+        "appointments": board["appointments"],
+    }
+
+
+@router.get("/sites/{site_id}/load")
+def week_load(
+    site_id: int,
+    week: dt.date,
+    principal: Principal = require(Perm.SCHEDULE_READ),
+    session: Session = Depends(get_session),
+) -> list[dict[str, Any]]:
+    monday = week - dt.timedelta(days=week.weekday())
+    return [{**day, "date": day["date"].isoformat()} for day in service.week_load(session, site_id, monday)]
+
+
+def _run_out(run: Any) -> PlanningRunOut:
+    moves, unscheduled = service.run_moves(run)
+    return PlanningRunOut(
+        id=run.id,
+        start_date=run.start_date,
+        days=run.days,
+        status=run.status,
+        figures=run.figures,
+        result=run.result,
+        moves=moves,
+        unscheduled=unscheduled,
+    )
+
+
+@router.post("/planning-runs", response_model=PlanningRunOut, status_code=201)
+def run_planning(
+    data: PlanningIn,
+    principal: Principal = require(Perm.SCHEDULE_PLAN),
+    session: Session = Depends(get_session),
+) -> PlanningRunOut:
+    run = service.run_planning(
+        session,
+        principal,
+        data.start_date,
+        data.days,
+        time_limit_s=data.time_limit_s,
+        seed=data.seed,
+        free_appointment_ids=set(data.free_appointment_ids),
+    )
+    return _run_out(run)
+
+
+@router.get("/planning-runs/{run_id}", response_model=PlanningRunOut)
+def read_run(
+    run_id: int, principal: Principal = require(Perm.SCHEDULE_PLAN), session: Session = Depends(get_session)
+) -> PlanningRunOut:
+    return _run_out(service.get_run(session, run_id))
+
+
+@router.post("/planning-runs/{run_id}/publish", response_model=PlanningRunOut)
+def publish_run(
+    run_id: int, principal: Principal = require(Perm.SCHEDULE_PLAN), session: Session = Depends(get_session)
+) -> PlanningRunOut:
+    return _run_out(service.publish(session, principal, run_id))
+
+
+@router.post("/planning-runs/{run_id}/discard", response_model=PlanningRunOut)
+def discard_run(
+    run_id: int, principal: Principal = require(Perm.SCHEDULE_PLAN), session: Session = Depends(get_session)
+) -> PlanningRunOut:
+    return _run_out(service.discard(session, principal, run_id))
+
+
+def _ics(body: str) -> Response:
+    return Response(
+        content=body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="igflow-appointments.ics"'},
+    )
+
+
+@router.get("/patients/{patient_id}/appointments.ics")
+def patient_calendar(
+    patient_id: int,
+    request: Request,
+    principal: Principal = require(Perm.SCHEDULE_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _ics(service.ics_for_patient(session, principal, patient_id, request.url.hostname or "igflow"))
+
+
+@router.get("/me/appointments.ics")
+def my_calendar(
+    request: Request,
+    principal: Principal = require(Perm.PATIENT_SELF),
+    session: Session = Depends(get_session),
+) -> Response:
+    if principal.patient_id is None:
+        raise Forbidden("This account is not linked to a patient record.")
+    return _ics(
+        service.ics_for_patient(session, principal, principal.patient_id, request.url.hostname or "igflow")
+    )

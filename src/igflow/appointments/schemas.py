@@ -1,0 +1,105 @@
+"""API shapes of the appointments capability."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CourseIn(_In):
+    order_id: int
+    not_before: dt.date | None = Field(default=None, description="Earliest date to consider (default: today)")
+
+
+class CourseSessionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    day_index: int
+    duration_min: int
+    dose_g: float
+
+
+class AppointmentOut(BaseModel):
+    id: int
+    course_id: int
+    course_session_id: int
+    patient_id: int
+    site_id: int
+    site_code: str
+    chair_id: int
+    chair_label: str
+    date: dt.date
+    start: str
+    end: str
+    duration_min: int
+    status: str
+    status_reason: str
+    source: str
+
+
+class CourseOut(BaseModel):
+    id: int
+    order_id: int
+    plan_version_id: int
+    patient_id: int
+    cycle: int
+    priority: int
+    target: dt.date
+    earliest: dt.date
+    latest: dt.date
+    window_reason: str
+    status: str
+    sessions: list[CourseSessionOut]
+    appointments: list[AppointmentOut]
+
+
+class SlotOptionOut(BaseModel):
+    site: str
+    dates: list[dt.date]
+    starts: list[str]
+    chairs: list[int]
+    target_distance_days: int
+    preference_misses: int
+    peak_increase: int
+
+
+class BookIn(_In):
+    site: str
+    dates: list[dt.date] = Field(min_length=1)
+    starts: list[str] = Field(min_length=1)
+    chairs: list[int] = Field(min_length=1)
+
+
+class StatusIn(_In):
+    status: Literal["cancelled", "no_show"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CancelOut(BaseModel):
+    appointment: AppointmentOut
+    repair: list[dict[str, Any]]
+
+
+class PlanningIn(_In):
+    start_date: dt.date
+    days: int = Field(ge=1, le=84)
+    time_limit_s: float | None = Field(default=None, gt=0, le=600)
+    seed: int = 0
+    free_appointment_ids: list[int] = Field(default_factory=list)
+
+
+class PlanningRunOut(BaseModel):
+    id: int
+    start_date: dt.date
+    days: int
+    status: str
+    figures: dict[str, Any]
+    result: dict[str, Any] | None
+    moves: list[dict[str, Any]]
+    unscheduled: list[dict[str, Any]]
