@@ -84,13 +84,16 @@ def serve(
 def demo(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same network")] = 42,
     patients: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many synthetic patients")] = 250,
+    orders: Annotated[
+        int, typer.Option(min=0, max=2000, help="Orders entered, verified and scheduled through the services")
+    ] = 120,
 ) -> None:
     """Load the deterministic synthetic three-centre network (safe to re-run)."""
     from igflow.demo.network import DEMO_USERS, load_demo
 
     db = _database()
     try:
-        created = load_demo(db, seed=seed, patients=patients, console=console)
+        created = load_demo(db, seed=seed, patients=patients, console=console, orders=orders)
     finally:
         db.dispose()
     if not created:

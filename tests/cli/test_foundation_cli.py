@@ -26,10 +26,10 @@ def test_upgrade_demo_users_backup_restore(
 ) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-    demo = runner.invoke(app, ["demo", "--seed", "3", "--patients", "20"])
+    demo = runner.invoke(app, ["demo", "--seed", "3", "--patients", "20", "--orders", "5"])
     assert demo.exit_code == 0, demo.output
     assert "demo-pharmacist-2026" in demo.output
-    again = runner.invoke(app, ["demo", "--seed", "3", "--patients", "20"])
+    again = runner.invoke(app, ["demo", "--seed", "3", "--patients", "20", "--orders", "5"])
     assert again.exit_code == 0 and "already present" in again.output
 
     monkeypatch.setenv("IGFLOW_NEW_PASSWORD", "a-long-enough-password")

@@ -47,7 +47,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{path}"
     upgrade(url)
     database = Database(url)
-    load_demo(database, seed=11, patients=60, console=Console(file=open(os.devnull, "w")))  # noqa: SIM115
+    load_demo(database, seed=11, patients=60, console=Console(file=open(os.devnull, "w")), orders=30)  # noqa: SIM115
     port = _free_port()
     settings = Settings(database_url=url, secret_key_file=path.parent / "secret")
     server = uvicorn.Server(

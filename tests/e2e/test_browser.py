@@ -165,3 +165,41 @@ def test_dose_calculator_shows_the_rate_plan(page: Any, tmp_path: Path) -> None:
     shot = DOCS / "dose-calculator.png" if update else tmp_path / "calc.png"
     page.screenshot(path=str(shot), full_page=True)
     assert page.csp_violations == []
+
+
+def test_scheduler_cancels_then_rebooks_from_the_chair_board(page: Any, tmp_path: Path) -> None:
+    import datetime as dt
+
+    sign_in(page, "scheduler", PASSWORDS["scheduler"])
+    sites = page.request.get("/api/v1/sites").json()
+    found = None
+    for offset in range(1, 22):
+        day = (dt.date.today() + dt.timedelta(days=offset)).isoformat()
+        for site in (s for s in sites if s["kind"] == "centre"):
+            board = page.request.get(f"/api/v1/sites/{site['id']}/board?date={day}").json()
+            if board["appointments"]:
+                found = (site["id"], day, board["appointments"][0])
+                break
+        if found:
+            break
+    assert found, "the demo's planning run booked appointments in the next three weeks"
+    site_id, day, appointment = found
+    page.goto(f"/board?site={site_id}&date={day}")
+    assert page.locator("svg.board rect").count() >= 1
+    update = os.environ.get("IGFLOW_UPDATE_SCREENSHOTS")
+    page.screenshot(path=str(DOCS / "chair-board.png" if update else tmp_path / "board.png"), full_page=True)
+    page.get_by_role("link", name=appointment["patient"]).first.click()
+    page.wait_for_load_state("networkidle")
+    assert "booked" in page.locator("h1 .status").inner_text()
+    page.locator("select[name=status]").first.select_option("cancelled")
+    page.locator("input[name=reason]").first.fill("patient has a cold (synthetic)")
+    page.get_by_role("button", name="Apply").first.click()
+    page.wait_for_load_state("networkidle")
+    assert "cancelled" in page.get_by_role("heading", level=1).inner_text()
+    page.get_by_role("link", name="rebook it").click()
+    page.wait_for_load_state("networkidle")
+    assert "waiting" in page.locator("h1 .status").inner_text()
+    page.get_by_role("button", name="Book option 1").click()
+    page.wait_for_load_state("networkidle")
+    assert "booked" in page.locator("h1 .status").inner_text()
+    assert page.csp_violations == []

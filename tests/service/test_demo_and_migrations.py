@@ -39,9 +39,9 @@ def _snapshot(db: Database) -> list[tuple[object, ...]]:
 
 
 def test_demo_network_is_plausible_deterministic_and_idempotent(db: Database) -> None:
-    assert load_demo(db, seed=7, patients=300, console=QUIET) is True
+    assert load_demo(db, seed=7, patients=300, console=QUIET, orders=25) is True
     first = _snapshot(db)
-    assert load_demo(db, seed=7, patients=300, console=QUIET) is False  # re-run adds nothing
+    assert load_demo(db, seed=7, patients=300, console=QUIET, orders=25) is False  # re-run adds nothing
     assert _snapshot(db) == first
     with db.session() as session:
         assert session.execute(select(func.count()).select_from(Patient)).scalar_one() == 300
@@ -66,13 +66,20 @@ def test_demo_network_is_plausible_deterministic_and_idempotent(db: Database) ->
             len(s.chairs) for s in centres
         )
         assert verify_chain(session).ok
+        from igflow.appointments.models import Appointment, Course
+        from igflow.orders.models import Order
+
+        assert 20 <= session.execute(select(func.count()).select_from(Order)).scalar_one() <= 25
+        assert session.execute(select(func.count()).select_from(Course)).scalar_one() >= 15
+        booked = session.execute(select(Appointment).where(Appointment.status == "booked")).scalars().all()
+        assert len(booked) >= 10, "the demo's planning run booked courses onto chairs"
 
 
 def test_a_different_seed_gives_a_different_network(db: Database, database_url: str) -> None:
-    load_demo(db, seed=1, patients=40, console=QUIET)
+    load_demo(db, seed=1, patients=40, console=QUIET, orders=0)
     first = _snapshot(db)
     from tests.conftest import wipe
 
     wipe(db)
-    load_demo(db, seed=2, patients=40, console=QUIET)
+    load_demo(db, seed=2, patients=40, console=QUIET, orders=0)
     assert _snapshot(db) != first

@@ -114,8 +114,8 @@ def week_load(
     return [{**day, "date": day["date"].isoformat()} for day in service.week_load(session, site_id, monday)]
 
 
-def _run_out(run: Any) -> PlanningRunOut:
-    moves, unscheduled = service.run_moves(run)
+def _run_out(session: Session, run: Any) -> PlanningRunOut:
+    moves, unscheduled = service.run_moves(session, run)
     return PlanningRunOut(
         id=run.id,
         start_date=run.start_date,
@@ -143,28 +143,28 @@ def run_planning(
         seed=data.seed,
         free_appointment_ids=set(data.free_appointment_ids),
     )
-    return _run_out(run)
+    return _run_out(session, run)
 
 
 @router.get("/planning-runs/{run_id}", response_model=PlanningRunOut)
 def read_run(
     run_id: int, principal: Principal = require(Perm.SCHEDULE_PLAN), session: Session = Depends(get_session)
 ) -> PlanningRunOut:
-    return _run_out(service.get_run(session, run_id))
+    return _run_out(session, service.get_run(session, run_id))
 
 
 @router.post("/planning-runs/{run_id}/publish", response_model=PlanningRunOut)
 def publish_run(
     run_id: int, principal: Principal = require(Perm.SCHEDULE_PLAN), session: Session = Depends(get_session)
 ) -> PlanningRunOut:
-    return _run_out(service.publish(session, principal, run_id))
+    return _run_out(session, service.publish(session, principal, run_id))
 
 
 @router.post("/planning-runs/{run_id}/discard", response_model=PlanningRunOut)
 def discard_run(
     run_id: int, principal: Principal = require(Perm.SCHEDULE_PLAN), session: Session = Depends(get_session)
 ) -> PlanningRunOut:
-    return _run_out(service.discard(session, principal, run_id))
+    return _run_out(session, service.discard(session, principal, run_id))
 
 
 def _ics(body: str) -> Response:

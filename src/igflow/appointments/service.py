@@ -942,11 +942,25 @@ def get_run(session: Session, run_id: int) -> PlanningRun:
     return run
 
 
-def run_moves(run: PlanningRun) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """What the draft changes (new bookings, moved freed appointments) and what stays unscheduled."""
+def run_moves(session: Session, run: PlanningRun) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the draft books (each with its course and patient) and what it leaves unscheduled."""
     meta = run.instance.get("x_igflow", {})
-    moves = [a for a in run.schedule["assignments"] if a["session"] in meta.get("course_sessions", {})]
-    unscheduled = [u for u in run.schedule["unscheduled"] if u["session"] in meta.get("course_sessions", {})]
+    course_sessions: dict[str, int] = meta.get("course_sessions", {})
+    owners = {
+        cs_id: (course_id, patient_id, day_index)
+        for cs_id, course_id, patient_id, day_index in session.execute(
+            select(CourseSession.id, Course.id, Course.patient_id, CourseSession.day_index)
+            .join(Course, Course.id == CourseSession.course_id)
+            .where(CourseSession.id.in_(list(course_sessions.values())))
+        ).all()
+    }
+
+    def describe(item: dict[str, Any]) -> dict[str, Any]:
+        course_id, patient_id, day_index = owners[course_sessions[item["session"]]]
+        return {**item, "course_id": course_id, "patient_id": patient_id, "day_index": day_index}
+
+    moves = [describe(a) for a in run.schedule["assignments"] if a["session"] in course_sessions]
+    unscheduled = [describe(u) for u in run.schedule["unscheduled"] if u["session"] in course_sessions]
     return moves, unscheduled
 
 

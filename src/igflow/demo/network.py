@@ -196,7 +196,9 @@ def _dob(rng: random.Random, age: int) -> date:
     return REFERENCE_DATE - timedelta(days=age * 365 + rng.randint(0, 364))
 
 
-def load_demo(db: Database, *, seed: int = 42, patients: int = 250, console: Console | None = None) -> bool:
+def load_demo(
+    db: Database, *, seed: int = 42, patients: int = 250, console: Console | None = None, orders: int = 120
+) -> bool:
     """Create the demo network; returns False (and changes nothing) if an organisation already exists."""
     console = console or Console()
     catalog = load_catalog()
@@ -232,6 +234,8 @@ def load_demo(db: Database, *, seed: int = 42, patients: int = 250, console: Con
             detail={"seed": seed, "patients": patients, "first_patient_id": first_patient_id},
         )
         session.commit()
+    if orders:
+        load_clinical_flow(db, seed=seed, orders=orders, console=console)
     return True
 
 
@@ -539,3 +543,104 @@ def _referral_status(rng: random.Random, indication: str) -> str:
         return rng.choice(["declined", "declined", "in_review"])
     roll = rng.random()
     return "new" if roll < 0.06 else "in_review" if roll < 0.12 else "declined" if roll < 0.14 else "accepted"
+
+
+# --- orders, verified plans and booked courses ---------------------------------------------------------
+
+# Phase by indication for the demo's orders (chronic conditions on maintenance, acute ones acute).
+_DEMO_PHASE = {
+    "cidp": "maintenance",
+    "pid": "maintenance",
+    "sid": "maintenance",
+    "mmn": "maintenance",
+    "myasthenia-gravis": "maintenance",
+    "dermatomyositis": "maintenance",
+    "polymyositis": "maintenance",
+    "itp-adult": "acute",
+    "itp-child": "acute",
+    "kawasaki": "acute",
+    "gbs": "acute",
+}
+# Products tried in turn; the first whose plan has no hard stop for the patient is ordered.
+_DEMO_PRODUCTS = ("gammagard-liquid", "privigen", "gamunex-c", "panzyga", "octagam-10", "bivigam")
+
+
+def load_clinical_flow(db: Database, *, seed: int, orders: int, console: Console) -> dict[str, int]:
+    """Orders for accepted referrals, verified by a second pharmacist, with courses booked by a planning run.
+
+    Everything goes through the services (audit included), as if the staff had done it.
+    """
+    from igflow.appointments import service as appointments_service
+    from igflow.errors import IgflowError
+    from igflow.orders import service as orders_service
+    from igflow.orders.schemas import OrderIn, VerificationIn
+    from igflow.security.service import get_user_by_username, principal_for_user
+
+    rng = random.Random(seed + 1)
+    counts = {"orders": 0, "verified": 0, "courses": 0, "booked_courses": 0}
+    with db.session() as session:
+
+        def principal(username: str) -> Any:
+            user = get_user_by_username(session, username)
+            assert user is not None
+            return principal_for_user(user, client_address="demo-loader")
+
+        prescriber, pharmacist, scheduler = (
+            principal("prescriber"),
+            principal("pharmacist"),
+            principal("scheduler"),
+        )
+        candidates = session.execute(
+            select(Referral.patient_id, Referral.indication_id, Referral.prescriber_id, Referral.id)
+            .where(Referral.status == "accepted", Referral.indication_id.in_(list(_DEMO_PHASE)))
+            .order_by(Referral.patient_id)
+        ).all()
+        first_patient = session.execute(select(func.min(Patient.id))).scalar_one()
+        chosen = [c for c in candidates if c[0] == first_patient] + [
+            c for c in candidates if c[0] != first_patient
+        ]
+        for patient_id, indication, prescriber_id, referral_id in chosen[:orders]:
+            order = None
+            for product in _DEMO_PRODUCTS:
+                data = OrderIn(
+                    patient_id=patient_id,
+                    prescriber_id=prescriber_id,
+                    referral_id=referral_id,
+                    indication_id=indication,
+                    phase=_DEMO_PHASE[indication],
+                    product_id=product,
+                )
+                facts = orders_service.patient_facts(
+                    session, session.get(Patient, patient_id), data, load_catalog()
+                )
+                plan = orders_service._plan(data, facts, load_catalog())
+                if not any(a["severity"] == "hard_stop" for a in plan["alerts"]):
+                    order = orders_service.create(session, prescriber, data)
+                    break
+            if order is None:
+                continue
+            counts["orders"] += 1
+            if patient_id != first_patient and rng.random() < 0.15:
+                continue  # left in the pharmacist's queue
+            orders_service.verify(
+                session, pharmacist, order.id, VerificationIn(version=1, decision="verified")
+            )
+            counts["verified"] += 1
+            # Maintenance patients are at different points of their cycle: spread their next targets.
+            spread = rng.randint(0, 14) if _DEMO_PHASE[indication] == "maintenance" else 0
+            try:
+                not_before = datetime.now(UTC).date() + timedelta(days=spread)
+                appointments_service.create_course(session, scheduler, order.id, not_before)
+                counts["courses"] += 1
+            except IgflowError:
+                session.rollback()
+        start = datetime.now(UTC).date()
+        run = appointments_service.run_planning(session, scheduler, start, 21, time_limit_s=5, seed=seed)
+        published = appointments_service.publish(session, scheduler, run.id)
+        counts["booked_courses"] = len((published.result or {}).get("booked_courses", []))
+    console.print(
+        f"Clinical flow: {counts['orders']} orders, {counts['verified']} verified, "
+        f"{counts['courses']} courses, "
+        f"{counts['booked_courses']} booked by planning run {run.id}."
+    )
+    return counts

@@ -896,10 +896,10 @@ def planning_run_page(
     session: Session = Depends(get_session),
 ) -> Response:
     run = appointments_service.get_run(session, run_id)
-    moves, unscheduled = appointments_service.run_moves(run)
-    return render(
-        request, "schedule/run.html", {"run": run, "moves": moves, "unscheduled": unscheduled, "error": None}
-    )
+    moves, unscheduled = appointments_service.run_moves(session, run)
+    names = _patient_names(session, [m["patient_id"] for m in moves + unscheduled])
+    context = {"run": run, "moves": moves, "unscheduled": unscheduled, "names": names, "error": None}
+    return render(request, "schedule/run.html", context)
 
 
 @router.post("/planning/{run_id}/publish")
