@@ -10,10 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.routing import BaseRoute, Mount
@@ -24,6 +24,10 @@ from igflow.config import Settings, get_settings
 from igflow.db import Database
 from igflow.directory.routes import router as directory_router
 from igflow.errors import IgflowError, Unauthenticated, field_errors
+from igflow.infusions import pages as infusion_pages
+from igflow.infusions.routes import router as infusions_router
+from igflow.inventory import pages as inventory_pages
+from igflow.inventory.routes import router as inventory_router
 from igflow.orders.routes import router as orders_router
 from igflow.patients.routes import router as patients_router
 from igflow.referrals.routes import router as referrals_router
@@ -211,11 +215,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         referrals_router,
         orders_router,
         appointments_router,
+        inventory_router,
+        infusions_router,
         sites_router,
         directory_router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(inventory_pages.router)
+    app.include_router(infusion_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.state.route_templates = {id(route): path for path, _methods, route in iter_routes(app)}

@@ -15,6 +15,8 @@ import pytest
 from igflow.app import iter_routes
 from igflow.referrals.models import Referral, ReferralDocument
 from igflow.security.models import ApiToken
+from tests.api.matrix_infusions import INFUSION_MATRIX, infusion_ids
+from tests.api.matrix_inventory import INVENTORY_MATRIX, inventory_ids
 from tests.conftest import World
 
 ANON = "anonymous"
@@ -138,6 +140,10 @@ MATRIX: list[tuple[str, str, set[str]]] = [
 ]
 
 
+# Capabilities keep their own rows (and the ids their rows need) beside their tests.
+MATRIX += INVENTORY_MATRIX + INFUSION_MATRIX
+
+
 def _template(path: str) -> str:
     """'/api/v1/patients/{ann}' -> '/api/v1/patients/{}' for comparison with the app's own templates."""
     out, depth = [], 0
@@ -226,7 +232,7 @@ def _ids(world: World) -> dict[str, int]:
     run = scheduler.post(
         "/api/v1/planning-runs", json={"start_date": option["dates"][0], "days": 7, "time_limit_s": 1}
     )
-    return {
+    ids = {
         "course": course["id"],
         "appointment": booked["appointments"][0]["id"],
         "run": run.json()["id"],
@@ -239,6 +245,9 @@ def _ids(world: World) -> dict[str, int]:
         "chair": chair_id,
         "target_user": world.users["target"],
     }
+    ids.update(inventory_ids(world, ids))
+    ids.update(infusion_ids(world, ids))
+    return ids
 
 
 def _request(client: Any, method: str, url: str) -> Any:

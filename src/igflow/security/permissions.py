@@ -43,6 +43,11 @@ class Perm(StrEnum):
     SCHEDULE_READ = "schedule.read"  # chair boards, load, courses and their appointments
     SCHEDULE_WRITE = "schedule.write"  # courses, suggestions, bookings, cancellations
     SCHEDULE_PLAN = "schedule.plan"  # planning runs and publishing them
+    INVENTORY_READ = "inventory.read"  # stock, lots, expiry, pick lists, shortfalls, recall trace
+    INVENTORY_WRITE = "inventory.write"  # receipts, transfers, allocation, waste, quarantine, recall
+    VIAL_SCAN = "vial.scan"  # scan and dispense vials at the chair for an appointment
+    INFUSION_READ = "infusion.read"  # infusion records, reactions, follow-up tasks
+    INFUSION_CHART = "infusion.chart"  # chart at the chair: checklist, rates, vitals, reactions, sign
 
 
 _STAFF = {Perm.AUTHENTICATED, Perm.API_DOCS, Perm.SITE_READ}
@@ -70,9 +75,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.REFERRAL_DECIDE,
             Perm.PLAN_VERIFY,
             Perm.SCHEDULE_READ,
+            Perm.INVENTORY_READ,
+            Perm.INVENTORY_WRITE,
+            Perm.VIAL_SCAN,
+            Perm.INFUSION_READ,
         }
     ),
-    Role.NURSE: frozenset(_STAFF | _CLINICAL | {Perm.MEASUREMENT_WRITE, Perm.SCHEDULE_READ}),
+    Role.NURSE: frozenset(
+        _STAFF
+        | _CLINICAL
+        | {
+            Perm.MEASUREMENT_WRITE,
+            Perm.SCHEDULE_READ,
+            Perm.INVENTORY_READ,
+            Perm.VIAL_SCAN,
+            Perm.INFUSION_READ,
+            Perm.INFUSION_CHART,
+        }
+    ),
     # Scheduling needs who, where and when; not allergies, risks or diagnoses.
     Role.SCHEDULER: frozenset(
         _STAFF
@@ -97,7 +117,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         }
     ),
     Role.PRESCRIBER: frozenset(
-        _STAFF | _CLINICAL | {Perm.MEASUREMENT_WRITE, Perm.REFERRAL_WRITE, Perm.ORDER_WRITE}
+        _STAFF
+        | _CLINICAL
+        | {Perm.MEASUREMENT_WRITE, Perm.REFERRAL_WRITE, Perm.ORDER_WRITE, Perm.INFUSION_READ}
     ),
     Role.AUDITOR: frozenset({Perm.AUTHENTICATED, Perm.API_DOCS, Perm.AUDIT_READ}),
     Role.PATIENT: frozenset({Perm.AUTHENTICATED, Perm.PATIENT_SELF}),

@@ -23,6 +23,8 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Verify", "/verification-queue", Perm.PLAN_VERIFY),
     ("Dose calculator", "/dose", Perm.DOSE_CALCULATE),
     ("Scheduling", "/schedule", Perm.SCHEDULE_READ),
+    ("Chair side", "/chair", Perm.INFUSION_CHART),
+    ("Pharmacy", "/inventory", Perm.INVENTORY_READ),
     ("My record", "/my", Perm.PATIENT_SELF),
     ("Sites", "/admin/sites", Perm.SITE_READ),
     ("Users", "/admin/users", Perm.USER_MANAGE),
