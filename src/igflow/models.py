@@ -3,6 +3,7 @@
 from igflow.appointments import models as appointments_models
 from igflow.db import Base
 from igflow.directory import models as directory_models
+from igflow.infusions import models as infusions_models
 from igflow.inventory import models as inventory_models
 from igflow.orders import models as orders_models
 from igflow.patients import models as patients_models
@@ -14,6 +15,7 @@ __all__ = [
     "Base",
     "appointments_models",
     "directory_models",
+    "infusions_models",
     "inventory_models",
     "orders_models",
     "patients_models",

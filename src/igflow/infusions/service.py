@@ -1,0 +1,619 @@
+"""Use cases of the infusions capability: check in, chart at the chair, sign, follow up, report.
+
+The record's state is derived from its append-only chart entries. Each entry is validated against what
+came before (no start without the checklist, a weight within the limit or a pharmacist's release,
+baseline vitals and every planned vial scanned; no rate above the plan; nothing but corrections after
+signing), and carries the alerts the pure core raised (``igflow.clinical.infusion_day``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from igflow.appointments.models import Appointment, Course, CourseSession
+from igflow.catalog import load_catalog
+from igflow.clinical.infusion_day import (
+    InfusionDayDataError,
+    VitalSigns,
+    assess_reaction,
+    check_weight,
+    evaluate_vitals,
+    follow_up_task,
+    vitals_due,
+)
+from igflow.clinical.models import Step
+from igflow.db import utcnow
+from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
+from igflow.infusions.models import ChartEntry, InfusionRecord, WorkTask
+from igflow.infusions.schemas import PAYLOADS, EntryIn
+from igflow.orders.models import Order, PlanVersion
+from igflow.patients import service as patients_service
+from igflow.security import audit
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+
+_VITAL_FIELDS = ("systolic_bp_mmhg", "heart_rate_bpm", "resp_rate_per_min", "spo2_percent", "temperature_c")
+
+
+@dataclass
+class RecordView:
+    """What the chair-side page shows: the plan day, progress, due vitals and every entry."""
+
+    record: InfusionRecord
+    plan: dict[str, Any]
+    day: dict[str, Any]
+    entries: list[ChartEntry]
+    checklist_done: bool = False
+    weight_ok: bool = False
+    weight_pending_pharmacist: bool = False
+    baseline_vitals: bool = False
+    vials_needed: dict[float, int] = field(default_factory=dict)
+    vials_scanned: dict[float, int] = field(default_factory=dict)
+    current_rate_ml_per_h: float | None = None
+    current_step: int | None = None
+    vitals_due: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
+    missing_to_start: list[str] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _plan_for(session: Session, appointment: Appointment) -> tuple[PlanVersion, Order, CourseSession]:
+    cs = session.get(CourseSession, appointment.course_session_id)
+    assert cs is not None
+    course = session.get(Course, cs.course_id)
+    assert course is not None
+    version = session.get(PlanVersion, course.plan_version_id)
+    order = session.get(Order, course.order_id)
+    assert version is not None and order is not None
+    return version, order, cs
+
+
+def _day(plan: dict[str, Any], day_index: int) -> dict[str, Any]:
+    for day in plan.get("days") or []:
+        if int(day["day"]) == day_index:
+            return dict(day)
+    raise InvalidInput(f"the plan has no day {day_index}", "appointment_id")
+
+
+def check_in(session: Session, principal: Principal, appointment_id: int) -> InfusionRecord:
+    """Open the chart for today's appointment (the same record if it is already open)."""
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"appointment {appointment_id} not found")
+    patients_service.check_access(session, principal, appointment.patient_id)
+    existing = session.execute(
+        select(InfusionRecord).where(InfusionRecord.appointment_id == appointment.id)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    if appointment.status != "booked":
+        raise InvalidInput(f"appointment_id: the appointment is {appointment.status}", "appointment_id")
+    version, order, cs = _plan_for(session, appointment)
+    day = _day(version.plan, cs.day_index)
+    if not day.get("steps"):
+        raise InvalidInput(
+            "appointment_id: the plan for this day has no rate steps to follow", "appointment_id"
+        )
+    record = InfusionRecord(
+        appointment_id=appointment.id,
+        patient_id=appointment.patient_id,
+        order_id=order.id,
+        plan_version_id=version.id,
+        day_index=cs.day_index,
+        product_id=str(version.plan["product"]),
+        status="checked_in",
+        first_infusion=bool(version.plan.get("first_infusion")),
+        next_plan_flags=[],
+        created_by_user_id=principal.user_id,
+    )
+    session.add(record)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        again = session.execute(
+            select(InfusionRecord).where(InfusionRecord.appointment_id == appointment.id)
+        ).scalar_one()
+        return again
+    audit.record(
+        session,
+        principal.actor,
+        "infusion.check_in",
+        "infusion_record",
+        record.id,
+        patient_id=record.patient_id,
+    )
+    session.commit()
+    return record
+
+
+def _load(session: Session, principal: Principal, record_id: int) -> InfusionRecord:
+    record = session.get(InfusionRecord, record_id)
+    if record is None:
+        raise NotFound(f"infusion record {record_id} not found")
+    try:
+        patients_service.check_access(session, principal, record.patient_id)
+    except NotFound:
+        raise NotFound(f"infusion record {record_id} not found") from None
+    return record
+
+
+def _entries(session: Session, record_id: int) -> list[ChartEntry]:
+    return list(
+        session.execute(
+            select(ChartEntry).where(ChartEntry.record_id == record_id).order_by(ChartEntry.id)
+        ).scalars()
+    )
+
+
+def _steps(day: dict[str, Any]) -> list[Step]:
+    return [
+        Step(
+            start_min=float(s["start_min"]),
+            minutes=float(s["minutes"]),
+            rate_mg_per_kg_min=float(s["rate_mg_per_kg_min"]),
+            rate_ml_per_h=float(s["rate_ml_per_h"]),
+            volume_ml=float(s.get("volume_ml") or 0),
+        )
+        for s in day["steps"]
+    ]
+
+
+def _view(session: Session, record: InfusionRecord) -> RecordView:
+    version = session.get(PlanVersion, record.plan_version_id)
+    assert version is not None
+    day = _day(version.plan, record.day_index)
+    entries = _entries(session, record.id)
+    view = RecordView(record=record, plan=version.plan, day=day, entries=entries)
+    view.vials_needed = {float(v["size_g"]): int(v["count"]) for v in day.get("vials", [])}
+    scanned: dict[float, int] = defaultdict(int)
+    started = False
+    for entry in entries:
+        view.alerts.extend(entry.result.get("alerts", []))
+        if entry.kind == "checklist":
+            view.checklist_done = True
+        elif entry.kind == "weight":
+            view.weight_ok = not entry.result.get("needs_pharmacist", True)
+            view.weight_pending_pharmacist = bool(entry.result.get("needs_pharmacist"))
+        elif entry.kind == "pharmacist_release":
+            if entry.payload.get("decision") == "proceed" and view.weight_pending_pharmacist:
+                view.weight_ok, view.weight_pending_pharmacist = True, False
+        elif entry.kind == "vitals" and not started:
+            view.baseline_vitals = True
+        elif entry.kind == "vial":
+            scanned[float(entry.result["size_g"])] += 1
+        elif entry.kind == "start":
+            started = True
+            view.current_step, view.current_rate_ml_per_h = 0, float(day["steps"][0]["rate_ml_per_h"])
+        elif entry.kind == "rate_change":
+            view.current_rate_ml_per_h = float(entry.payload["rate_ml_per_h"])
+            view.current_step = entry.result.get("step")
+    view.vials_scanned = dict(scanned)
+    missing = []
+    if not view.checklist_done:
+        missing.append("the pre-infusion checklist (two identifiers, hydration, IV access)")
+    if view.weight_pending_pharmacist:
+        missing.append("the pharmacist's release after today's weight change")
+    elif not view.weight_ok:
+        missing.append("today's weight")
+    if not view.baseline_vitals:
+        missing.append("baseline vital signs")
+    if view.vials_scanned != view.vials_needed:
+        want = ", ".join(f"{c} × {s:g} g" for s, c in sorted(view.vials_needed.items()))
+        have = ", ".join(f"{c} × {s:g} g" for s, c in sorted(view.vials_scanned.items())) or "none"
+        missing.append(f"every planned vial scanned (plan: {want}; scanned: {have})")
+    view.missing_to_start = missing
+    observation = float(day.get("observation_min") or 0)
+    try:
+        due = vitals_due(_steps(day), load_catalog().infusion_day.vitals_schedule, observation)
+        view.vitals_due = [(d.minute, d.reasons) for d in due]
+    except InfusionDayDataError as exc:
+        view.alerts.append({"severity": "warning", "code": "vitals_schedule_unknown", "message": str(exc)})
+    return view
+
+
+def read(session: Session, principal: Principal, record_id: int) -> RecordView:
+    record = _load(session, principal, record_id)
+    audit.record(
+        session, principal.actor, "infusion.read", "infusion_record", record.id, patient_id=record.patient_id
+    )
+    session.commit()
+    return _view(session, record)
+
+
+def _alerts(items: Any) -> list[dict[str, Any]]:
+    return [{"severity": a.severity, "code": a.code, "message": a.message} for a in items]
+
+
+def chart(session: Session, principal: Principal, record_id: int, data: EntryIn) -> ChartEntry:
+    """Append one chart entry; a retried submission (same client_id) returns the stored entry."""
+    record = _load(session, principal, record_id)
+    existing = session.execute(
+        select(ChartEntry).where(ChartEntry.client_id == data.client_id)
+    ).scalar_one_or_none()
+    if existing is not None:
+        if existing.record_id != record.id or existing.kind != data.kind or existing.payload != data.payload:
+            raise Conflict("client_id: this id was already used for a different entry", "client_id")
+        return existing
+    try:
+        payload = PAYLOADS[data.kind].model_validate(data.payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or data.kind
+        raise InvalidInput(f"payload.{name}: {first['msg']}", f"payload.{name}") from None
+    view = _view(session, record)
+    result: dict[str, Any] = {}
+    if record.status == "signed" and data.kind != "correction":
+        raise Conflict(
+            "The record is signed and locked; add a correction that names the entry and says why.", "kind"
+        )
+    catalog = load_catalog()
+    kind = data.kind
+    if kind == "checklist":
+        ids = set(payload.identifiers)  # type: ignore[attr-defined]
+        if len(ids) < 2:
+            raise InvalidInput(
+                "payload.identifiers: confirm two different patient identifiers", "payload.identifiers"
+            )
+        if not payload.hydration:  # type: ignore[attr-defined]
+            result["alerts"] = [
+                {
+                    "severity": "warning",
+                    "code": "hydration_not_confirmed",
+                    "message": "Hydration not confirmed.",
+                }
+            ]
+    elif kind == "weight":
+        check = check_weight(
+            float(view.plan["weight_kg"]), payload.weight_kg, catalog.infusion_day.weight_check
+        )  # type: ignore[attr-defined]
+        result = {
+            "needs_pharmacist": check.needs_pharmacist,
+            "change_kg": check.change_kg,
+            "change_percent": check.change_percent,
+            "alerts": _alerts(check.alerts),
+        }
+        if check.needs_pharmacist:
+            _task(
+                session,
+                "weight_review",
+                "pharmacist",
+                record,
+                f"Weight at the chair {payload.weight_kg:g} kg vs plan {view.plan['weight_kg']:g} kg",  # type: ignore[attr-defined]
+                {"change_kg": check.change_kg, "change_percent": check.change_percent},
+            )
+    elif kind == "pharmacist_release":
+        if not principal.can(Perm.PLAN_VERIFY):
+            raise Forbidden("Only a pharmacist can release a plan after a weight change.", "kind")
+        if not view.weight_pending_pharmacist:
+            raise InvalidInput("kind: no weight change is waiting for a pharmacist", "kind")
+    elif kind == "vitals":
+        reading = VitalSigns(**{k: getattr(payload, k) for k in _VITAL_FIELDS})
+        baseline = next((e for e in view.entries if e.kind == "vitals"), None)
+        base = VitalSigns(**{k: baseline.payload.get(k) for k in _VITAL_FIELDS}) if baseline else None
+        result = {"alerts": _alerts(evaluate_vitals(reading, catalog.infusion_day.vital_limits, base))}
+    elif kind == "vial":
+        if record.status != "checked_in":
+            raise InvalidInput("kind: vials are scanned before the infusion starts", "kind")
+        from igflow.inventory import service as inventory_service
+
+        appointment = session.get(Appointment, record.appointment_id)
+        assert appointment is not None
+        scan = inventory_service.scan_check(session, principal, appointment.id, payload.scan_text)  # type: ignore[attr-defined]
+        size = float(scan.vial_size_g)
+        if view.vials_scanned.get(size, 0) >= view.vials_needed.get(size, 0):
+            raise InvalidInput(
+                f"scan: the plan needs no more {size:g} g vials today (plan: {view.vials_needed})", "scan"
+            )
+        move = inventory_service.dispense(
+            session, principal, appointment.id, scan.lot_id, 1, client_id=f"vial-{data.client_id}"
+        )
+        result = {"lot_id": scan.lot_id, "lot_number": scan.lot_number, "size_g": size, "move_id": move.id}
+    elif kind == "start":
+        if record.status != "checked_in":
+            raise InvalidInput(f"kind: the infusion is already {record.status}", "kind")
+        if view.missing_to_start:
+            raise InvalidInput("Not ready to start: " + "; ".join(view.missing_to_start) + ".", "kind")
+        record.status, record.started_at = "infusing", utcnow()
+    elif kind == "rate_change":
+        if record.status != "infusing":
+            raise InvalidInput("kind: rates are changed while infusing", "kind")
+        rates = [float(s["rate_ml_per_h"]) for s in view.day["steps"]]
+        rate = payload.rate_ml_per_h  # type: ignore[attr-defined]
+        if rate > max(rates) + 0.05:
+            raise InvalidInput(
+                f"payload.rate_ml_per_h: {rate:g} mL/h is above the plan's maximum "
+                f"{max(rates):g} mL/h for today",
+                "payload.rate_ml_per_h",
+            )
+        result = {"step": max((k for k, r in enumerate(rates) if r <= rate + 0.05), default=0)}
+    elif kind == "reaction":
+        assessment = assess_reaction(
+            payload.grade, payload.symptoms, catalog.infusion_day, payload.action_taken
+        )  # type: ignore[attr-defined]
+        result = {
+            "recommended_action": assessment.recommended_action,
+            "stops_infusion": assessment.stops_infusion,
+            "notify": list(assessment.notify_queues),
+            "next_plan_flags": list(assessment.next_plan_flags),
+            "protocol_source": assessment.protocol_source,
+            "alerts": _alerts(assessment.alerts),
+        }
+        record.max_reaction_grade = max(record.max_reaction_grade, payload.grade)  # type: ignore[attr-defined]
+        if assessment.stops_infusion and record.status == "infusing":
+            record.status = "stopped"
+            record.ended_at = utcnow()
+        if assessment.next_plan_flags:
+            record.next_plan_flags = sorted(set(record.next_plan_flags) | set(assessment.next_plan_flags))
+        for queue in assessment.notify_queues:
+            _task(
+                session,
+                "reaction_review",
+                queue,
+                record,
+                f"Grade {payload.grade} infusion reaction ({', '.join(payload.symptoms)})",  # type: ignore[attr-defined]
+                {"grade": payload.grade, "next_plan_flags": list(assessment.next_plan_flags)},  # type: ignore[attr-defined]
+            )
+    elif kind == "end":
+        if record.status not in ("infusing", "stopped"):
+            raise InvalidInput(f"kind: cannot end an infusion that is {record.status}", "kind")
+        record.volume_infused_ml = payload.volume_infused_ml  # type: ignore[attr-defined]
+        if record.status == "infusing":
+            record.ended_at = utcnow()
+        record.status = "observation"
+    elif kind == "sign":
+        if record.status != "observation":
+            raise InvalidInput("kind: end the infusion (volume infused, vials) before signing", "kind")
+        end_id = max(e.id for e in view.entries if e.kind == "end")
+        if not any(e.kind == "vitals" and e.id > end_id for e in view.entries):
+            raise InvalidInput(
+                "kind: record discharge vital signs after the observation before signing", "kind"
+            )
+        record.status, record.signed_at, record.signed_by_user_id = "signed", utcnow(), principal.user_id
+        ended = record.ended_at or utcnow()
+        task = follow_up_task(ended, catalog.infusion_day.follow_up)
+        _task(
+            session,
+            "follow_up",
+            "nurse",
+            record,
+            "Follow-up call after the infusion",
+            {"checklist": [{"id": c.id, "label": c.label} for c in task.checklist]},
+            due=(task.due_from_utc, task.due_by_utc),
+        )
+    elif kind == "correction":
+        target = session.get(ChartEntry, data.amends_id) if data.amends_id else None
+        if target is None or target.record_id != record.id:
+            raise InvalidInput("amends_id: name the entry of this record being corrected", "amends_id")
+        if not data.reason.strip():
+            raise InvalidInput("reason: say why the entry is corrected", "reason")
+    entry = ChartEntry(
+        record_id=record.id,
+        client_id=data.client_id,
+        kind=kind,
+        payload=data.payload,
+        result=result,
+        amends_id=data.amends_id if kind == "correction" else None,
+        reason=data.reason,
+        created_by_user_id=principal.user_id,
+    )
+    session.add(entry)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        again = session.execute(select(ChartEntry).where(ChartEntry.client_id == data.client_id)).scalar_one()
+        return again
+    audit.record(
+        session,
+        principal.actor,
+        f"infusion.{kind}",
+        "chart_entry",
+        entry.id,
+        patient_id=record.patient_id,
+        detail={"record_id": record.id},
+    )
+    session.commit()
+    return entry
+
+
+def _task(
+    session: Session,
+    kind: str,
+    queue: str,
+    record: InfusionRecord,
+    title: str,
+    detail: dict[str, Any],
+    due: tuple[datetime, datetime] | None = None,
+) -> WorkTask:
+    task = WorkTask(
+        kind=kind,
+        queue=queue,
+        patient_id=record.patient_id,
+        record_id=record.id,
+        title=title,
+        detail=detail,
+        due_from=due[0] if due else None,
+        due_by=due[1] if due else None,
+        status="open",
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
+_QUEUE_OF_PERM = (
+    (Perm.PLAN_VERIFY, "pharmacist"),
+    (Perm.ORDER_WRITE, "prescriber"),
+    (Perm.INFUSION_CHART, "nurse"),
+)
+
+
+def my_queues(principal: Principal) -> list[str]:
+    return [queue for perm, queue in _QUEUE_OF_PERM if principal.can(perm)]
+
+
+def tasks(session: Session, principal: Principal, queue: str | None = None) -> list[WorkTask]:
+    queues = my_queues(principal)
+    if queue is not None:
+        if queue not in queues:
+            raise Forbidden(f"queue: the {queue} queue is not yours", "queue")
+        queues = [queue]
+    rows = list(
+        session.execute(
+            select(WorkTask)
+            .where(WorkTask.status == "open", WorkTask.queue.in_(queues))
+            .order_by(WorkTask.due_by.is_(None), WorkTask.due_by, WorkTask.id)
+        ).scalars()
+    )
+    visible = [
+        t for t in rows if principal.may_see_sites(patients_service.patient_site_ids(session, t.patient_id))
+    ]
+    audit.record(
+        session, principal.actor, "task.list", "work_task", detail={"returned_ids": [t.id for t in visible]}
+    )
+    session.commit()
+    return visible
+
+
+def complete_task(
+    session: Session, principal: Principal, task_id: int, outcome: dict[str, Any], note: str
+) -> WorkTask:
+    task = session.get(WorkTask, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    patients_service.check_access(session, principal, task.patient_id)
+    if task.queue not in my_queues(principal):
+        raise Forbidden(f"This task is in the {task.queue} queue.", "queue")
+    if task.status != "open":
+        raise Conflict("The task is already done.", "status")
+    if task.kind == "follow_up":
+        expected = {c["id"] for c in task.detail.get("checklist", [])}
+        if set(outcome) != expected:
+            raise InvalidInput(
+                f"outcome: answer every item of the checklist ({', '.join(sorted(expected))})", "outcome"
+            )
+    task.status, task.outcome = "done", {**outcome, "note": note}
+    task.completed_by_user_id, task.completed_at = principal.user_id, utcnow()
+    audit.record(session, principal.actor, "task.complete", "work_task", task.id, patient_id=task.patient_id)
+    session.commit()
+    return task
+
+
+def today_at_site(session: Session, principal: Principal, site_id: int, day: Any) -> list[dict[str, Any]]:
+    """The day's appointments at a centre with each chair's live state (for the chair side and the board)."""
+    appointments = list(
+        session.execute(
+            select(Appointment)
+            .where(
+                Appointment.site_id == site_id,
+                Appointment.date == day,
+                Appointment.status.in_(("booked", "completed")),
+            )
+            .order_by(Appointment.start_min)
+        ).scalars()
+    )
+    states = states_for_appointments(session, [a.id for a in appointments])
+    audit.record(
+        session,
+        principal.actor,
+        "infusion.day_list",
+        "site",
+        site_id,
+        detail={"appointment_ids": [a.id for a in appointments]},
+    )
+    session.commit()
+    return [{"appointment": a, **states.get(a.id, {"state": "not checked in"})} for a in appointments]
+
+
+def states_for_appointments(session: Session, appointment_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Live state per appointment: checked in, infusing at step k of n, reaction, done."""
+    if not appointment_ids:
+        return {}
+    out: dict[int, dict[str, Any]] = {}
+    records = session.execute(
+        select(InfusionRecord).where(InfusionRecord.appointment_id.in_(appointment_ids))
+    ).scalars()
+    for record in records:
+        view = _view(session, record)
+        steps = len(view.day["steps"])
+        if record.status == "infusing":
+            label = f"infusing, step {(view.current_step or 0) + 1} of {steps}"
+        else:
+            label = {
+                "checked_in": "checked in",
+                "stopped": "stopped",
+                "observation": "observation",
+                "signed": "done",
+            }[record.status]
+        if record.max_reaction_grade:
+            label += f"; reaction grade {record.max_reaction_grade}"
+        out[record.appointment_id] = {"state": label, "record_id": record.id, "status": record.status}
+    return out
+
+
+def history(session: Session, principal: Principal, patient_id: int) -> list[dict[str, Any]]:
+    """A patient's infusions: date, product, lots, dose, reactions."""
+    patients_service.check_access(session, principal, patient_id)
+    rows = session.execute(
+        select(InfusionRecord, Appointment)
+        .join(Appointment, Appointment.id == InfusionRecord.appointment_id)
+        .where(InfusionRecord.patient_id == patient_id)
+        .order_by(Appointment.date)
+    ).all()
+    out = []
+    for record, appointment in rows:
+        entries = _entries(session, record.id)
+        version = session.get(PlanVersion, record.plan_version_id)
+        assert version is not None
+        day = _day(version.plan, record.day_index)
+        out.append(
+            {
+                "record_id": record.id,
+                "date": appointment.date,
+                "product": record.product_id,
+                "dose_g": day["dispensed_g"],
+                "status": record.status,
+                "lots": sorted({e.result.get("lot_number", "") for e in entries if e.kind == "vial"}),
+                "reactions": [e.payload for e in entries if e.kind == "reaction"],
+                "max_reaction_grade": record.max_reaction_grade,
+                "volume_infused_ml": record.volume_infused_ml,
+            }
+        )
+    audit.record(session, principal.actor, "infusion.history", "patient", patient_id, patient_id=patient_id)
+    session.commit()
+    return out
+
+
+def reaction_report(session: Session, principal: Principal) -> dict[str, Any]:
+    """Reaction rates per product, indication and first-vs-later infusion, beside the published baseline."""
+    rows = session.execute(
+        select(InfusionRecord, Order.indication_id)
+        .join(Order, Order.id == InfusionRecord.order_id)
+        .where(InfusionRecord.status.in_(("signed", "observation", "stopped")))
+    ).all()
+    groups: dict[str, dict[str, dict[str, int]]] = {"product": {}, "indication": {}, "infusion": {}}
+    for record, indication in rows:
+        for dimension, key in (
+            ("product", record.product_id),
+            ("indication", indication),
+            ("infusion", "first" if record.first_infusion else "later"),
+        ):
+            cell = groups[dimension].setdefault(
+                key, {"infusions": 0, "any": 0, "moderate_or_worse": 0, "serious": 0}
+            )
+            cell["infusions"] += 1
+            cell["any"] += record.max_reaction_grade >= 1
+            cell["moderate_or_worse"] += record.max_reaction_grade >= 2
+            cell["serious"] += record.max_reaction_grade >= 3
+    baseline = load_catalog().infusion_day.baseline_rates
+    audit.record(session, principal.actor, "report.reactions", "report", detail={"infusions": len(rows)})
+    session.commit()
+    return {"groups": groups, "baseline": baseline, "infusions": len(rows)}
