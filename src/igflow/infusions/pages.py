@@ -1,7 +1,301 @@
-"""Chair-side pages of the infusions capability (tablet-first)."""
+"""Chair-side pages of the infusions capability (tablet-first, big targets), work queues and reports."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from igflow.appointments import service as appointments_service
+from igflow.catalog import load_catalog
+from igflow.errors import IgflowError, InvalidInput
+from igflow.infusions import service
+from igflow.infusions.schemas import EntryIn
+from igflow.patients.models import Patient
+from igflow.security.deps import get_session, require
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+from igflow.sites import service as sites_service
+from igflow.web.charts import infusion_timeline_svg
+from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
+
+_VITALS = (
+    "systolic_bp_mmhg",
+    "diastolic_bp_mmhg",
+    "heart_rate_bpm",
+    "resp_rate_per_min",
+    "spo2_percent",
+    "temperature_c",
+)
+
+
+def _number(value: Any, field: str) -> float | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInput(f"{field}: '{text}' is not a number", field) from None
+
+
+def payload_from_form(kind: str, form: Any) -> dict[str, Any]:
+    """The entry payload for a chart form (one form per kind on the chair-side page)."""
+    if kind == "checklist":
+        premeds = []
+        for k in (1, 2, 3):
+            drug = str(form.get(f"premed_drug_{k}", "")).strip()
+            if drug:
+                premeds.append(
+                    {
+                        "drug": drug,
+                        "dose": str(form.get(f"premed_dose_{k}", "")),
+                        "time": str(form.get(f"premed_time_{k}", "")),
+                    }
+                )
+        return {
+            "identifiers": form.getlist("identifiers"),
+            "hydration": form.get("hydration") == "yes",
+            "iv_access": str(form.get("iv_access", "")),
+            "premedications": premeds,
+        }
+    if kind == "weight":
+        return {"weight_kg": _number(form.get("weight_kg"), "weight_kg")}
+    if kind == "pharmacist_release":
+        return {"decision": form.get("decision", ""), "note": str(form.get("note", ""))}
+    if kind == "vitals":
+        return {k: v for k in _VITALS if (v := _number(form.get(k), k)) is not None}
+    if kind == "vial":
+        return {"scan_text": str(form.get("scan_text", ""))}
+    if kind == "start":
+        return {}
+    if kind == "rate_change":
+        return {
+            "rate_ml_per_h": _number(form.get("rate_ml_per_h"), "rate_ml_per_h"),
+            "note": str(form.get("note", "")),
+        }
+    if kind == "reaction":
+        grade = str(form.get("grade", ""))
+        return {
+            "grade": int(grade) if grade.isdigit() else 0,
+            "symptoms": form.getlist("symptoms"),
+            "action_taken": form.get("action_taken", ""),
+            "medications": [m.strip() for m in str(form.get("medications", "")).split(",") if m.strip()],
+            "outcome": str(form.get("outcome", "")),
+        }
+    if kind == "end":
+        wasted = str(form.get("vials_wasted", "0")).strip() or "0"
+        return {
+            "volume_infused_ml": _number(form.get("volume_infused_ml"), "volume_infused_ml"),
+            "vials_wasted": int(wasted) if wasted.isdigit() else -1,
+            "note": str(form.get("note", "")),
+        }
+    if kind == "sign":
+        return {"statement": str(form.get("statement", ""))}
+    if kind in ("note", "correction"):
+        return {"text": str(form.get("text", ""))}
+    raise InvalidInput(f"kind: unknown chart entry '{kind}'", "kind")
+
+
+def _centres(session: Session, principal: Principal) -> list[Any]:
+    return [
+        s
+        for s in sites_service.list_sites(session, only=principal.site_ids, active_only=True)
+        if s.kind == "centre"
+    ]
+
+
+@router.get("/chair", response_class=HTMLResponse)
+def chair_day(
+    request: Request,
+    site: int | None = None,
+    date: str = "",
+    principal: Principal = require(Perm.INFUSION_CHART),
+    session: Session = Depends(get_session),
+) -> Response:
+    centres = _centres(session, principal)
+    if not centres:
+        raise InvalidInput("no infusion centre is open to you")
+    chosen = next((s for s in centres if s.id == site), centres[0])
+    try:
+        day = dt.date.fromisoformat(date) if date else appointments_service.site_today(chosen.timezone)
+    except ValueError:
+        raise InvalidInput("date: use the form YYYY-MM-DD", "date") from None
+    rows = service.today_at_site(session, principal, chosen.id, day)
+    ids = {r["appointment"].patient_id for r in rows}
+    names = dict(
+        session.execute(
+            select(Patient.id, Patient.family_name + ", " + Patient.given_name).where(Patient.id.in_(ids))
+        ).all()
+    )
+    chairs = {c.id: c.label for c in chosen.chairs}
+    return render(
+        request,
+        "chair/day.html",
+        {"site": chosen, "sites": centres, "day": day, "rows": rows, "names": names, "chairs": chairs},
+    )
+
+
+@router.post("/chair/appointments/{appointment_id}/check-in")
+def chair_check_in(
+    appointment_id: int,
+    principal: Principal = require(Perm.INFUSION_CHART),
+    session: Session = Depends(get_session),
+) -> Response:
+    record = service.check_in(session, principal, appointment_id)
+    return RedirectResponse(f"/chair/records/{record.id}", status_code=303)
+
+
+def _record_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    record_id: int,
+    error: str | None,
+    status_code: int = 200,
+) -> Response:
+    view = service.read(session, principal, record_id)
+    patient = session.get(Patient, view.record.patient_id)
+    infusion_day = load_catalog().infusion_day
+    forms = {kind: f"{kind}-{uuid.uuid4().hex}" for kind in service_kinds()}
+    return render(
+        request,
+        "chair/record.html",
+        {
+            "view": view,
+            "record": view.record,
+            "patient": patient,
+            "error": error,
+            "client_ids": forms,
+            "symptoms": infusion_day.symptoms,
+            "scale": infusion_day.reaction_scale,
+            "started_epoch_ms": int(view.record.started_at.timestamp() * 1000)
+            if view.record.started_at
+            else None,
+            "can_release": principal.can(Perm.PLAN_VERIFY),
+        },
+        status_code=status_code,
+    )
+
+
+def service_kinds() -> tuple[str, ...]:
+    return (
+        "checklist",
+        "weight",
+        "pharmacist_release",
+        "vitals",
+        "vial",
+        "start",
+        "rate_change",
+        "reaction",
+        "end",
+        "sign",
+        "note",
+        "correction",
+    )
+
+
+@router.get("/chair/records/{record_id}", response_class=HTMLResponse)
+def chair_record(
+    request: Request,
+    record_id: int,
+    principal: Principal = require(Perm.INFUSION_CHART),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _record_page(request, session, principal, record_id, None)
+
+
+@router.post("/chair/records/{record_id}/entries", response_class=HTMLResponse)
+async def chair_entry(
+    request: Request,
+    record_id: int,
+    principal: Principal = require(Perm.INFUSION_CHART),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    kind = str(form.get("kind", ""))
+    try:
+        amends = str(form.get("amends_id", ""))
+        data = EntryIn.model_validate(
+            {
+                "client_id": str(form.get("client_id", "")),
+                "kind": kind,
+                "payload": payload_from_form(kind, form),
+                "amends_id": int(amends) if amends.isdigit() else None,
+                "reason": str(form.get("reason", "")),
+            }
+        )
+        await run_in_threadpool(service.chart, session, principal, record_id, data)
+        return RedirectResponse(f"/chair/records/{record_id}#{kind}", status_code=303)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        code = 422
+    except IgflowError as exc:
+        message, code = exc.message, exc.status_code
+    session.rollback()
+    return _record_page(request, session, principal, record_id, message, code)
+
+
+@router.get("/tasks", response_class=HTMLResponse)
+def task_queue(
+    request: Request,
+    principal: Principal = require(Perm.INFUSION_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    tasks = service.tasks(session, principal)
+    names = dict(
+        session.execute(
+            select(Patient.id, Patient.family_name + ", " + Patient.given_name).where(
+                Patient.id.in_({t.patient_id for t in tasks})
+            )
+        ).all()
+    )
+    return render(request, "chair/tasks.html", {"tasks": tasks, "names": names, "error": None})
+
+
+@router.post("/tasks/{task_id}/done")
+async def task_done(
+    request: Request,
+    task_id: int,
+    principal: Principal = require(Perm.INFUSION_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    outcome = {k.removeprefix("item_"): str(v) for k, v in form.items() if k.startswith("item_")}
+    await run_in_threadpool(
+        service.complete_task, session, principal, task_id, outcome, str(form.get("note", ""))
+    )
+    return RedirectResponse("/tasks", status_code=303)
+
+
+@router.get("/patients/{patient_id}/infusions", response_class=HTMLResponse)
+def patient_infusions(
+    request: Request,
+    patient_id: int,
+    principal: Principal = require(Perm.INFUSION_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    rows = service.history(session, principal, patient_id)
+    patient = session.get(Patient, patient_id)
+    return render(
+        request, "chair/history.html", {"rows": rows, "patient": patient, "svg": infusion_timeline_svg(rows)}
+    )
+
+
+@router.get("/reports/reactions", response_class=HTMLResponse)
+def reactions_panel(
+    request: Request,
+    principal: Principal = require(Perm.INFUSION_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    return render(request, "chair/reactions.html", {"report": service.reaction_report(session, principal)})

@@ -182,3 +182,32 @@ def load_svg(day: dict[str, Any], width: int = 520, height: int = 120) -> Markup
     )
     parts.append(f'<text x="2" y="{cy + 4}" font-size="10" fill="#0f172a">{cap}</text></svg>')
     return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only
+
+
+def infusion_timeline_svg(rows: list[dict[str, Any]], width: int = 760, height: int = 90) -> Markup:
+    """A patient's infusions along a time axis; a dot per infusion, coloured by the worst reaction grade."""
+    if not rows:
+        return Markup("")
+    first, last = rows[0]["date"].toordinal(), rows[-1]["date"].toordinal()
+    span = max(last - first, 1)
+    pad = 30
+    colours = {0: "#16a34a", 1: "#ca8a04", 2: "#ea580c", 3: "#dc2626", 4: "#7f1d1d", 5: "#000000"}
+    label = escape(f"{len(rows)} infusions from {rows[0]['date']} to {rows[-1]['date']}")
+    parts = [
+        f'<svg class="timeline" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{label}">',
+        f'<line x1="{pad}" y1="40" x2="{width - pad}" y2="40" stroke="#94a3b8"/>',
+    ]
+    for row in rows:
+        x = round(pad + (row["date"].toordinal() - first) / span * (width - 2 * pad), 1)
+        grade = int(row.get("max_reaction_grade") or 0)
+        title = escape(f"{row['date']}: {row['product']} {row['dose_g']} g, reaction grade {grade or 'none'}")
+        parts.append(
+            f'<circle cx="{x}" cy="40" r="7" fill="{colours.get(grade, "#000")}"><title>{title}</title></circle>'
+        )
+    parts.append(f'<text x="{pad}" y="75" font-size="11" fill="#334155">{rows[0]["date"]}</text>')
+    parts.append(
+        f'<text x="{width - pad}" y="75" font-size="11" text-anchor="end" fill="#334155">{rows[-1]["date"]}</text>'
+    )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only

@@ -28,3 +28,40 @@ document.addEventListener("htmx:configRequest", function (event) {
   place();
   setInterval(place, 60000);
 })();
+
+// Chair side: elapsed time since the start, the current step and the next vitals due.
+(function () {
+  var table = document.querySelector("table#steps[data-started-ms]");
+  var timer = document.getElementById("timer");
+  if (!table || !timer) { return; }
+  var started = parseInt(table.getAttribute("data-started-ms"), 10);
+  var rows = table.querySelectorAll("tbody tr");
+  var due = document.querySelectorAll(".due[data-minute]");
+  function tick() {
+    var minute = (Date.now() - started) / 60000;
+    var current = -1;
+    rows.forEach(function (row, k) {
+      var from = parseFloat(row.getAttribute("data-start-min"));
+      var len = parseFloat(row.getAttribute("data-minutes"));
+      var on = minute >= from && minute < from + len;
+      row.classList.toggle("current", on);
+      if (on) { current = k; }
+    });
+    var next = null;
+    due.forEach(function (d) {
+      var m = parseFloat(d.getAttribute("data-minute"));
+      d.classList.toggle("past", m < minute);
+      if (next === null && m >= minute) { next = m; }
+    });
+    var text = "Minute " + Math.floor(minute);
+    if (current >= 0) {
+      var row = rows[current];
+      var ends = parseFloat(row.getAttribute("data-start-min")) + parseFloat(row.getAttribute("data-minutes"));
+      text += " · step " + (current + 1) + " of " + rows.length + ", next step in " + Math.max(0, Math.ceil(ends - minute)) + " min";
+    }
+    if (next !== null) { text += " · vitals due in " + Math.max(0, Math.ceil(next - minute)) + " min"; }
+    timer.textContent = text;
+  }
+  tick();
+  setInterval(tick, 15000);
+})();
