@@ -617,3 +617,18 @@ def reaction_report(session: Session, principal: Principal) -> dict[str, Any]:
     audit.record(session, principal.actor, "report.reactions", "report", detail={"infusions": len(rows)})
     session.commit()
     return {"groups": groups, "baseline": baseline, "infusions": len(rows)}
+
+
+def flags_for_order(session: Session, order_id: int) -> list[dict[str, Any]]:
+    """Reactions on this order's infusions that flagged the next plan (for the order page)."""
+    rows = session.execute(
+        select(InfusionRecord, Appointment.date)
+        .join(Appointment, Appointment.id == InfusionRecord.appointment_id)
+        .where(InfusionRecord.order_id == order_id, InfusionRecord.max_reaction_grade > 0)
+        .order_by(Appointment.date)
+    ).all()
+    return [
+        {"date": day, "grade": r.max_reaction_grade, "flags": r.next_plan_flags, "record_id": r.id}
+        for r, day in rows
+        if r.next_plan_flags
+    ]

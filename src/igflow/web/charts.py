@@ -134,13 +134,15 @@ def chair_board_svg(board: dict[str, Any], now_min: int | None, width: int = 110
         opacity = "0.35" if a["status"] in ("no_show", "cancelled") else "0.9"
         title = escape(
             f"{a['patient']} — {a['indication']}, {a['product']}, day {a['day_index']} of {a['days']}, "
-            f"{a['start_min'] // 60:02d}:{a['start_min'] % 60:02d} for {a['duration_min']} min ({a['status']})"
+            f"{a['start_min'] // 60:02d}:{a['start_min'] % 60:02d} for {a['duration_min']} min "
+            f"({a.get('live') or a['status']})"
         )
         parts.append(
             f'<a href="/courses/{a["course_id"]}"><g><title>{title}</title>'
             f'<rect x="{x0}" y="{y}" width="{max(x1 - x0, 2)}" height="{row_h - 6}" rx="4" fill="{colour}" '
             f'fill-opacity="{opacity}"/>'
-            f'<text x="{x0 + 4}" y="{y + 18}" font-size="11" fill="#fff">{escape(a["patient"][:28])}</text></g></a>'
+            f'<text x="{x0 + 4}" y="{y + 18}" font-size="11" fill="#fff">'
+            f"{escape((a['patient'][:24] + (' · ' + a['live'] if a.get('live') else ''))[:48])}</text></g></a>"
         )
     if now_min is not None and open_min <= now_min <= close_min:
         nx = x(now_min)

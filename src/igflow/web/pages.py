@@ -23,6 +23,7 @@ from igflow.catalog_access import indication_names
 from igflow.db import utcnow
 from igflow.directory import service as directory_service
 from igflow.errors import IgflowError, InvalidInput, field_errors
+from igflow.infusions import service as infusions_service
 from igflow.orders import service as orders_service
 from igflow.orders.schemas import DosePreviewIn, OrderIn, VerificationIn
 from igflow.patients import service as patients_service
@@ -267,6 +268,8 @@ def _chart_context(session: Session, principal: Principal, patient_id: int) -> d
             session, principal, patient_id=patient_id, page_size=50
         ).items
         context["indications"] = indication_names()
+    if principal.can(Perm.ORDER_READ):
+        context["orders"] = orders_service.list_for_patient(session, principal, patient_id)
     return context
 
 
@@ -604,6 +607,7 @@ def _order_page(
             "order": order,
             "patient_name": _patient_names(session, [order.patient_id]).get(order.patient_id, ""),
             "can_verify": principal.can(Perm.PLAN_VERIFY) and order.entered_by_user_id != principal.user_id,
+            "reaction_flags": infusions_service.flags_for_order(session, order.id),
             "error": error,
         },
         status_code=status_code,
@@ -798,6 +802,9 @@ def board_page(
     except ValueError:
         raise InvalidInput("date: use the form YYYY-MM-DD", "date") from None
     board = appointments_service.chair_board(session, principal, chosen.id, day)
+    states = infusions_service.states_for_appointments(session, [a["id"] for a in board["appointments"]])
+    for item in board["appointments"]:
+        item["live"] = states.get(item["id"], {}).get("state", "")
     now_min = None
     if day == today:
         local = utcnow().astimezone(ZoneInfo(chosen.timezone))
