@@ -361,3 +361,55 @@ def test_transfer_waste_return_and_stock_views(world: World) -> None:
     assert stock[("north", "gammagard-liquid")]["value_cents"] == 4 * 95000
     expiring = pharm.get("/api/v1/inventory/expiring").json()
     assert [(e["lot"]["id"], e["band"]) for e in expiring] == [(lot["id"], 30)]
+
+
+def test_pharmacy_pages(world: World) -> None:
+    pid = patient(world, "xia", "INV004")
+    booked = booked_appointment(world, pid)
+    appt, plan = booked["appointment"], booked["plan"]
+    lots = _stock_for_plan(world, plan)
+    pharm = world.client("pharmacist")
+    home = pharm.get("/inventory", params={"site": appt["site_id"], "date": appt["date"]})
+    assert home.status_code == 200
+    assert (
+        "Stock by site and product" in home.text
+        and "Shortfalls" in home.text
+        and "Receive a lot" in home.text
+    )
+    assert "style=" not in home.text and "<script>" not in home.text
+    allocated = pharm.post("/inventory/allocate", data={"start": appt["date"], "days": "1"})
+    assert allocated.status_code == 200 and "Allocated" in allocated.text
+    picks = pharm.get("/inventory", params={"site": appt["site_id"], "date": appt["date"]})
+    assert "Xia" in picks.text and "A0" in picks.text
+    bad = pharm.post("/inventory/lots", data={"product_id": "privigen", "gtin": "123"})
+    assert bad.status_code == 422 and "gtin" in bad.text
+    good = pharm.post(
+        "/inventory/lots",
+        data={
+            "product_id": "privigen",
+            "site_id": str(world.sites["north"]),
+            "lot_number": "PG9",
+            "gtin": gtin("350000000001"),
+            "label_expiry": "2027-05-31",
+            "vial_size_g": "20",
+            "count": "4",
+            "acquisition_cost_cents": "180000",
+            "supplier": "Form Supplier",
+        },
+    )
+    assert good.status_code == 303, good.text
+    lot_page = pharm.get(good.headers["location"])
+    assert lot_page.status_code == 200 and "Ledger" in lot_page.text and "receipt" in lot_page.text
+    a0 = next(lot for lot in lots if lot["lot_number"] == "A0")
+    quarantined = pharm.post(
+        f"/inventory/lots/{a0['id']}/status", data={"action": "quarantine", "reason": "alarm"}
+    )
+    assert quarantined.status_code == 200 and "Allocations released" in quarantined.text
+    world.client("nurse").post(
+        "/api/v1/inventory/dispenses",
+        json={"appointment_id": appt["id"], "lot_id": lots[1]["id"], "count": 1},
+    )
+    recall = world.client("nurse").get("/inventory/recall", params={"lot": lots[1]["lot_number"]})
+    assert recall.status_code == 200 and "INV004" in recall.text and "Export CSV" in recall.text
+    assert world.client("nurse").get("/inventory/recall", params={"lot": "NOSUCH"}).status_code == 404
+    assert "Receive a lot" not in world.client("nurse").get("/inventory").text

@@ -1,7 +1,237 @@
-"""Pharmacy pages of the inventory capability (stock, expiry, pick lists, shortage, recall)."""
+"""Pharmacy pages of the inventory capability (stock, expiry, pick lists, shortage, recall).
+
+Thin: parse the form, call the service, render. Each route declares one permission.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from igflow.catalog import load_catalog
+from igflow.errors import IgflowError, field_errors
+from igflow.inventory import service
+from igflow.inventory.schemas import ReceiptIn, StatusIn
+from igflow.security.deps import get_session, require
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+from igflow.sites import service as sites_service
+from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
+
+
+def _form(form: Any) -> dict[str, Any]:
+    return {k: v for k, v in form.items() if k != "csrf_token" and not hasattr(v, "read") and v != ""}
+
+
+def _errors(exc: ValidationError) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, message in field_errors(exc.errors()):
+        out.setdefault(name, message)
+    return out
+
+
+def _overview(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    site_id: int | None,
+    day: dt.date | None,
+    days: int,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    sites = [
+        s
+        for s in sites_service.list_sites(session, only=principal.site_ids, active_only=True)
+        if s.kind == "centre"
+    ]
+    today = dt.date.today()
+    day = day or today
+    site_id = site_id or (sites[0].id if sites else None)
+    expiring = service.expiring(session, principal, today, 90)
+    bands: dict[int, list[Any]] = {30: [], 60: [], 90: []}
+    for item in expiring:
+        bands.setdefault(item.band, []).append(item)
+    context = {
+        "sites": sites,
+        "site_id": site_id,
+        "day": day,
+        "days": days,
+        "stock": service.stock_by_site(session, principal),
+        "bands": bands,
+        "picks": service.pick_list(session, principal, site_id, day) if site_id else [],
+        "shortfalls": service.shortfalls(session, principal, day, days),
+        "shortage": service.shortage(session, principal, day, max(days, 14)),
+        "reorder": service.reorder(session, principal, day, max(days, 14)),
+        "products": sorted((p.id, p.name) for p in load_catalog().products.values()),
+        "values": values or {},
+        "errors": errors or {},
+        "message": message,
+    }
+    return render(request, "inventory/index.html", context, status_code=status_code)
+
+
+@router.get("/inventory", response_class=HTMLResponse)
+def inventory_home(
+    request: Request,
+    site: int | None = None,
+    date: dt.date | None = None,
+    days: int = Query(default=7, ge=1, le=28),
+    principal: Principal = require(Perm.INVENTORY_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _overview(request, session, principal, site_id=site, day=date, days=days)
+
+
+@router.post("/inventory/lots", response_class=HTMLResponse)
+async def inventory_receive(
+    request: Request,
+    principal: Principal = require(Perm.INVENTORY_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    values = _form(await request.form())
+    errors: dict[str, str]
+    try:
+        data = ReceiptIn.model_validate(values)
+        lot = await run_in_threadpool(service.receive, session, principal, data)
+        return RedirectResponse(f"/inventory/lots/{lot.id}", status_code=303)
+    except ValidationError as exc:
+        errors = _errors(exc)
+    except IgflowError as exc:
+        session.rollback()
+        errors = {exc.field or "request": exc.message}
+    return _overview(
+        request,
+        session,
+        principal,
+        site_id=None,
+        day=None,
+        days=7,
+        values=values,
+        errors=errors,
+        status_code=422,
+    )
+
+
+@router.post("/inventory/allocate", response_class=HTMLResponse)
+async def inventory_allocate(
+    request: Request,
+    principal: Principal = require(Perm.INVENTORY_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    try:
+        start = dt.date.fromisoformat(str(form.get("start") or dt.date.today().isoformat()))
+        days = int(str(form.get("days") or 7))
+    except ValueError:
+        return _overview(
+            request,
+            session,
+            principal,
+            site_id=None,
+            day=None,
+            days=7,
+            errors={"start": "give a date and a number of days"},
+            status_code=422,
+        )
+    days = min(max(days, 1), 28)
+    run = await run_in_threadpool(service.run_allocation, session, principal, start, days)
+    message = (
+        f"Allocated {run.allocated_vials} vial(s) first-expiry-first-out for {days} day(s) from {start}; "
+        f"{len(run.shortfalls)} shortfall(s); {len(run.released)} allocation(s) of appointments no longer "
+        "booked released."
+    )
+    return _overview(request, session, principal, site_id=None, day=start, days=days, message=message)
+
+
+def _lot_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    lot_id: int,
+    *,
+    message: str | None = None,
+    released: list[Any] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    lot = service.read_lot(session, principal, lot_id)
+    codes = {s.id: s.code for s in sites_service.list_sites(session)}
+    return render(
+        request,
+        "inventory/lot.html",
+        {
+            "lot": lot,
+            "codes": codes,
+            "message": message,
+            "released": released or [],
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/inventory/lots/{lot_id}", response_class=HTMLResponse)
+def inventory_lot(
+    request: Request,
+    lot_id: int,
+    principal: Principal = require(Perm.INVENTORY_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _lot_page(request, session, principal, lot_id)
+
+
+@router.post("/inventory/lots/{lot_id}/status", response_class=HTMLResponse)
+async def inventory_lot_status(
+    request: Request,
+    lot_id: int,
+    principal: Principal = require(Perm.INVENTORY_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    values = _form(await request.form())
+    try:
+        data = StatusIn.model_validate(values)
+        result = await run_in_threadpool(service.change_status, session, principal, lot_id, data)
+    except ValidationError as exc:
+        error = "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())
+        return _lot_page(request, session, principal, lot_id, error=error, status_code=422)
+    except IgflowError as exc:
+        session.rollback()
+        return _lot_page(request, session, principal, lot_id, error=exc.message, status_code=exc.status_code)
+    message = f"Lot {result.lot.lot_number} is now {result.lot.status}."
+    return _lot_page(request, session, principal, lot_id, message=message, released=result.released)
+
+
+@router.get("/inventory/recall", response_class=HTMLResponse)
+def inventory_recall(
+    request: Request,
+    lot: str = Query(default="", max_length=64),
+    principal: Principal = require(Perm.INVENTORY_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    rows: list[Any] = []
+    error = None
+    lots: list[Any] = []
+    if lot:
+        try:
+            rows = service.trace_lot(session, principal, lot)
+            lots = service.list_lots(session, principal, lot_number=lot)
+        except IgflowError as exc:
+            error = exc.message
+    return render(
+        request,
+        "inventory/recall.html",
+        {"lot_number": lot, "rows": rows, "lots": lots, "error": error},
+        status_code=404 if error else 200,
+    )
