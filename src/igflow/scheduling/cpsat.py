@@ -132,10 +132,10 @@ class _Lns:
         p = self.p
         unscheduled = [c for c, course in enumerate(p.courses) if course[0] not in self.placed]
         if unscheduled and self.rng.random() < 0.6:
+            # around an unscheduled course: its own (first two) sites, centred on its target
             c = self.rng.choice(unscheduled)
             s = p.sessions[p.courses[c][0]]
-            candidates = [g for g in self.groups if s.sites[0] in g]
-            group = self.rng.choice(candidates)
+            group = tuple(sorted(set(s.sites[:2])))
             centre = s.target
         else:
             group = self.rng.choice(self.groups)

@@ -203,7 +203,9 @@ def generate(
         sessions=[],
     )
     capacity = _capacity(empty)
-    weights = [s.chairs for s in site_models]
+    # catchments are sized to the centres: a patient's home centre is drawn in proportion to its
+    # capacity (chair-minutes the nurses can staff), so `load` means the same at every centre
+    weights = _capacity_by_site(empty)
     site_ids = [s.id for s in site_models]
     sessions: list[Session] = []
     demand = 0
@@ -276,9 +278,16 @@ def generate(
     return instance
 
 
-def _capacity(instance: Instance) -> int:
+def _capacity_by_site(instance: Instance) -> list[int]:
     p = compile_instance(instance)
-    return sum(sd.capacity * (sd.close_min - sd.open_slot * p.slot_minutes) for sd in p.site_days.values())
+    out = [0] * len(instance.sites)
+    for (site, _day), sd in p.site_days.items():
+        out[site] += sd.capacity * (sd.close_min - sd.open_slot * p.slot_minutes)
+    return out
+
+
+def _capacity(instance: Instance) -> int:
+    return sum(_capacity_by_site(instance))
 
 
 def _fix_some(instance: Instance, rng: random.Random, share: float) -> Instance:
