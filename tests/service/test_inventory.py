@@ -233,3 +233,52 @@ def test_parallel_dispensing_of_the_last_vials_on_postgresql(world: World) -> No
         assert service.ledger_check(session) == []
         balance = session.execute(select(StockBalance).where(StockBalance.lot_id == big["id"])).scalar_one()
         assert balance.on_hand == 0
+
+
+def test_demo_inventory_recall_trace_and_cli(db: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import typer
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from igflow.cli_lots import lots_app
+    from igflow.config import get_settings
+    from igflow.demo.inventory import load_inventory_demo
+    from igflow.demo.network import load_demo
+    from igflow.inventory.models import InventoryLot
+    from igflow.security.audit import SYSTEM
+
+    quiet = Console(file=io.StringIO())
+    assert load_demo(db, seed=7, patients=40, orders=15, console=quiet)
+    counts = load_inventory_demo(db, seed=7, console=quiet)
+    assert counts["lots"] > 20 and counts["par_levels"] > 5 and counts["recalled_lot_patients"] >= 1
+    assert load_inventory_demo(db, seed=7, console=quiet)["lots"] == 0  # safe to re-run
+    with db.session() as session:
+        recalled = (
+            session.execute(select(InventoryLot).where(InventoryLot.status == "recalled")).scalars().all()
+        )
+        assert len(recalled) == 1
+        rows = service.trace_lot_as(session, SYSTEM, recalled[0].lot_number)
+        assert len({r.patient_id for r in rows}) == counts["recalled_lot_patients"]
+        assert service.ledger_check(session) == []
+        today = __import__("datetime").date.today()
+        expiring = service.expiring(session, None, today, 90)  # type: ignore[arg-type]
+        assert expiring, "the demo has lots expiring within 90 days"
+        lot_number = recalled[0].lot_number
+    monkeypatch.setenv("IGFLOW_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    try:
+        app = typer.Typer()
+        app.add_typer(lots_app, name="lots")
+        out = tmp_path / "trace.csv"
+        result = CliRunner().invoke(app, ["lots", "trace", lot_number, "--csv", str(out)])
+        assert result.exit_code == 0, result.output
+        lines = out.read_text().splitlines()
+        assert (
+            lines[0] == "patient,mrn,date,site,appointment,lot,product,vials" and len(lines) == len(rows) + 1
+        )
+        missing = CliRunner().invoke(app, ["lots", "trace", "NO-SUCH-LOT"])
+        assert missing.exit_code == 2
+    finally:
+        get_settings.cache_clear()

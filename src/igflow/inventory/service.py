@@ -963,6 +963,13 @@ def dispense(
 
 def trace_lot(session: Session, principal: Principal, lot_number: str) -> list[TraceRow]:
     """Every patient, date, site and appointment that received the lot (dispensed net of returns)."""
+    return trace_lot_as(session, principal.actor, lot_number, principal.site_ids)
+
+
+def trace_lot_as(
+    session: Session, actor: audit.Actor, lot_number: str, site_ids: frozenset[int] | None = None
+) -> list[TraceRow]:
+    """``trace_lot`` for an actor without a web session (the CLI); ``site_ids`` limits the sites shown."""
     lots = {
         lot.id: lot
         for lot in session.execute(
@@ -982,7 +989,7 @@ def trace_lot(session: Session, principal: Principal, lot_number: str) -> list[T
     net: dict[tuple[int, int], int] = {}
     info: dict[tuple[int, int], tuple[Appointment, Patient, Site]] = {}
     for move, appt, patient, site in rows:
-        if principal.site_ids is not None and site.id not in principal.site_ids:
+        if site_ids is not None and site.id not in site_ids:
             continue
         key = (appt.id, move.lot_id)
         net[key] = net.get(key, 0) + (move.count if move.kind == "dispense" else -move.count)
@@ -1011,7 +1018,7 @@ def trace_lot(session: Session, principal: Principal, lot_number: str) -> list[T
     for patient_id in sorted({row.patient_id for row in out}):
         audit.record(
             session,
-            principal.actor,
+            actor,
             "inventory.trace.read",
             "patient",
             patient_id,
@@ -1020,7 +1027,7 @@ def trace_lot(session: Session, principal: Principal, lot_number: str) -> list[T
         )
     audit.record(
         session,
-        principal.actor,
+        actor,
         "inventory.trace",
         "inventory_lot",
         ",".join(str(i) for i in sorted(lots)),
@@ -1065,7 +1072,13 @@ class _DemandRow:
     inputs: dict[str, Any]
 
 
-def _demand_rows(session: Session, start: dt.date, days: int, site_id: int | None = None) -> list[_DemandRow]:
+def _demand_rows(
+    session: Session,
+    start: dt.date,
+    days: int,
+    site_id: int | None = None,
+    statuses: tuple[str, ...] = ("booked",),
+) -> list[_DemandRow]:
     end = start + dt.timedelta(days=days)
     stmt = (
         select(Appointment, CourseSession, Course, PlanVersion, Order)
@@ -1073,7 +1086,7 @@ def _demand_rows(session: Session, start: dt.date, days: int, site_id: int | Non
         .join(Course, Course.id == CourseSession.course_id)
         .join(PlanVersion, PlanVersion.id == Course.plan_version_id)
         .join(Order, Order.id == Course.order_id)
-        .where(Appointment.status == "booked", Appointment.date >= start, Appointment.date < end)
+        .where(Appointment.status.in_(statuses), Appointment.date >= start, Appointment.date < end)
         .order_by(Appointment.date, Appointment.start_min, Appointment.id)
     )
     if site_id is not None:
