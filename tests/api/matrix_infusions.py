@@ -13,6 +13,8 @@ INFUSION_MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/v1/appointments/{appointment}/infusion", {NURSE}),
     ("GET", "/api/v1/infusions/{record}", READERS),
     ("POST", "/api/v1/infusions/{record}/entries", {NURSE}),
+    ("POST", "/api/v1/infusions/{record}/pharmacist-release", {PHARM}),
+    ("POST", "/infusions/{record}/release", {PHARM}),
     ("GET", "/api/v1/patients/{ann}/infusions", READERS),
     ("GET", "/api/v1/sites/{north}/infusions", READERS),
     ("GET", "/api/v1/tasks", READERS),

@@ -17,7 +17,7 @@ from igflow.appointments import service as appointments_service
 from igflow.catalog import load_catalog
 from igflow.errors import IgflowError, InvalidInput
 from igflow.infusions import service
-from igflow.infusions.schemas import EntryIn
+from igflow.infusions.schemas import EntryIn, ReleaseIn
 from igflow.patients.models import Patient
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
@@ -260,7 +260,8 @@ def task_queue(
             )
         ).all()
     )
-    return render(request, "chair/tasks.html", {"tasks": tasks, "names": names, "error": None})
+    context = {"tasks": tasks, "names": names, "error": None, "client_id": f"release-{uuid.uuid4().hex}"}
+    return render(request, "chair/tasks.html", context)
 
 
 @router.post("/tasks/{task_id}/done")
@@ -275,6 +276,25 @@ async def task_done(
     await run_in_threadpool(
         service.complete_task, session, principal, task_id, outcome, str(form.get("note", ""))
     )
+    return RedirectResponse("/tasks", status_code=303)
+
+
+@router.post("/infusions/{record_id}/release")
+async def release_page(
+    request: Request,
+    record_id: int,
+    principal: Principal = require(Perm.PLAN_VERIFY),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    data = ReleaseIn.model_validate(
+        {
+            "client_id": str(form.get("client_id", "")),
+            "decision": form.get("decision", ""),
+            "note": form.get("note", ""),
+        }
+    )
+    await run_in_threadpool(service.release, session, principal, record_id, data)
     return RedirectResponse("/tasks", status_code=303)
 
 

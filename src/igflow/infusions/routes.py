@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from igflow.infusions import service
-from igflow.infusions.schemas import EntryIn, EntryOut, TaskDoneIn, TaskOut
+from igflow.infusions.schemas import EntryIn, EntryOut, ReleaseIn, TaskDoneIn, TaskOut
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
@@ -76,6 +76,17 @@ def chart(
     session: Session = Depends(get_session),
 ) -> EntryOut:
     return EntryOut.model_validate(service.chart(session, principal, record_id, data))
+
+
+@router.post("/infusions/{record_id}/pharmacist-release", response_model=EntryOut, status_code=201)
+def pharmacist_release(
+    record_id: int,
+    data: ReleaseIn,
+    principal: Principal = require(Perm.PLAN_VERIFY),
+    session: Session = Depends(get_session),
+) -> EntryOut:
+    """A pharmacist's decision after a weight change at the chair (proceed with the plan, or hold)."""
+    return EntryOut.model_validate(service.release(session, principal, record_id, data))
 
 
 @router.get("/patients/{patient_id}/infusions")

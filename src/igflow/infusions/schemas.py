@@ -36,6 +36,12 @@ class PharmacistReleaseIn(_In):
     note: str = Field(min_length=1, max_length=2000)
 
 
+class ReleaseIn(_In):
+    client_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    decision: Literal["proceed", "hold"]
+    note: str = Field(min_length=1, max_length=2000)
+
+
 class VitalsIn(_In):
     systolic_bp_mmhg: float | None = Field(default=None, gt=0)
     diastolic_bp_mmhg: float | None = Field(default=None, gt=0)

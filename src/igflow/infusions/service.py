@@ -424,6 +424,29 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
     return entry
 
 
+def release(session: Session, principal: Principal, record_id: int, data: Any) -> ChartEntry:
+    """The pharmacist's decision on a weight change at the chair; closes the weight-review task."""
+    entry = chart(
+        session,
+        principal,
+        record_id,
+        EntryIn(
+            client_id=data.client_id,
+            kind="pharmacist_release",
+            payload={"decision": data.decision, "note": data.note},
+        ),
+    )
+    for task in session.execute(
+        select(WorkTask).where(
+            WorkTask.record_id == record_id, WorkTask.kind == "weight_review", WorkTask.status == "open"
+        )
+    ).scalars():
+        task.status, task.outcome = "done", {"decision": data.decision, "note": data.note}
+        task.completed_by_user_id, task.completed_at = principal.user_id, utcnow()
+    session.commit()
+    return entry
+
+
 def _task(
     session: Session,
     kind: str,
