@@ -40,15 +40,21 @@ def patient(world: World, key: str, mrn: str, site: str = "north") -> int:
     return pid
 
 
-def booked_appointment(world: World, pid: int, product: str = "gammagard-liquid") -> dict[str, Any]:
+def booked_appointment(
+    world: World,
+    pid: int,
+    product: str = "gammagard-liquid",
+    indication: str = "pid",
+    phase: str = "maintenance",
+) -> dict[str, Any]:
     """A verified order, its course and the first suggested booking; returns the first appointment + plan."""
     order = world.client("prescriber").post(
         "/api/v1/orders",
         json={
             "patient_id": pid,
             "prescriber_id": world.prescriber_id,
-            "indication_id": "pid",
-            "phase": "maintenance",
+            "indication_id": indication,
+            "phase": phase,
             "product_id": product,
         },
     )
@@ -413,3 +419,28 @@ def test_pharmacy_pages(world: World) -> None:
     assert recall.status_code == 200 and "INV004" in recall.text and "Export CSV" in recall.text
     assert world.client("nurse").get("/inventory/recall", params={"lot": "NOSUCH"}).status_code == 404
     assert "Receive a lot" not in world.client("nurse").get("/inventory").text
+
+
+def test_allocation_under_shortage_serves_clinical_priority_first(world: World) -> None:
+    routine = booked_appointment(world, patient(world, "pia", "INV005"))  # PID maintenance, priority 3
+    induction = booked_appointment(
+        world, patient(world, "quin", "INV006"), indication="cidp", phase="induction"
+    )
+    low, high = routine["appointment"], induction["appointment"]
+    assert routine["plan"]["priority"] == 3 and induction["plan"]["priority"] == 2
+    high_vials = next(d for d in induction["plan"]["days"] if d["day"] == 1)["vials"]
+    for k, vial in enumerate(high_vials):  # exactly the induction's first day, nothing more
+        receive(world, lot=f"P{k}", code=f"39000000000{k}", size=vial["size_g"], count=vial["count"])
+    start = min(low["date"], high["date"])
+    end = max(low["date"], high["date"])
+    days = (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days + 1
+    run = world.client("pharmacist").post(
+        "/api/v1/inventory/allocations", json={"start": start, "days": days}
+    )
+    assert run.status_code == 200, run.text
+    body = run.json()
+    assert body["shortage_products"] == ["gammagard-liquid"]
+    held = sum(p["count"] for p in body["picks"] if p["appointment_id"] == high["id"])
+    assert held == sum(v["count"] for v in high_vials)
+    assert all(s["appointment_id"] != high["id"] for s in body["shortfalls"])
+    assert any(s["appointment_id"] == low["id"] for s in body["shortfalls"])

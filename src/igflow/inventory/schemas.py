@@ -219,6 +219,7 @@ class AllocationRunOut(BaseModel):
     picks: list[PickOut]
     shortfalls: list[ShortfallOut]
     released: list[ReleasedOut]  # allocations dropped because the appointment is no longer booked
+    shortage_products: list[str]  # allocated by clinical priority rather than date
 
 
 class ProposalOut(BaseModel):

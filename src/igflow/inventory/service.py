@@ -496,9 +496,20 @@ def list_lots(
 
 def read_lot(session: Session, principal: Principal, lot_id: int) -> LotDetailOut:
     lot = _lot(session, lot_id)
-    moves = session.execute(
-        select(StockMove).where(StockMove.lot_id == lot.id).order_by(StockMove.id)
-    ).scalars()
+    moves = list(
+        session.execute(select(StockMove).where(StockMove.lot_id == lot.id).order_by(StockMove.id)).scalars()
+    )
+    patient_ids = sorted({m.patient_id for m in moves if m.patient_id is not None})
+    if patient_ids:  # the ledger links the lot to patients: an audited read
+        audit.record(
+            session,
+            principal.actor,
+            "inventory.lot.read",
+            "inventory_lot",
+            lot.id,
+            detail={"patient_ids": patient_ids},
+        )
+        session.commit()
     return LotDetailOut(**lot_out(session, lot).model_dump(), moves=[move_out(m) for m in moves])
 
 
@@ -1203,8 +1214,9 @@ def run_allocation(session: Session, principal: Principal, start: dt.date, days:
     """FEFO allocation of whole vials to the booked appointments of ``days`` days from ``start``.
 
     Allocations of appointments that are no longer booked are released first. What an appointment already
-    holds counts towards its need; the rest is allocated first-expiry-first-out at its site, and what cannot
-    be found is reported as a shortfall.
+    holds counts towards its need; the rest is allocated first-expiry-first-out at its site (appointments in
+    date order, or, for a product in shortage over the horizon, in clinical-priority order: urgent, then
+    recommended indications, induction, maintenance), and what cannot be found is reported as a shortfall.
     """
     released: list[ReleasedOut] = []
     stale = session.execute(
@@ -1238,7 +1250,11 @@ def run_allocation(session: Session, principal: Principal, start: dt.date, days:
     ]
     supplies = {s.key: s for s in _supplies(session)}
     lots = [_lot_supply(s, codes, s.balance.on_hand - s.balance.allocated) for s in supplies.values()]
-    result = core.allocate_fefo(demands, lots)
+    profiles = {p.id: core.profile_from_catalog(p) for p in load_catalog().products.values()}
+    # FEFO in date order; for a product whose demand exceeds its supply, by clinical priority instead.
+    # The shortage proposals (switch, interval extension) are only shown, never applied here.
+    shortage_result = core.allocate_with_shortage(demands, lots, profiles)
+    result = shortage_result.allocation
     by_id = {r.appointment.id: r for r in rows}
     allocated = 0
     for pick in result.picks:
@@ -1281,6 +1297,7 @@ def run_allocation(session: Session, principal: Principal, start: dt.date, days:
         picks=_picks(session, principal, start, days, None, audit_read=False),
         shortfalls=_shortfalls(session, start, days),
         released=released,
+        shortage_products=list(shortage_result.shortage_products),
     )
 
 
