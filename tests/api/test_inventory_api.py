@@ -110,6 +110,10 @@ def receive(
     return dict(response.json())
 
 
+def day1_size(plan: dict[str, Any]) -> float:
+    return float(next(d for d in plan["days"] if d["day"] == 1)["vials"][0]["size_g"])
+
+
 def scan_text(lot: dict[str, Any], serial: str = "S1") -> str:
     expiry = dt.date.fromisoformat(lot["label_expiry"])
     return f"(01){lot['gtin']}(17){expiry:%y%m%d}(10){lot['lot_number']}(21){serial}"
@@ -232,6 +236,32 @@ def test_fefo_allocation_pick_list_scan_dispense_recall_trace(world: World) -> N
         "/api/v1/inventory/scan-checks", json={"appointment_id": appt["id"], "scan": "hello"}
     )
     assert garbage.status_code == 422
+    stranger = nurse.post(
+        "/api/v1/inventory/scan-checks",
+        json={"appointment_id": appt["id"], "scan": f"(01){gtin('399999999999')}(17)270331(10)X1"},
+    )
+    assert stranger.status_code == 422 and "not in the pharmacy's stock records" in stranger.json()["detail"]
+    old_lot = receive(
+        world,
+        lot="OLD1",
+        code="310000000000",
+        size=day1_size(plan),
+        count=2,
+        expiry=dt.date.today().isoformat(),
+    )
+    expired = nurse.post(
+        "/api/v1/inventory/scan-checks", json={"appointment_id": appt["id"], "scan": scan_text(old_lot)}
+    )
+    if appt["date"] > old_lot["label_expiry"]:
+        assert expired.status_code == 422 and "expired" in expired.json()["detail"]
+    mismatch = nurse.post(
+        "/api/v1/inventory/scan-checks",
+        json={
+            "appointment_id": appt["id"],
+            "scan": f"(01){a_lot['gtin']}(17)290101(10){a_lot['lot_number']}",
+        },
+    )
+    assert mismatch.status_code == 422 and "differs from the record" in mismatch.json()["detail"]
 
     count = day1[0]["count"]
     first = nurse.post(
@@ -297,6 +327,11 @@ def test_quarantine_releases_allocations_and_release_restores_use(world: World) 
         "/api/v1/inventory/dispenses", json={"appointment_id": appt["id"], "lot_id": lot_id, "count": 1}
     )
     assert dispense.status_code == 409 and "quarantined" in dispense.json()["detail"]
+    lot = pharm.get(f"/api/v1/inventory/lots/{lot_id}").json()
+    scanned = world.client("nurse").post(
+        "/api/v1/inventory/scan-checks", json={"appointment_id": appt["id"], "scan": scan_text(lot)}
+    )
+    assert scanned.status_code == 422 and "quarantined" in scanned.json()["detail"]
     released = pharm.post(
         f"/api/v1/inventory/lots/{lot_id}/status", json={"action": "release", "reason": "ok temp"}
     )

@@ -430,6 +430,8 @@ def receive(session: Session, principal: Principal, data: ReceiptIn) -> LotOut:
                 "lot_number",
             ) from None
     else:
+        if lot.status == "recalled":
+            raise Conflict(f"lot_number: lot {data.lot_number} is recalled: do not receive it", "lot_number")
         mismatch = [
             name
             for name, known, given in (
@@ -843,6 +845,19 @@ def scan_check(session: Session, principal: Principal, appointment_id: int, scan
             label_expiry=lot.label_expiry,
             effective_expiry=effective_expiry_of(lot),
             status="active" if lot.status == "available" else lot.status,  # type: ignore[arg-type]
+        )
+    known_gtin = lot is not None or (
+        session.execute(select(InventoryLot.id).where(InventoryLot.gtin == scan.gtin).limit(1)).first()
+        is not None
+    )
+    if not known_gtin:
+        raise _hard_stop(
+            session,
+            principal,
+            appt,
+            "lot_unknown",
+            f"product code {scan.gtin} lot {scan.lot} is not in the pharmacy's stock records: "
+            "set the vial aside and tell the pharmacy",
         )
     check = core.check_scanned_vial(scan.gtin, scan.lot, scan.expiry, plan_gtins, record, appt.date)
     if (
