@@ -73,6 +73,13 @@ def test_demo_network_is_plausible_deterministic_and_idempotent(db: Database) ->
         assert session.execute(select(func.count()).select_from(Course)).scalar_one() >= 15
         booked = session.execute(select(Appointment).where(Appointment.status == "booked")).scalars().all()
         assert len(booked) >= 10, "the demo's planning run booked courses onto chairs"
+        from igflow.infusions.models import InfusionRecord
+        from igflow.inventory.models import InventoryLot
+
+        records = session.execute(select(InfusionRecord)).scalars().all()
+        assert len(records) >= 10 and all(r.status == "signed" for r in records), "a past month of charted infusions"
+        recalled = session.execute(select(InventoryLot).where(InventoryLot.status == "recalled")).scalars().all()
+        assert len(recalled) == 1
 
 
 def test_a_different_seed_gives_a_different_network(db: Database, database_url: str) -> None:

@@ -235,7 +235,13 @@ def load_demo(
         )
         session.commit()
     if orders:
+        from igflow.demo.history import chart_past_infusions, create_past_appointments
+        from igflow.demo.inventory import load_inventory_demo
+
         load_clinical_flow(db, seed=seed, orders=orders, console=console)
+        past = create_past_appointments(db, seed=seed, count=orders, console=console)
+        load_inventory_demo(db, seed=seed, console=console)
+        chart_past_infusions(db, seed=seed, appointment_ids=past, console=console)
     return True
 
 
