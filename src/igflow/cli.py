@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from igflow.cli_dose import catalog_app, dose
+from igflow.cli_lots import lots_app
+from igflow.cli_schedule import schedule_app
 from igflow.config import get_settings
 
 app = typer.Typer(help="igflow: immunoglobulin therapy from referral to outcome.", no_args_is_help=True)
@@ -28,6 +30,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.command("dose", help="Plan a dose (the JSON of shared/contracts/dose.md); reads the catalog only.")(dose)
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(schedule_app, name="schedule", help="Chair scheduling: generate, greedy, solve, evaluate.")
+app.add_typer(lots_app, name="lots", help="Inventory lots: recall look-back.")
 
 console = Console()
 err = Console(stderr=True)
