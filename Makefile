@@ -39,7 +39,7 @@ serve: install
 lint: dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/mypy src/igflow/clinical src/igflow/scheduling src/igflow/security src/igflow/catalog
+	$(BIN)/mypy src/igflow/clinical src/igflow/scheduling src/igflow/security src/igflow/catalog src/igflow/inventory/core.py src/igflow/inventory/gs1.py
 
 format: dev
 	$(BIN)/ruff format src tests benchmarks
