@@ -128,6 +128,10 @@ def test_receive_validates_and_derives_stock(world: World) -> None:
     assert bad.status_code == 422 and "gtin" in bad.text
     size = pharm.post("/api/v1/inventory/lots", json={**_receipt(world), "vial_size_g": 7})
     assert size.status_code == 422 and "vial_size_g" in size.text
+    past = pharm.post("/api/v1/inventory/lots", json={**_receipt(world), "label_expiry": "2020-01-31"})
+    assert past.status_code == 422 and past.json()["field"] == "label_expiry"
+    unknown = pharm.post("/api/v1/inventory/lots", json={**_receipt(world), "product_id": "nope"})
+    assert unknown.status_code == 422 and unknown.json()["field"] == "product_id"
     # room temperature: Gammagard's allowance is unknown in the catalog -> refused, not guessed
     warm = pharm.put(
         f"/api/v1/inventory/lots/{lot['id']}/storage",

@@ -250,17 +250,15 @@ def test_demo_inventory_recall_trace_and_cli(db: Any, tmp_path: Any, monkeypatch
     from igflow.security.audit import SYSTEM
 
     quiet = Console(file=io.StringIO())
-    assert load_demo(db, seed=7, patients=40, orders=15, console=quiet)
-    counts = load_inventory_demo(db, seed=7, console=quiet)
-    assert counts["lots"] > 20 and counts["par_levels"] > 5 and counts["recalled_lot_patients"] >= 1
-    assert load_inventory_demo(db, seed=7, console=quiet)["lots"] == 0  # safe to re-run
+    assert load_demo(db, seed=7, patients=40, orders=15, console=quiet)  # calls load_inventory_demo
+    assert load_inventory_demo(db, seed=7, console=quiet)["lots"] == 0  # safe to re-run: nothing added
     with db.session() as session:
-        recalled = (
-            session.execute(select(InventoryLot).where(InventoryLot.status == "recalled")).scalars().all()
-        )
+        lots = session.execute(select(InventoryLot)).scalars().all()
+        assert len(lots) > 20 and len({lot.site_id for lot in lots}) >= 2
+        recalled = [lot for lot in lots if lot.status == "recalled"]
         assert len(recalled) == 1
         rows = service.trace_lot_as(session, SYSTEM, recalled[0].lot_number)
-        assert len({r.patient_id for r in rows}) == counts["recalled_lot_patients"]
+        assert len({r.patient_id for r in rows}) >= 1
         assert service.ledger_check(session) == []
         today = __import__("datetime").date.today()
         expiring = service.expiring(session, None, today, 90)  # type: ignore[arg-type]

@@ -15,7 +15,8 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-ClientId = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+# 60 characters at most: a transfer stores its second half under the same id + ":in".
+ClientId = Field(default=None, min_length=8, max_length=60, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 class ReceiptIn(_In):

@@ -395,6 +395,12 @@ def receive(session: Session, principal: Principal, data: ReceiptIn) -> LotOut:
             "vial_size_g",
         )
     site = _site(session, data.site_id)
+    if data.label_expiry < utcnow().date():
+        raise InvalidInput(
+            f"label_expiry: {data.label_expiry.isoformat()} has passed; do not receive it", "label_expiry"
+        )
+    if data.room_temperature_since is not None and data.room_temperature_since > utcnow().date():
+        raise InvalidInput("room_temperature_since: the date is in the future", "room_temperature_since")
     if data.client_id is not None:
         found = _existing(session, data.client_id)
         if found is not None:
@@ -517,6 +523,8 @@ def read_lot(session: Session, principal: Principal, lot_id: int) -> LotDetailOu
 
 def set_storage(session: Session, principal: Principal, lot_id: int, data: StorageIn) -> LotOut:
     """Storage place and state; room temperature shortens the effective expiry per the catalog."""
+    if data.room_temperature_since is not None and data.room_temperature_since > utcnow().date():
+        raise InvalidInput("room_temperature_since: the date is in the future", "room_temperature_since")
     lot = _lot(session, lot_id, lock="update")
     before = (lot.storage_place, lot.room_temperature_since)
     lot.storage_place = data.storage_place
@@ -944,6 +952,8 @@ def dispense(
     """
     if isinstance(count, bool) or count <= 0:
         raise InvalidInput("count: dispense a whole number of vials above zero", "count")
+    if client_id is not None and not 1 <= len(client_id) <= 64:
+        raise InvalidInput("client_id: 1 to 64 characters", "client_id")
     appt = _appointment(session, principal, appointment_id)
     found = _existing(session, client_id)
     if found is not None:
