@@ -130,6 +130,10 @@ def test_receive_validates_and_derives_stock(world: World) -> None:
     assert size.status_code == 422 and "vial_size_g" in size.text
     past = pharm.post("/api/v1/inventory/lots", json={**_receipt(world), "label_expiry": "2020-01-31"})
     assert past.status_code == 422 and past.json()["field"] == "label_expiry"
+    clash = pharm.post(
+        "/api/v1/inventory/lots", json={**_receipt(world), "gtin": lot["gtin"], "product_id": "privigen"}
+    )
+    assert clash.status_code == 422 and clash.json()["field"] == "gtin"
     unknown = pharm.post("/api/v1/inventory/lots", json={**_receipt(world), "product_id": "nope"})
     assert unknown.status_code == 422 and unknown.json()["field"] == "product_id"
     # room temperature: Gammagard's allowance is unknown in the catalog -> refused, not guessed

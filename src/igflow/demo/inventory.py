@@ -39,7 +39,10 @@ _CENTS_PER_G = {
 
 
 def demo_gtin(product_index: int, vial_size_g: float) -> str:
-    """A synthetic GTIN-14 (indicator 0, company prefix 0999) with a valid check digit."""
+    """A synthetic GTIN-14 (indicator 0, company prefix 0999) with a valid check digit.
+
+    ``product_index`` is the product's index in ``DEMO_INVENTORY_PRODUCTS``: one GTIN per product and size.
+    """
     first13 = f"00999{product_index:02d}{round(vial_size_g * 100):06d}"[:13]
     return first13 + str(service.gtin_check_digit(first13))
 
@@ -84,7 +87,7 @@ def load_inventory_demo(db: Database, *, seed: int, console: Console) -> dict[st
         def receive(site: Site, product: str, size: float, count: int, expiry_days: int) -> Any:
             nonlocal lot_counter
             lot_counter += 1
-            pidx = DEMO_INVENTORY_PRODUCTS.index(product) + 1
+            pidx = DEMO_INVENTORY_PRODUCTS.index(product)  # as demo.history does: one GTIN per product+size
             data = ReceiptIn(
                 product_id=product,
                 lot_number=f"{product[:2].upper()}{seed % 100:02d}{lot_counter:04d}",

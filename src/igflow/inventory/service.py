@@ -407,6 +407,17 @@ def receive(session: Session, principal: Principal, data: ReceiptIn) -> LotOut:
             if found.kind != "receipt":
                 raise Conflict(f"client_id: {data.client_id} was already used", "client_id")
             return lot_out(session, _lot(session, found.lot_id))
+    same_gtin = session.execute(
+        select(InventoryLot.product_id, InventoryLot.vial_size_g)
+        .where(InventoryLot.gtin == data.gtin)
+        .limit(1)
+    ).first()
+    if same_gtin is not None and (same_gtin[0], same_gtin[1]) != (data.product_id, data.vial_size_g):
+        raise InvalidInput(
+            f"gtin: {data.gtin} is recorded as {same_gtin[1]:g} g of {_product(same_gtin[0]).name}; "
+            "a GTIN names one product and vial size",
+            "gtin",
+        )
     lot = session.execute(
         select(InventoryLot).where(InventoryLot.gtin == data.gtin, InventoryLot.lot_number == data.lot_number)
     ).scalar_one_or_none()
