@@ -426,6 +426,7 @@ def test_pharmacy_pages(world: World) -> None:
         and "Receive a lot" in home.text
     )
     assert "style=" not in home.text and "<script>" not in home.text
+    assert '<svg class="stock-chart"' in home.text
     allocated = pharm.post("/inventory/allocate", data={"start": appt["date"], "days": "1"})
     assert allocated.status_code == 200 and "Allocated" in allocated.text
     picks = pharm.get("/inventory", params={"site": appt["site_id"], "date": appt["date"]})
