@@ -389,6 +389,23 @@ def test_transfer_waste_return_and_stock_views(world: World) -> None:
         json={"from_site_id": world.sites["north"], "to_site_id": world.sites["south"], "count": 2},
     )
     assert moved.status_code == 201 and [m["kind"] for m in moved.json()] == ["transfer_out", "transfer_in"]
+    once = {"from_site_id": world.sites["north"], "to_site_id": world.sites["south"], "count": 1}
+    first = pharm.post(
+        f"/api/v1/inventory/lots/{lot['id']}/transfers", json={**once, "client_id": "xfer-0001"}
+    )
+    again = pharm.post(
+        f"/api/v1/inventory/lots/{lot['id']}/transfers", json={**once, "client_id": "xfer-0001"}
+    )
+    assert [m["id"] for m in first.json()] == [m["id"] for m in again.json()] and len(again.json()) == 2
+    back = pharm.post(
+        f"/api/v1/inventory/lots/{lot['id']}/transfers",
+        json={"from_site_id": world.sites["south"], "to_site_id": world.sites["north"], "count": 1},
+    )
+    assert back.status_code == 201
+    south_picks = world.client("nurse.north").get(
+        "/api/v1/inventory/pick-list", params={"site_id": world.sites["south"], "date": "2026-12-01"}
+    )
+    assert south_picks.status_code == 403
     too_many = pharm.post(
         f"/api/v1/inventory/lots/{lot['id']}/transfers",
         json={"from_site_id": world.sites["south"], "to_site_id": world.sites["north"], "count": 3},

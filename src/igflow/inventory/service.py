@@ -24,7 +24,7 @@ from igflow.appointments.models import Appointment, Course, CourseSession
 from igflow.catalog import load_catalog
 from igflow.catalog.models import Product
 from igflow.db import utcnow
-from igflow.errors import Conflict, InvalidInput, NotFound
+from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from igflow.inventory import core, gs1
 from igflow.inventory.models import (
     InventoryLot,
@@ -1403,6 +1403,8 @@ def _picks(
 def pick_list(session: Session, principal: Principal, site_id: int, day: dt.date) -> list[PickOut]:
     """What to take out of the fridge at a site for a day, per appointment (FEFO allocations held)."""
     _site(session, site_id)
+    if principal.site_ids is not None and site_id not in principal.site_ids:
+        raise Forbidden(f"site_id: you do not work at site {site_id}", "site_id")
     return _picks(session, principal, day, 1, site_id)
 
 
