@@ -203,3 +203,115 @@ def test_scheduler_cancels_then_rebooks_from_the_chair_board(page: Any, tmp_path
     page.wait_for_load_state("networkidle")
     assert "booked" in page.locator("h1 .status").inner_text()
     assert page.csp_violations == []
+
+
+def test_a_whole_infusion_on_a_tablet(browser: Any, live_server: str, tmp_path: Path) -> None:
+    """Checklist, weight, vitals, scanned vials, start, two rate steps, vitals, a grade 2 reaction, end,
+    discharge vitals and signature, on a tablet-sized screen."""
+    import datetime as dt
+
+    context = browser.new_context(
+        base_url=live_server, viewport={"width": 1024, "height": 1366}, has_touch=True
+    )
+    page = context.new_page()
+    sign_in(page, "nurse", PASSWORDS["nurse"])
+    sites = page.request.get("/api/v1/sites").json()
+    target = None
+    for offset in range(1, 22):
+        day = (dt.date.today() + dt.timedelta(days=offset)).isoformat()
+        for site in (s for s in sites if s["kind"] == "centre"):
+            rows = page.request.get(f"/api/v1/sites/{site['id']}/infusions?date={day}").json()
+            board = page.request.get(f"/api/v1/sites/{site['id']}/board?date={day}").json()
+            untouched = [r for r in rows if r["record_id"] is None]
+            if untouched:
+                appointment = next(
+                    a for a in board["appointments"] if a["id"] == untouched[0]["appointment_id"]
+                )
+                target = (site["id"], day, appointment)
+                break
+        if target:
+            break
+    assert target, "a booked appointment to chart"
+    site_id, day, appointment = target
+    page.goto(f"/chair?site={site_id}&date={day}")
+    tile = page.locator("li.tile", has_text=appointment["patient"]).first
+    tile.get_by_role("button", name="Check in").click()
+    page.wait_for_load_state("networkidle")
+    record_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    record = page.request.get(f"/api/v1/infusions/{record_id}").json()
+    plan_weight = page.locator("p.ids").inner_text().split("plan weight ")[1].split(" kg")[0]
+
+    checklist = page.locator("form#checklist")
+    checklist.get_by_label("name", exact=True).check()
+    checklist.get_by_label("date of birth").check()
+    checklist.get_by_label("Hydration confirmed").check()
+    checklist.get_by_label("IV access").fill("22G left forearm")
+    checklist.get_by_role("button", name="Record checklist").click()
+    page.locator("form#weight").get_by_label("Weight today (kg)").fill(plan_weight)
+    page.locator("form#weight").get_by_role("button", name="Record weight").click()
+
+    def vitals(sbp: str, hr: str, temp: str) -> None:
+        form = page.locator("form#vitals")
+        form.get_by_label("Systolic BP").fill(sbp)
+        form.get_by_label("Heart rate").fill(hr)
+        form.get_by_label("Temperature °C").fill(temp)
+        form.get_by_role("button", name="Record vitals").click()
+        page.wait_for_load_state("networkidle")
+
+    vitals("122", "74", "36.8")
+    product = record["product"]
+    for size, count in record["vials_needed"].items():
+        lots = page.request.get(
+            f"/api/v1/inventory/lots?product_id={product}&site_id={site_id}&status=available"
+        ).json()
+        usable = [
+            lot
+            for lot in lots
+            if float(lot["vial_size_g"]) == float(size)
+            and any(s["site_id"] == site_id and s["on_hand"] > 0 for s in lot["stock"])
+        ]
+        usable.sort(key=lambda lot: -next(s["available"] for s in lot["stock"] if s["site_id"] == site_id))
+        lot = usable[0]
+        expiry = dt.date.fromisoformat(lot["label_expiry"])
+        for _ in range(int(count)):
+            scan = page.locator("form#vial")
+            scan.get_by_label("Scan a vial (GS1 DataMatrix)").fill(
+                f"(01){lot['gtin']}(17){expiry:%y%m%d}(10){lot['lot_number']}"
+            )
+            scan.get_by_role("button", name="Scan vial").click()
+            page.wait_for_load_state("networkidle")
+            assert page.locator("[role=alert]").count() == 0, page.locator("[role=alert]").all_inner_texts()
+    page.get_by_role("button", name="Start infusion").click()
+    page.wait_for_load_state("networkidle")
+    assert "infusing" in page.locator("h1 .status").inner_text()
+    steps = record["plan_day"]["steps"]
+    for step in steps[1:3]:
+        form = page.locator("form#rate_change")
+        form.get_by_label("New pump rate (mL/h)").fill(str(step["rate_ml_per_h"]))
+        form.get_by_role("button", name="Record rate change").click()
+        page.wait_for_load_state("networkidle")
+    vitals("118", "82", "37.1")
+    reaction = page.locator("form#reaction")
+    reaction.get_by_label("headache").check()
+    reaction.locator("input[name=grade][value='2']").check()
+    reaction.get_by_label("Action taken").select_option("slow_to_previous_step")
+    reaction.get_by_label("Medications given (comma separated)").fill("paracetamol 1 g")
+    reaction.get_by_role("button", name="Record reaction").click()
+    page.wait_for_load_state("networkidle")
+    end = page.locator("form#end")
+    end.get_by_label("Volume infused (mL)").fill(str(record["plan_day"]["volume_ml"]))
+    end.get_by_role("button", name="End infusion").click()
+    page.wait_for_load_state("networkidle")
+    vitals("120", "72", "36.9")
+    page.get_by_label("I charted this infusion and the record is complete").check()
+    page.get_by_role("button", name="Sign the record").click()
+    page.wait_for_load_state("networkidle")
+    assert "signed" in page.locator("h1 .status").inner_text()
+    final = page.request.get(f"/api/v1/infusions/{record_id}").json()
+    assert final["max_reaction_grade"] == 2
+    assert [e["kind"] for e in final["entries"]].count("rate_change") == 2
+    update = os.environ.get("IGFLOW_UPDATE_SCREENSHOTS")
+    page.screenshot(
+        path=str(DOCS / "infusion-chart.png" if update else tmp_path / "chart.png"), full_page=True
+    )
+    context.close()
