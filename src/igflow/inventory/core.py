@@ -199,7 +199,9 @@ class Ledger:
             )
         if move.kind in ("dispense", "transfer_out", "waste"):
             # a quarantined or recalled lot holds no allocations, so all its vials may be wasted
-            free = stock.on_hand_count - held_by_others
+            # only a dispense or waste for an appointment may use that appointment's own allocation
+            held = held_by_others if move.kind in ("dispense", "waste") else stock.allocated_count
+            free = stock.on_hand_count - held
             if move.count > free:
                 raise LedgerError(
                     "insufficient_stock",
