@@ -8,6 +8,7 @@ signing), and carries the alerts the pure core raised (``igflow.clinical.infusio
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -312,8 +313,10 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
             raise InvalidInput(
                 f"scan: the plan needs no more {size:g} g vials today (plan: {view.vials_needed})", "scan"
             )
+        # The stock move's own idempotency key, derived from the chart entry's (and short enough for it).
+        move_key = "vial-" + hashlib.sha256(data.client_id.encode()).hexdigest()[:32]
         move = inventory_service.dispense(
-            session, principal, appointment.id, scan.lot_id, 1, client_id=f"vial-{data.client_id}"
+            session, principal, appointment.id, scan.lot_id, 1, client_id=move_key
         )
         result = {"lot_id": scan.lot_id, "lot_number": scan.lot_number, "size_g": size, "move_id": move.id}
     elif kind == "start":
