@@ -24,6 +24,8 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Dose calculator", "/dose", Perm.DOSE_CALCULATE),
     ("Scheduling", "/schedule", Perm.SCHEDULE_READ),
     ("Chair side", "/chair", Perm.INFUSION_CHART),
+    ("Work queue", "/tasks", Perm.INFUSION_READ),
+    ("Reactions", "/reports/reactions", Perm.INFUSION_READ),
     ("Pharmacy", "/inventory", Perm.INVENTORY_READ),
     ("My record", "/my", Perm.PATIENT_SELF),
     ("Sites", "/admin/sites", Perm.SITE_READ),
