@@ -149,6 +149,11 @@ def suggest_cmd(
     if unknown:
         err.print(f"invalid course: sites: unknown site {unknown[0]!r}")
         raise typer.Exit(2)
+    known = {s.id for s in instance.sessions}
+    for k, s in enumerate(course):
+        if s.after is not None and s.after.session not in known | {x.id for x in course[:k]}:
+            err.print(f"invalid course: [{k}].after.session: unknown session {s.after.session!r}")
+            raise typer.Exit(2)
     options = SlotIndex(instance, schedule).suggest(course, top=top)
     out = [
         {

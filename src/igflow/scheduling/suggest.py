@@ -49,11 +49,13 @@ class SlotIndex:
         self.instance = instance
         self.problem: Problem = compile_instance(instance)
         self.occ = Occupancy(self.problem)
+        self.booked: dict[int, tuple[int, int]] = {}  # session index -> (site, day)
         p = self.problem
         for a in schedule.assignments:
             s = p.sessions[p.session_index[a.session]]
             start = hhmm_to_min(a.start) // p.slot_minutes
             self.occ.add(s, p.site_index[a.site], p.day_of(a.date), start, a.chair)
+            self.booked[s.index] = (p.site_index[a.site], p.day_of(a.date))
 
     def book(self, option: SlotOption, course: list[Session]) -> None:
         """Record a chosen option in the index (so the next query sees it)."""
@@ -95,11 +97,19 @@ class SlotIndex:
         infos = self._infos(course)
         by_index = {s.index: k for k, s in enumerate(infos)}
         root = infos[0]
+        root_sites, root_lo, root_hi = root.sites, root.earliest, root.latest
+        if root.parent is not None:  # continues a booked course: same site, inside the gap
+            if root.parent not in self.booked:
+                return []
+            booked_site, booked_day = self.booked[root.parent]
+            root_sites = [booked_site] if booked_site in root.sites else []
+            root_lo = max(root_lo, booked_day + root.min_days)
+            root_hi = min(root_hi, booked_day + root.max_days)
         options: list[SlotOption] = []
-        for site in root.sites:
+        for site in root_sites:
             if any(site not in s.sites for s in infos):
                 continue
-            for day in range(root.earliest, root.latest + 1):
+            for day in range(root_lo, root_hi + 1):
                 first = self._best_on(root, site, day)
                 if first is None:
                     continue

@@ -115,3 +115,30 @@ def test_booking_an_option_updates_the_index() -> None:
     again = [o for o in index.suggest(course) if o.dates == first.dates and o.site == first.site]
     # the same patient cannot be booked twice on the same dates
     assert again == []
+
+
+def test_suggestion_continuing_a_booked_course_keeps_site_and_gap() -> None:
+    inst = generate(2, 0.45, 2, 21)
+    schedule = solve_greedy(inst)
+    patient_of = {s.id: s.patient for s in inst.sessions}
+    count: dict[str, int] = {}
+    for a in schedule.assignments:
+        count[patient_of[a.session]] = count.get(patient_of[a.session], 0) + 1
+    booked = next(a for a in schedule.assignments if count[patient_of[a.session]] == 1)
+    session = next(s for s in inst.sessions if s.id == booked.session)
+    follow = Session(
+        id="NEXT",
+        patient=session.patient,
+        duration_min=200,
+        sites=[s.id for s in inst.sites],
+        earliest=inst.start_date,
+        latest=inst.end_date,
+        target=booked.date + dt.timedelta(days=2),
+        priority=2,
+        after=After(session=booked.session, min_days=1, max_days=3),
+    )
+    options = SlotIndex(inst, schedule).suggest([follow])
+    assert options
+    for o in options:
+        assert o.site == booked.site
+        assert 1 <= (o.dates[0] - booked.date).days <= 3
