@@ -124,7 +124,7 @@ def test_cpsat_matches_brute_force_optimum(seed: int, docs: Any) -> None:
     assert schedule.stats is not None and schedule.stats.status == "OPTIMAL"
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
     load=st.sampled_from([0.6, 0.9, 1.2]),
