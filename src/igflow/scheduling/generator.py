@@ -4,10 +4,10 @@
 min(chairs, nurses x patients_per_nurse) x open minutes), so 0.8 means a centre booked at 80 %
 of what its chairs and nurses can hold and 1.1 means more demand than capacity.
 
-Chair times come from a ``chair_minutes(indication, phase, weight_kg, day_index, first_infusion)``
-callable. The default, :func:`default_chair_minutes`, is a *placeholder* model built on the labelled
-parameter tables below (a typical 10 % IVIG product titrated at label-like rates); the clinical
-engine's titration plans will replace it.
+Courses (dose split over days, repeat interval, priority) come from the catalog's regimens and chair
+times from the clinical engine's titration plans (:mod:`igflow.scheduling.clinical_times`); a different
+``chair_minutes(indication, phase, weight_kg, day_index, first_infusion)`` callable may be passed in.
+The tables below hold only synthetic choices: the indication mix, booking windows and centre shapes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from igflow.scheduling.clinical_times import CourseShape, clinical_chair_minutes, course_shape
 from igflow.scheduling.greedy import solve_greedy
 from igflow.scheduling.models import (
     INSTANCE_FORMAT,
@@ -33,48 +34,55 @@ from igflow.scheduling.problem import compile_instance
 
 ChairMinutes = Callable[[str, str, float, int, bool], int]
 
-# --------------------------------------------------------------------------------------------
-# PARAMETERS TABLE 1 — placeholder chair-time model (10 % product, 100 mg/mL), to be replaced by
-# the clinical engine's titration plans. Rates are weight-based (mL/kg/h) with an absolute cap.
-# --------------------------------------------------------------------------------------------
-CONCENTRATION_G_PER_ML = 0.10
-TITRATION_STEPS_ML_PER_KG_H = (0.5, 1.0, 2.0, 3.0)  # each held for TITRATION_STEP_MIN
-TITRATION_STEP_MIN = 30
-MAX_RATE_ML_PER_KG_H = 4.0  # after the titration steps, tolerated patient
-MAX_RATE_FIRST_INFUSION_ML_PER_KG_H = 3.0  # first infusion: lower maximum rate
-MAX_RATE_ML_PER_H = 300.0  # absolute pump cap
-SETUP_MIN = 20  # check-in, vitals, IV access
-OBSERVATION_MIN = 30  # post-infusion observation
-
 
 @dataclass(frozen=True)
 class Regimen:
-    indication: str
-    phase: str
-    share: float  # share of patients
-    priority: int
-    total_g_per_kg: float  # per course
-    course_days: int  # sessions per course (dose split evenly)
-    interval_days: tuple[int, ...]  # repeat interval choices; () for a one-off course
-    window_before_days: int
+    """A line of the synthetic mix: a catalog indication and phase, its share and booking window."""
+
+    indication: str  # catalog id
+    phase: str  # catalog phase
+    share: float  # share of patients (synthetic)
+    window_before_days: int  # booking policy, not clinical
     window_after_days: int
     paediatric: bool = False
 
+    @property
+    def shape(self) -> CourseShape:
+        return course_shape(self.indication, self.phase)
+
+    @property
+    def priority(self) -> int:
+        return self.shape.priority
+
+    @property
+    def course_days(self) -> int:
+        return self.shape.course_days
+
+    @property
+    def interval_days(self) -> tuple[int, ...]:
+        weeks = self.shape.interval_weeks
+        if weeks is None:
+            return ()
+        return tuple(7 * w for w in range(math.ceil(weeks[0]), math.floor(weeks[1]) + 1))
+
 
 # --------------------------------------------------------------------------------------------
-# PARAMETERS TABLE 2 — indication mix (synthetic shares; regimens after common IVIG practice).
+# PARAMETERS TABLE 2 — indication mix (synthetic shares of an IVIG service; the regimens
+# themselves come from the catalog).
 # --------------------------------------------------------------------------------------------
 REGIMENS: tuple[Regimen, ...] = (
-    Regimen("CIDP", "maintenance", 0.30, 3, 1.0, 1, (21,), 3, 3),
-    Regimen("PID", "maintenance", 0.32, 3, 0.5, 1, (21, 28), 3, 4),
-    Regimen("MMN", "maintenance", 0.10, 3, 1.0, 1, (28,), 3, 4),
-    Regimen("dermatomyositis", "maintenance", 0.08, 3, 2.0, 2, (28,), 3, 4),
-    Regimen("CIDP", "induction", 0.06, 2, 2.0, 5, (), 2, 5),
-    Regimen("MMN", "induction", 0.03, 2, 2.0, 2, (), 2, 5),
-    Regimen("myasthenia gravis", "exacerbation", 0.04, 2, 2.0, 2, (), 1, 4),
-    Regimen("Kawasaki disease", "acute", 0.02, 1, 2.0, 1, (), 0, 2, paediatric=True),
-    Regimen("Guillain-Barre syndrome", "acute", 0.02, 1, 2.0, 5, (), 0, 2),
-    Regimen("ITP with bleeding", "acute", 0.03, 1, 2.0, 2, (), 0, 1),
+    Regimen("cidp", "maintenance", 0.28, 3, 3),
+    Regimen("pid", "maintenance", 0.30, 3, 4),
+    Regimen("sid", "maintenance", 0.06, 3, 4),
+    Regimen("mmn", "maintenance", 0.08, 3, 4),
+    Regimen("dermatomyositis", "maintenance", 0.05, 3, 4),
+    Regimen("cidp", "induction", 0.06, 2, 5),
+    Regimen("mmn", "induction", 0.02, 2, 5),
+    Regimen("myasthenia-gravis", "acute", 0.04, 1, 4),
+    Regimen("kawasaki", "acute", 0.02, 0, 2, paediatric=True),
+    Regimen("gbs", "acute", 0.02, 0, 2),
+    Regimen("itp-adult", "acute", 0.03, 0, 1),
+    Regimen("itp-adult", "maintenance", 0.04, 3, 3),
 )
 
 # --------------------------------------------------------------------------------------------
@@ -94,36 +102,11 @@ PREFERRED_START_CHOICES = ((0.30, ("08:00", "09:30")), (0.15, ("10:00", "13:00")
 FIXED_SHARE = 0.05  # routine single sessions already booked
 
 
-def _infusion_minutes(volume_ml: float, weight_kg: float, max_rate_ml_per_kg_h: float) -> float:
-    minutes = 0.0
-    remaining = volume_ml
-    for rate in TITRATION_STEPS_ML_PER_KG_H:
-        rate_ml_per_h = min(rate * weight_kg, MAX_RATE_ML_PER_H)
-        step_ml = rate_ml_per_h * TITRATION_STEP_MIN / 60
-        if step_ml >= remaining:
-            return minutes + remaining / rate_ml_per_h * 60
-        minutes += TITRATION_STEP_MIN
-        remaining -= step_ml
-    return minutes + remaining / min(max_rate_ml_per_kg_h * weight_kg, MAX_RATE_ML_PER_H) * 60
-
-
 def regimen_for(indication: str, phase: str) -> Regimen:
     for r in REGIMENS:
         if r.indication == indication and r.phase == phase:
             return r
     raise KeyError(f"no regimen for {indication!r} / {phase!r}")
-
-
-def default_chair_minutes(
-    indication: str, phase: str, weight_kg: float, day_index: int, first_infusion: bool
-) -> int:
-    """Placeholder chair time: set-up + titrated infusion + observation (see PARAMETERS TABLE 1)."""
-    del day_index  # the dose is split evenly over the course days
-    r = regimen_for(indication, phase)
-    dose_g = r.total_g_per_kg / r.course_days * weight_kg
-    volume_ml = dose_g / CONCENTRATION_G_PER_ML
-    max_rate = MAX_RATE_FIRST_INFUSION_ML_PER_KG_H if first_infusion else MAX_RATE_ML_PER_KG_H
-    return SETUP_MIN + math.ceil(_infusion_minutes(volume_ml, weight_kg, max_rate)) + OBSERVATION_MIN
 
 
 def _make_sites(rng: random.Random, count: int, start_date: dt.date, days: int) -> list[Site]:
@@ -188,7 +171,7 @@ def generate(
     *,
     start_date: dt.date = dt.date(2027, 1, 4),
     slot_minutes: int = 15,
-    chair_minutes: ChairMinutes = default_chair_minutes,
+    chair_minutes: ChairMinutes = clinical_chair_minutes,
     fixed_share: float = FIXED_SHARE,
 ) -> Instance:
     """A reproducible synthetic instance (same arguments, same document)."""
@@ -239,7 +222,7 @@ def generate(
             if days - span <= 0:
                 continue
             starts = [_weekday_on_or_after(start_date, rng.randrange(max(1, days - span)))]
-        first_infusion = r.phase in ("induction", "acute", "exacerbation") and rng.random() < 0.7
+        first_infusion = r.phase in ("induction", "acute") and rng.random() < 0.7
         for t0 in starts:
             prev: str | None = None
             target = t0

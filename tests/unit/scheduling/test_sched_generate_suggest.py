@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
+from igflow.scheduling.clinical_times import clinical_chair_minutes, course_shape
 from igflow.scheduling.evaluate import evaluate
-from igflow.scheduling.generator import _capacity, default_chair_minutes, generate
+from igflow.scheduling.generator import _capacity, generate
 from igflow.scheduling.greedy import solve_greedy
 from igflow.scheduling.models import After, Instance, Schedule, Session
 from igflow.scheduling.suggest import SlotIndex
@@ -36,11 +38,30 @@ def test_generator_realism() -> None:
     assert evaluate(inst, solve_greedy(inst)).violations == []
 
 
-def test_default_chair_minutes_placeholder_model() -> None:
-    minutes = default_chair_minutes("CIDP", "maintenance", 70.0, 0, False)
-    assert 240 <= minutes <= 300  # a 70 kg patient receiving 1 g/kg: about 4-5 hours in the chair
-    assert default_chair_minutes("CIDP", "maintenance", 70.0, 0, True) > minutes
-    assert default_chair_minutes("PID", "maintenance", 70.0, 0, False) < minutes
+def test_chair_minutes_come_from_the_clinical_engines_plan() -> None:
+    from igflow.catalog import load_catalog
+    from igflow.clinical import DoseRequest, plan_dose
+
+    minutes = clinical_chair_minutes("pid", "maintenance", 70.0, 0, False)
+    plan = plan_dose(
+        DoseRequest(
+            indication="pid",
+            phase="maintenance",
+            product="gammagard-liquid",
+            weight_kg=70.0,
+            height_cm=170.0,
+            sex="female",
+            age_years=55.0,
+            policy="actual",
+        ),
+        load_catalog(),
+    )
+    assert minutes == math.ceil(plan.days[0].chair_min or 0)
+    # A first infusion is observed longer; a 5-day induction has a plan for each day.
+    assert clinical_chair_minutes("pid", "maintenance", 70.0, 0, True) > minutes
+    assert clinical_chair_minutes("cidp", "induction", 70.0, 4, False) > 0
+    shape = course_shape("cidp", "induction")
+    assert shape.course_days == load_catalog().indications["cidp"].regimens["induction"].usual_days
 
 
 def test_generator_takes_a_chair_minutes_callable() -> None:
@@ -81,7 +102,7 @@ def _new_course(inst: Instance) -> list[Session]:
 
 
 def test_suggestions_are_ranked_and_bookable() -> None:
-    inst = generate(2, 0.45, 2, 21)
+    inst = generate(2, 0.3, 2, 21)
     schedule = solve_greedy(inst)
     index = SlotIndex(inst, schedule)
     course = _new_course(inst)
@@ -107,7 +128,7 @@ def test_suggestions_are_ranked_and_bookable() -> None:
 
 
 def test_booking_an_option_updates_the_index() -> None:
-    inst = generate(2, 0.45, 2, 21)
+    inst = generate(2, 0.3, 2, 21)
     index = SlotIndex(inst, solve_greedy(inst))
     course = _new_course(inst)
     first = index.suggest(course)[0]
@@ -118,7 +139,7 @@ def test_booking_an_option_updates_the_index() -> None:
 
 
 def test_suggestion_continuing_a_booked_course_keeps_site_and_gap() -> None:
-    inst = generate(2, 0.45, 2, 21)
+    inst = generate(2, 0.3, 2, 21)
     schedule = solve_greedy(inst)
     patient_of = {s.id: s.patient for s in inst.sessions}
     count: dict[str, int] = {}
