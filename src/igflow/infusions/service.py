@@ -581,6 +581,11 @@ def states_for_appointments(session: Session, appointment_ids: list[int]) -> dic
             }[record.status]
         if record.max_reaction_grade:
             label += f"; reaction grade {record.max_reaction_grade}"
+        last_vitals = next((e for e in reversed(view.entries) if e.kind == "vitals"), None)
+        if last_vitals is not None and any(
+            a.get("severity") in ("warning", "hard_stop") for a in last_vitals.result.get("alerts", [])
+        ):
+            label += "; vitals alert"
         out[record.appointment_id] = {"state": label, "record_id": record.id, "status": record.status}
     return out
 
