@@ -217,6 +217,13 @@ def test_a_grade_3_reaction_stops_the_infusion_and_flags_the_next_plan(world: Wo
     for scan in scans:
         chart("vial", {"scan_text": scan})
     assert chart("start").status_code == 201
+    low = chart("vitals", {"spo2_percent": 86, "heart_rate_bpm": 118, "systolic_bp_mmhg": 88})
+    assert {a["code"] for a in low.json()["result"]["alerts"]} >= {"vital_below_limit"}
+    from igflow.infusions import service as infusions_service
+
+    with world.db.session() as session:
+        state = infusions_service.states_for_appointments(session, [appointment_id])[appointment_id]["state"]
+    assert "infusing, step 1 of" in state and "vitals alert" in state
     severe = chart(
         "reaction",
         {"grade": 3, "symptoms": ["dyspnoea", "chest-tightness"], "action_taken": "stop_and_escalate"},
