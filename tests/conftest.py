@@ -126,7 +126,7 @@ def db(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, secret_key_file=tmp_path / "secret")
+    return Settings(database_url=database_url)
 
 
 @pytest.fixture

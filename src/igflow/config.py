@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,10 +14,6 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///./igflow.db",
         description="SQLAlchemy URL; PostgreSQL in production (postgresql+psycopg://...).",
-    )
-    secret_key_file: Path = Field(
-        default=Path("./var/secret_key"),
-        description="Where the server keeps its random secret (created on first start).",
     )
     https: bool = Field(default=False, description="Served over https: session cookies get the Secure flag.")
     session_idle_min: int = Field(default=15, ge=1, le=24 * 60)

@@ -49,7 +49,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     database = Database(url)
     load_demo(database, seed=11, patients=60, console=Console(file=open(os.devnull, "w")), orders=30)  # noqa: SIM115
     port = _free_port()
-    settings = Settings(database_url=url, secret_key_file=path.parent / "secret")
+    settings = Settings(database_url=url)
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, database), host="127.0.0.1", port=port, log_level="warning")
     )
