@@ -1058,15 +1058,7 @@ def chair_board(session: Session, principal: Principal, site_id: int, day: dt.da
         .where(Appointment.site_id == site.id, Appointment.date == day, Appointment.status != "cancelled")
         .order_by(Appointment.start_min)
     ).all()
-    from igflow.patients.models import Patient
-
-    names = dict(
-        session.execute(
-            select(Patient.id, Patient.family_name + ", " + Patient.given_name).where(
-                Patient.id.in_({r[0].patient_id for r in rows})
-            )
-        ).all()
-    )
+    names = patients_service.display_names(session, {r[0].patient_id for r in rows})
     appointments = [
         {
             "id": a.id,

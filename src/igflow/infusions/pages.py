@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -18,6 +17,7 @@ from igflow.catalog import load_catalog
 from igflow.errors import IgflowError, InvalidInput
 from igflow.infusions import service
 from igflow.infusions.schemas import EntryIn, ReleaseIn
+from igflow.patients import service as patients_service
 from igflow.patients.models import Patient
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
@@ -132,11 +132,7 @@ def chair_day(
         raise InvalidInput("date: use the form YYYY-MM-DD", "date") from None
     rows = service.today_at_site(session, principal, chosen.id, day)
     ids = {r["appointment"].patient_id for r in rows}
-    names = dict(
-        session.execute(
-            select(Patient.id, Patient.family_name + ", " + Patient.given_name).where(Patient.id.in_(ids))
-        ).all()
-    )
+    names = patients_service.display_names(session, ids)
     chairs = {c.id: c.label for c in chosen.chairs}
     return render(
         request,
@@ -253,13 +249,7 @@ def task_queue(
     session: Session = Depends(get_session),
 ) -> Response:
     tasks = service.tasks(session, principal)
-    names = dict(
-        session.execute(
-            select(Patient.id, Patient.family_name + ", " + Patient.given_name).where(
-                Patient.id.in_({t.patient_id for t in tasks})
-            )
-        ).all()
-    )
+    names = patients_service.display_names(session, {t.patient_id for t in tasks})
     context = {"tasks": tasks, "names": names, "error": None, "client_id": f"release-{uuid.uuid4().hex}"}
     return render(request, "chair/tasks.html", context)
 

@@ -416,6 +416,17 @@ def weight_trend(rows: list[Measurement]) -> list[tuple[date, float]]:
     return [(m.measured_on, m.value) for m in rows if m.kind == "weight_kg" and m.id not in amended]
 
 
+def display_names(session: Session, patient_ids: Any) -> dict[int, str]:
+    """'Family, Given' for patient ids, for lists whose caller already checked and audited the access."""
+    ids = set(patient_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Patient.id, Patient.family_name, Patient.given_name).where(Patient.id.in_(ids))
+    )
+    return {pid: f"{family}, {given}" for pid, family, given in rows}
+
+
 def check_access(session: Session, principal: Principal, patient_id: int) -> Patient:
     """For other capabilities: the patient, if this principal may see them (no audit row of its own)."""
     return _load(session, principal, patient_id)

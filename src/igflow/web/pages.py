@@ -336,23 +336,12 @@ def referral_list(
     results = referrals_service.search(
         session, principal, status=status or None, page=max(page, 1), page_size=25
     )
-    patient_names = _patient_names(session, [r.patient_id for r in results.items])
+    patient_names = patients_service.display_names(session, [r.patient_id for r in results.items])
     return render(
         request,
         "referrals/list.html",
         {"results": results, "status": status, "names": patient_names, "indications": indication_names()},
     )
-
-
-def _patient_names(session: Session, ids: list[int]) -> dict[int, str]:
-    from igflow.patients.models import Patient
-
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(Patient.id, Patient.family_name, Patient.given_name).where(Patient.id.in_(ids))
-    )
-    return {pid: f"{family}, {given}" for pid, family, given in rows}
 
 
 def _referral_form_context(session: Session, patient_id: int | None) -> dict[str, Any]:
@@ -425,6 +414,34 @@ async def referral_create(
     )
 
 
+def _referral_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    referral_id: int,
+    error: str | None,
+    document_error: str,
+    status_code: int = 200,
+) -> Response:
+    referral = referrals_service.read(session, principal, referral_id)
+    return render(
+        request,
+        "referrals/detail.html",
+        {
+            "referral": referral,
+            "patient_name": patients_service.display_names(session, [referral.patient_id]).get(
+                referral.patient_id, ""
+            ),
+            "prescriber": directory_service.get_prescriber(session, referral.prescriber_id),
+            "indications": indication_names(),
+            "transitions": sorted(referrals_service.TRANSITIONS[referral.status]),
+            "document_error": document_error,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
 @router.get("/referrals/{referral_id}", response_class=HTMLResponse)
 def referral_detail(
     request: Request,
@@ -433,20 +450,7 @@ def referral_detail(
     principal: Principal = require(Perm.REFERRAL_READ),
     session: Session = Depends(get_session),
 ) -> Response:
-    referral = referrals_service.read(session, principal, referral_id)
-    return render(
-        request,
-        "referrals/detail.html",
-        {
-            "referral": referral,
-            "patient_name": _patient_names(session, [referral.patient_id]).get(referral.patient_id, ""),
-            "prescriber": directory_service.get_prescriber(session, referral.prescriber_id),
-            "indications": indication_names(),
-            "transitions": sorted(referrals_service.TRANSITIONS[referral.status]),
-            "document_error": document_error[:300],
-            "error": None,
-        },
-    )
+    return _referral_page(request, session, principal, referral_id, None, document_error[:300])
 
 
 @router.post("/referrals/{referral_id}/decision", response_class=HTMLResponse)
@@ -465,21 +469,7 @@ async def referral_decide(
         message = "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())
     except IgflowError as exc:
         message = exc.message
-    referral = referrals_service.read(session, principal, referral_id)
-    return render(
-        request,
-        "referrals/detail.html",
-        {
-            "referral": referral,
-            "patient_name": _patient_names(session, [referral.patient_id]).get(referral.patient_id, ""),
-            "prescriber": directory_service.get_prescriber(session, referral.prescriber_id),
-            "indications": indication_names(),
-            "transitions": sorted(referrals_service.TRANSITIONS[referral.status]),
-            "document_error": "",
-            "error": message,
-        },
-        status_code=422,
-    )
+    return _referral_page(request, session, principal, referral_id, message, "", 422)
 
 
 @router.get("/referrals/{referral_id}/documents/{document_id}")
@@ -605,7 +595,9 @@ def _order_page(
         "orders/detail.html",
         {
             "order": order,
-            "patient_name": _patient_names(session, [order.patient_id]).get(order.patient_id, ""),
+            "patient_name": patients_service.display_names(session, [order.patient_id]).get(
+                order.patient_id, ""
+            ),
             "can_verify": principal.can(Perm.PLAN_VERIFY) and order.entered_by_user_id != principal.user_id,
             "reaction_flags": infusions_service.flags_for_order(session, order.id),
             "error": error,
@@ -651,7 +643,7 @@ def verification_queue(
     session: Session = Depends(get_session),
 ) -> Response:
     orders = orders_service.queue(session, principal)
-    names = _patient_names(session, [o.patient_id for o in orders])
+    names = patients_service.display_names(session, [o.patient_id for o in orders])
     return render(request, "orders/queue.html", {"orders": orders, "names": names})
 
 
@@ -674,7 +666,9 @@ def schedule_home(
 ) -> Response:
     ready = appointments_service.ready_to_schedule(session, principal)
     waiting = appointments_service.waiting_courses(session, principal)
-    names = _patient_names(session, [r["patient_id"] for r in ready] + [c.patient_id for c in waiting])
+    names = patients_service.display_names(
+        session, [r["patient_id"] for r in ready] + [c.patient_id for c in waiting]
+    )
     context = {
         "ready": ready,
         "waiting": waiting,
@@ -720,7 +714,9 @@ def _course_page(
         {
             "course": course,
             "options": options,
-            "patient_name": _patient_names(session, [course.patient_id]).get(course.patient_id, ""),
+            "patient_name": patients_service.display_names(session, [course.patient_id]).get(
+                course.patient_id, ""
+            ),
             "error": error,
         },
         status_code=status_code,
@@ -904,7 +900,7 @@ def planning_run_page(
 ) -> Response:
     run = appointments_service.get_run(session, run_id)
     moves, unscheduled = appointments_service.run_moves(session, run)
-    names = _patient_names(session, [m["patient_id"] for m in moves + unscheduled])
+    names = patients_service.display_names(session, [m["patient_id"] for m in moves + unscheduled])
     context = {"run": run, "moves": moves, "unscheduled": unscheduled, "names": names, "error": None}
     return render(request, "schedule/run.html", context)
 
