@@ -19,6 +19,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.routing import BaseRoute, Mount
 
 from igflow import __version__
+from igflow.appointments import pages as appointment_pages
 from igflow.appointments.routes import router as appointments_router
 from igflow.config import Settings, get_settings
 from igflow.db import Database
@@ -28,6 +29,7 @@ from igflow.infusions import pages as infusion_pages
 from igflow.infusions.routes import router as infusions_router
 from igflow.inventory import pages as inventory_pages
 from igflow.inventory.routes import router as inventory_router
+from igflow.orders import pages as order_pages
 from igflow.orders.routes import router as orders_router
 from igflow.patients.routes import router as patients_router
 from igflow.referrals.routes import router as referrals_router
@@ -222,6 +224,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(order_pages.router)
+    app.include_router(appointment_pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(infusion_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -106,14 +106,6 @@ def payload_from_form(kind: str, form: Any) -> dict[str, Any]:
     raise InvalidInput(f"kind: unknown chart entry '{kind}'", "kind")
 
 
-def _centres(session: Session, principal: Principal) -> list[Any]:
-    return [
-        s
-        for s in sites_service.list_sites(session, only=principal.site_ids, active_only=True)
-        if s.kind == "centre"
-    ]
-
-
 @router.get("/chair", response_class=HTMLResponse)
 def chair_day(
     request: Request,
@@ -122,7 +114,7 @@ def chair_day(
     principal: Principal = require(Perm.INFUSION_CHART),
     session: Session = Depends(get_session),
 ) -> Response:
-    centres = _centres(session, principal)
+    centres = sites_service.centres(session, only=principal.site_ids)
     if not centres:
         raise InvalidInput("no infusion centre is open to you")
     chosen = next((s for s in centres if s.id == site), centres[0])

@@ -29,6 +29,11 @@ def list_sites(
     return list(session.execute(query).scalars())
 
 
+def centres(session: Session, *, only: frozenset[int] | None = None) -> list[Site]:
+    """Active infusion centres (no home service), limited to ``only`` when given."""
+    return [s for s in list_sites(session, only=only, active_only=True) if s.kind == "centre"]
+
+
 def get_site(session: Session, site_id: int) -> Site:
     site = session.get(Site, site_id)
     if site is None:

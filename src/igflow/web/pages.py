@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -16,16 +14,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from igflow.appointments import service as appointments_service
-from igflow.appointments.models import PlanningRun
-from igflow.appointments.schemas import BookIn, PlanningIn, StatusIn
-from igflow.catalog import load_catalog
 from igflow.catalog_access import indication_names
-from igflow.db import utcnow
 from igflow.directory import service as directory_service
-from igflow.errors import IgflowError, InvalidInput, field_errors
-from igflow.infusions import service as infusions_service
+from igflow.errors import IgflowError, InvalidInput
 from igflow.orders import service as orders_service
-from igflow.orders.schemas import DosePreviewIn, OrderIn, VerificationIn
 from igflow.patients import service as patients_service
 from igflow.patients.schemas import MeasurementIn, PatientIn
 from igflow.referrals import service as referrals_service
@@ -46,21 +38,11 @@ from igflow.security.permissions import Perm, Role
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
 from igflow.sites.schemas import ChairIn
-from igflow.web.charts import chair_board_svg, indication_colour, load_svg, weight_trend_svg
+from igflow.web.charts import weight_trend_svg
+from igflow.web.forms import errors_of, form_values
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
-
-
-def _errors(exc: ValidationError) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, message in field_errors(exc.errors()):
-        out.setdefault(name, message)
-    return out
-
-
-def _form_dict(form: Any, skip: tuple[str, ...] = ("csrf_token",)) -> dict[str, Any]:
-    return {k: v for k, v in form.items() if k not in skip and not hasattr(v, "read")}
 
 
 def _safe_next(target: str | None) -> str:
@@ -226,7 +208,7 @@ async def patient_create(
     session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
-    values = _form_dict(form)
+    values = form_values(form)
     data = dict(values)
     data["site_ids"] = [int(v) for v in form.getlist("site_ids") if str(v).isdigit()]
     for flag in (
@@ -245,7 +227,7 @@ async def patient_create(
         patient = await run_in_threadpool(patients_service.create, session, principal, patient_in)
         return RedirectResponse(f"/patients/{patient.id}", status_code=303)
     except ValidationError as exc:
-        errors = _errors(exc)
+        errors = errors_of(exc)
     except IgflowError as exc:
         errors = {exc.field or "form": exc.message}
     sites = sites_service.list_sites(session, only=principal.site_ids, active_only=True)
@@ -292,14 +274,14 @@ async def patient_add_measurement(
     session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
-    values = _form_dict(form)
+    values = form_values(form)
     errors: dict[str, str] = {}
     try:
         data = MeasurementIn.model_validate({k: v for k, v in values.items() if v != "" or k == "note"})
         await run_in_threadpool(patients_service.add_measurement, session, principal, patient_id, data)
         return RedirectResponse(f"/patients/{patient_id}#measurements", status_code=303)
     except ValidationError as exc:
-        errors = _errors(exc)
+        errors = errors_of(exc)
     except IgflowError as exc:
         errors = {exc.field or "form": exc.message}
     context = _chart_context(session, principal, patient_id)
@@ -376,7 +358,7 @@ async def referral_create(
     session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
-    values = _form_dict(form)
+    values = form_values(form)
     errors: dict[str, str] = {}
     upload = form.get("document")
     try:
@@ -402,7 +384,7 @@ async def referral_create(
                 )
         return RedirectResponse(f"/referrals/{referral.id}", status_code=303)
     except ValidationError as exc:
-        errors = _errors(exc)
+        errors = errors_of(exc)
     except IgflowError as exc:
         errors = {exc.field or "form": exc.message}
     patient_id = int(values["patient_id"]) if str(values.get("patient_id", "")).isdigit() else None
@@ -462,11 +444,11 @@ async def referral_decide(
 ) -> Response:
     form = await request.form()
     try:
-        data = ReferralDecision.model_validate(_form_dict(form))
+        data = ReferralDecision.model_validate(form_values(form))
         await run_in_threadpool(referrals_service.decide, session, principal, referral_id, data, None)
         return RedirectResponse(f"/referrals/{referral_id}", status_code=303)
     except ValidationError as exc:
-        message = "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())
+        message = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
     except IgflowError as exc:
         message = exc.message
     return _referral_page(request, session, principal, referral_id, message, "", 422)
@@ -484,458 +466,6 @@ def referral_document(
         content=document.content,
         media_type=document.content_type,
         headers={"Content-Disposition": f'attachment; filename="document-{document.id}"'},
-    )
-
-
-# --- dose calculator, orders and verification --------------------------------------------------------
-
-
-_CALC_FIELDS = ("indication", "phase", "product", "policy", "weight_kg", "height_cm", "sex", "age_years")
-
-
-@router.get("/dose", response_class=HTMLResponse)
-def dose_calculator(request: Request, principal: Principal = require(Perm.DOSE_CALCULATE)) -> Response:
-    catalog = load_catalog()
-    params = request.query_params
-    values: dict[str, Any] = {k: params.get(k, "") for k in (*_CALC_FIELDS, "dose_g_per_kg", "days")}
-    values["risk"] = params.getlist("risk")
-    values["first_infusion"] = params.get("first_infusion") == "true"
-    values["policy"] = values["policy"] or catalog.default_policy
-    plan, error = None, None
-    if all(values[k] for k in ("weight_kg", "height_cm", "age_years")):
-        try:
-            data = DosePreviewIn.model_validate(
-                {
-                    **{k: values[k] for k in _CALC_FIELDS},
-                    "dose_g_per_kg": values["dose_g_per_kg"] or None,
-                    "days": values["days"] or None,
-                    "risk": values["risk"],
-                    "first_infusion": values["first_infusion"],
-                }
-            )
-            plan = orders_service.preview(data)
-        except ValidationError as exc:
-            error = "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())
-        except IgflowError as exc:
-            error = exc.message
-    return render(
-        request,
-        "orders/calculator.html",
-        {"catalog": catalog, "values": values, "plan": plan, "error": error},
-    )
-
-
-def _order_form(session: Session, principal: Principal, patient_id: int) -> dict[str, Any]:
-    patient = patients_service.check_access(session, principal, patient_id)
-    referrals = [
-        r
-        for r in referrals_service.search(session, principal, patient_id=patient_id, page_size=50).items
-        if r.status == "accepted"
-    ]
-    return {
-        "patient": patient,
-        "prescribers": directory_service.list_prescribers(session),
-        "referrals": referrals,
-        "catalog": load_catalog(),
-    }
-
-
-@router.get("/patients/{patient_id}/orders/new", response_class=HTMLResponse)
-def order_new(
-    request: Request,
-    patient_id: int,
-    principal: Principal = require(Perm.ORDER_WRITE),
-    session: Session = Depends(get_session),
-) -> Response:
-    return render(
-        request,
-        "orders/new.html",
-        {**_order_form(session, principal, patient_id), "values": {}, "errors": {}},
-    )
-
-
-@router.post("/patients/{patient_id}/orders/new", response_class=HTMLResponse)
-async def order_create(
-    request: Request,
-    patient_id: int,
-    principal: Principal = require(Perm.ORDER_WRITE),
-    session: Session = Depends(get_session),
-) -> Response:
-    form = await request.form()
-    values = _form_dict(form)
-    data = {k: v for k, v in values.items() if v != ""}
-    data["patient_id"] = patient_id
-    data["first_infusion"] = form.get("first_infusion") == "true"
-    try:
-        order = await run_in_threadpool(
-            orders_service.create, session, principal, OrderIn.model_validate(data)
-        )
-        return RedirectResponse(f"/orders/{order.id}", status_code=303)
-    except ValidationError as exc:
-        errors = _errors(exc)
-    except IgflowError as exc:
-        errors = {exc.field or "form": exc.message}
-    context = _order_form(session, principal, patient_id)
-    return render(
-        request, "orders/new.html", {**context, "values": values, "errors": errors}, status_code=422
-    )
-
-
-def _order_page(
-    request: Request,
-    session: Session,
-    principal: Principal,
-    order_id: int,
-    error: str | None,
-    status_code: int = 200,
-) -> Response:
-    order = orders_service.read(session, principal, order_id)
-    return render(
-        request,
-        "orders/detail.html",
-        {
-            "order": order,
-            "patient_name": patients_service.display_names(session, [order.patient_id]).get(
-                order.patient_id, ""
-            ),
-            "can_verify": principal.can(Perm.PLAN_VERIFY) and order.entered_by_user_id != principal.user_id,
-            "reaction_flags": infusions_service.flags_for_order(session, order.id),
-            "error": error,
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/orders/{order_id}", response_class=HTMLResponse)
-def order_detail(
-    request: Request,
-    order_id: int,
-    principal: Principal = require(Perm.ORDER_READ),
-    session: Session = Depends(get_session),
-) -> Response:
-    return _order_page(request, session, principal, order_id, None)
-
-
-@router.post("/orders/{order_id}/verify", response_class=HTMLResponse)
-async def order_verify(
-    request: Request,
-    order_id: int,
-    principal: Principal = require(Perm.PLAN_VERIFY),
-    session: Session = Depends(get_session),
-) -> Response:
-    form = await request.form()
-    try:
-        data = VerificationIn.model_validate(_form_dict(form))
-        await run_in_threadpool(orders_service.verify, session, principal, order_id, data)
-        return RedirectResponse(f"/orders/{order_id}", status_code=303)
-    except ValidationError as exc:
-        message = "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())
-        code = 422
-    except IgflowError as exc:
-        message, code = exc.message, exc.status_code
-    return _order_page(request, session, principal, order_id, message, code)
-
-
-@router.get("/verification-queue", response_class=HTMLResponse)
-def verification_queue(
-    request: Request,
-    principal: Principal = require(Perm.PLAN_VERIFY),
-    session: Session = Depends(get_session),
-) -> Response:
-    orders = orders_service.queue(session, principal)
-    names = patients_service.display_names(session, [o.patient_id for o in orders])
-    return render(request, "orders/queue.html", {"orders": orders, "names": names})
-
-
-# --- scheduling ---------------------------------------------------------------------------------------
-
-
-def _centres(session: Session, principal: Principal) -> list[Any]:
-    return [
-        s
-        for s in sites_service.list_sites(session, only=principal.site_ids, active_only=True)
-        if s.kind == "centre"
-    ]
-
-
-@router.get("/schedule", response_class=HTMLResponse)
-def schedule_home(
-    request: Request,
-    principal: Principal = require(Perm.SCHEDULE_READ),
-    session: Session = Depends(get_session),
-) -> Response:
-    ready = appointments_service.ready_to_schedule(session, principal)
-    waiting = appointments_service.waiting_courses(session, principal)
-    names = patients_service.display_names(
-        session, [r["patient_id"] for r in ready] + [c.patient_id for c in waiting]
-    )
-    context = {
-        "ready": ready,
-        "waiting": waiting,
-        "names": names,
-        "sites": _centres(session, principal),
-        "error": None,
-    }
-    return render(request, "schedule/index.html", context)
-
-
-@router.post("/schedule/courses")
-async def schedule_create_course(
-    request: Request,
-    principal: Principal = require(Perm.SCHEDULE_WRITE),
-    session: Session = Depends(get_session),
-) -> Response:
-    form = await request.form()
-    order_id = str(form.get("order_id", ""))
-    if not order_id.isdigit():
-        raise InvalidInput("order_id: choose an order", "order_id")
-    course = await run_in_threadpool(appointments_service.create_course, session, principal, int(order_id))
-    return RedirectResponse(f"/courses/{course.id}", status_code=303)
-
-
-def _course_page(
-    request: Request,
-    session: Session,
-    principal: Principal,
-    course_id: int,
-    error: str | None,
-    status_code: int = 200,
-) -> Response:
-    course = appointments_service.read_course(session, principal, course_id)
-    options = []
-    if course.status == "waiting":
-        try:
-            options = appointments_service.suggest(session, principal, course_id)
-        except InvalidInput as exc:
-            error = error or exc.message
-    return render(
-        request,
-        "schedule/course.html",
-        {
-            "course": course,
-            "options": options,
-            "patient_name": patients_service.display_names(session, [course.patient_id]).get(
-                course.patient_id, ""
-            ),
-            "error": error,
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/courses/{course_id}", response_class=HTMLResponse)
-def course_page(
-    request: Request,
-    course_id: int,
-    principal: Principal = require(Perm.SCHEDULE_READ),
-    session: Session = Depends(get_session),
-) -> Response:
-    return _course_page(request, session, principal, course_id, None)
-
-
-@router.post("/courses/{course_id}/book", response_class=HTMLResponse)
-async def course_book(
-    request: Request,
-    course_id: int,
-    principal: Principal = require(Perm.SCHEDULE_WRITE),
-    session: Session = Depends(get_session),
-) -> Response:
-    form = await request.form()
-    try:
-        data = BookIn.model_validate(
-            {
-                "site": form.get("site", ""),
-                "dates": form.getlist("dates"),
-                "starts": form.getlist("starts"),
-                "chairs": form.getlist("chairs"),
-            }
-        )
-        await run_in_threadpool(appointments_service.book, session, principal, course_id, data)
-        return RedirectResponse(f"/courses/{course_id}", status_code=303)
-    except ValidationError as exc:
-        message, code = "; ".join(f"{k}: {v}" for k, v in _errors(exc).items()), 422
-    except IgflowError as exc:
-        message, code = exc.message, exc.status_code
-    session.rollback()
-    return _course_page(request, session, principal, course_id, message, code)
-
-
-@router.post("/appointments/{appointment_id}/status", response_class=HTMLResponse)
-async def appointment_status(
-    request: Request,
-    appointment_id: int,
-    principal: Principal = require(Perm.SCHEDULE_WRITE),
-    session: Session = Depends(get_session),
-) -> Response:
-    form = await request.form()
-    data = StatusIn.model_validate({"status": form.get("status", ""), "reason": form.get("reason", "")})
-    appointment, repair = await run_in_threadpool(
-        appointments_service.change_status, session, principal, appointment_id, data.status, data.reason
-    )
-    return render(request, "schedule/repair.html", {"appointment": appointment, "repair": repair})
-
-
-def _site_for(session: Session, principal: Principal, site_id: int | None) -> Any:
-    centres = _centres(session, principal)
-    if not centres:
-        raise InvalidInput("no infusion centre is open to you")
-    site = next((s for s in centres if s.id == site_id), centres[0])
-    return site, centres
-
-
-@router.get("/board", response_class=HTMLResponse)
-def board_page(
-    request: Request,
-    site: int | None = None,
-    date: str = "",
-    principal: Principal = require(Perm.SCHEDULE_READ),
-    session: Session = Depends(get_session),
-) -> Response:
-    chosen, centres = _site_for(session, principal, site)
-    today = appointments_service.site_today(chosen.timezone)
-    try:
-        day = dt.date.fromisoformat(date) if date else today
-    except ValueError:
-        raise InvalidInput("date: use the form YYYY-MM-DD", "date") from None
-    board = appointments_service.chair_board(session, principal, chosen.id, day)
-    states = infusions_service.states_for_appointments(session, [a["id"] for a in board["appointments"]])
-    for item in board["appointments"]:
-        item["live"] = states.get(item["id"], {}).get("state", "")
-    now_min = None
-    if day == today:
-        local = utcnow().astimezone(ZoneInfo(chosen.timezone))
-        now_min = local.hour * 60 + local.minute
-    legend = sorted({(a["indication"], indication_colour(a["indication"])) for a in board["appointments"]})
-    return render(
-        request,
-        "schedule/board.html",
-        {
-            "board": board,
-            "svg": chair_board_svg(board, now_min),
-            "sites": centres,
-            "legend": legend,
-            "chair_labels": {c.id: c.label for c in board["chairs"]},
-            "prev_day": day - dt.timedelta(days=1),
-            "next_day": day + dt.timedelta(days=1),
-        },
-    )
-
-
-@router.get("/load", response_class=HTMLResponse)
-def load_page(
-    request: Request,
-    site: int | None = None,
-    week: str = "",
-    principal: Principal = require(Perm.SCHEDULE_READ),
-    session: Session = Depends(get_session),
-) -> Response:
-    chosen, centres = _site_for(session, principal, site)
-    try:
-        day = dt.date.fromisoformat(week) if week else appointments_service.site_today(chosen.timezone)
-    except ValueError:
-        raise InvalidInput("week: use the form YYYY-MM-DD", "week") from None
-    monday = day - dt.timedelta(days=day.weekday())
-    days = appointments_service.week_load(session, chosen.id, monday)
-    return render(
-        request,
-        "schedule/load.html",
-        {
-            "site": chosen,
-            "sites": centres,
-            "monday": monday,
-            "week": days,
-            "svgs": [load_svg(d) if d["open"] else "" for d in days],
-            "slot_minutes": appointments_service.policy().slot_minutes,
-        },
-    )
-
-
-@router.get("/planning", response_class=HTMLResponse)
-def planning_page(
-    request: Request,
-    principal: Principal = require(Perm.SCHEDULE_PLAN),
-    session: Session = Depends(get_session),
-) -> Response:
-    runs = list(session.execute(select(PlanningRun).order_by(PlanningRun.id.desc()).limit(20)).scalars())
-    return render(request, "schedule/planning.html", {"runs": runs, "today": utcnow().date(), "error": None})
-
-
-@router.post("/planning", response_class=HTMLResponse)
-async def planning_run(
-    request: Request,
-    principal: Principal = require(Perm.SCHEDULE_PLAN),
-    session: Session = Depends(get_session),
-) -> Response:
-    form = await request.form()
-    try:
-        data = PlanningIn.model_validate(
-            {
-                "start_date": form.get("start_date", ""),
-                "days": form.get("days", ""),
-                "time_limit_s": form.get("time_limit_s") or None,
-            }
-        )
-        run = await run_in_threadpool(
-            lambda: appointments_service.run_planning(
-                session, principal, data.start_date, data.days, time_limit_s=data.time_limit_s
-            )
-        )
-        return RedirectResponse(f"/planning/{run.id}", status_code=303)
-    except ValidationError as exc:
-        message = "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())
-    except IgflowError as exc:
-        message = exc.message
-    runs = list(session.execute(select(PlanningRun).order_by(PlanningRun.id.desc()).limit(20)).scalars())
-    return render(
-        request, "schedule/planning.html", {"runs": runs, "today": utcnow().date(), "error": message}, 422
-    )
-
-
-@router.get("/planning/{run_id}", response_class=HTMLResponse)
-def planning_run_page(
-    request: Request,
-    run_id: int,
-    principal: Principal = require(Perm.SCHEDULE_PLAN),
-    session: Session = Depends(get_session),
-) -> Response:
-    run = appointments_service.get_run(session, run_id)
-    moves, unscheduled = appointments_service.run_moves(session, run)
-    names = patients_service.display_names(session, [m["patient_id"] for m in moves + unscheduled])
-    context = {"run": run, "moves": moves, "unscheduled": unscheduled, "names": names, "error": None}
-    return render(request, "schedule/run.html", context)
-
-
-@router.post("/planning/{run_id}/publish")
-def planning_publish(
-    run_id: int, principal: Principal = require(Perm.SCHEDULE_PLAN), session: Session = Depends(get_session)
-) -> Response:
-    appointments_service.publish(session, principal, run_id)
-    return RedirectResponse(f"/planning/{run_id}", status_code=303)
-
-
-@router.post("/planning/{run_id}/discard")
-def planning_discard(
-    run_id: int, principal: Principal = require(Perm.SCHEDULE_PLAN), session: Session = Depends(get_session)
-) -> Response:
-    appointments_service.discard(session, principal, run_id)
-    return RedirectResponse("/planning", status_code=303)
-
-
-@router.get("/my/appointments.ics")
-def my_calendar(
-    request: Request,
-    principal: Principal = require(Perm.PATIENT_SELF),
-    session: Session = Depends(get_session),
-) -> Response:
-    if principal.patient_id is None:
-        raise InvalidInput("This account is not linked to a patient record.")
-    body = appointments_service.ics_for_patient(
-        session, principal, principal.patient_id, request.url.hostname or "igflow"
-    )
-    return Response(
-        content=body,
-        media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="my-infusions.ics"'},
     )
 
 
@@ -963,7 +493,7 @@ async def sites_add_chair(
         await run_in_threadpool(sites_service.add_chair, session, principal.actor, site_id, data)
         return RedirectResponse("/admin/sites", status_code=303)
     except ValidationError as exc:
-        message = "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())
+        message = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
     except IgflowError as exc:
         message = exc.message
     return render(
@@ -1015,7 +545,7 @@ async def users_create(
     session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
-    values = _form_dict(form)
+    values = form_values(form)
     try:
         site_ids = [int(v) for v in form.getlist("site_ids") if str(v).isdigit()]
         sites_service.site_ids_exist(session, site_ids, "site_ids")

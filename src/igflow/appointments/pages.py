@@ -1,0 +1,318 @@
+"""Pages of the appointments capability: scheduling, courses and bookings, chair board, load, planning."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from igflow.appointments import service as appointments_service
+from igflow.appointments.models import PlanningRun
+from igflow.appointments.schemas import BookIn, PlanningIn, StatusIn
+from igflow.db import utcnow
+from igflow.errors import IgflowError, InvalidInput
+from igflow.infusions import service as infusions_service
+from igflow.patients import service as patients_service
+from igflow.security.deps import (
+    get_session,
+    require,
+)
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+from igflow.sites import service as sites_service
+from igflow.web.charts import chair_board_svg, indication_colour, load_svg
+from igflow.web.forms import errors_of
+from igflow.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+
+# --- scheduling ---------------------------------------------------------------------------------------
+
+
+@router.get("/schedule", response_class=HTMLResponse)
+def schedule_home(
+    request: Request,
+    principal: Principal = require(Perm.SCHEDULE_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    ready = appointments_service.ready_to_schedule(session, principal)
+    waiting = appointments_service.waiting_courses(session, principal)
+    names = patients_service.display_names(
+        session, [r["patient_id"] for r in ready] + [c.patient_id for c in waiting]
+    )
+    context = {
+        "ready": ready,
+        "waiting": waiting,
+        "names": names,
+        "sites": sites_service.centres(session, only=principal.site_ids),
+        "error": None,
+    }
+    return render(request, "schedule/index.html", context)
+
+
+@router.post("/schedule/courses")
+async def schedule_create_course(
+    request: Request,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    order_id = str(form.get("order_id", ""))
+    if not order_id.isdigit():
+        raise InvalidInput("order_id: choose an order", "order_id")
+    course = await run_in_threadpool(appointments_service.create_course, session, principal, int(order_id))
+    return RedirectResponse(f"/courses/{course.id}", status_code=303)
+
+
+def _course_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    course_id: int,
+    error: str | None,
+    status_code: int = 200,
+) -> Response:
+    course = appointments_service.read_course(session, principal, course_id)
+    options = []
+    if course.status == "waiting":
+        try:
+            options = appointments_service.suggest(session, principal, course_id)
+        except InvalidInput as exc:
+            error = error or exc.message
+    return render(
+        request,
+        "schedule/course.html",
+        {
+            "course": course,
+            "options": options,
+            "patient_name": patients_service.display_names(session, [course.patient_id]).get(
+                course.patient_id, ""
+            ),
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/courses/{course_id}", response_class=HTMLResponse)
+def course_page(
+    request: Request,
+    course_id: int,
+    principal: Principal = require(Perm.SCHEDULE_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _course_page(request, session, principal, course_id, None)
+
+
+@router.post("/courses/{course_id}/book", response_class=HTMLResponse)
+async def course_book(
+    request: Request,
+    course_id: int,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    try:
+        data = BookIn.model_validate(
+            {
+                "site": form.get("site", ""),
+                "dates": form.getlist("dates"),
+                "starts": form.getlist("starts"),
+                "chairs": form.getlist("chairs"),
+            }
+        )
+        await run_in_threadpool(appointments_service.book, session, principal, course_id, data)
+        return RedirectResponse(f"/courses/{course_id}", status_code=303)
+    except ValidationError as exc:
+        message, code = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items()), 422
+    except IgflowError as exc:
+        message, code = exc.message, exc.status_code
+    session.rollback()
+    return _course_page(request, session, principal, course_id, message, code)
+
+
+@router.post("/appointments/{appointment_id}/status", response_class=HTMLResponse)
+async def appointment_status(
+    request: Request,
+    appointment_id: int,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    data = StatusIn.model_validate({"status": form.get("status", ""), "reason": form.get("reason", "")})
+    appointment, repair = await run_in_threadpool(
+        appointments_service.change_status, session, principal, appointment_id, data.status, data.reason
+    )
+    return render(request, "schedule/repair.html", {"appointment": appointment, "repair": repair})
+
+
+def _site_for(session: Session, principal: Principal, site_id: int | None) -> Any:
+    centres = sites_service.centres(session, only=principal.site_ids)
+    if not centres:
+        raise InvalidInput("no infusion centre is open to you")
+    site = next((s for s in centres if s.id == site_id), centres[0])
+    return site, centres
+
+
+@router.get("/board", response_class=HTMLResponse)
+def board_page(
+    request: Request,
+    site: int | None = None,
+    date: str = "",
+    principal: Principal = require(Perm.SCHEDULE_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    chosen, centres = _site_for(session, principal, site)
+    today = appointments_service.site_today(chosen.timezone)
+    try:
+        day = dt.date.fromisoformat(date) if date else today
+    except ValueError:
+        raise InvalidInput("date: use the form YYYY-MM-DD", "date") from None
+    board = appointments_service.chair_board(session, principal, chosen.id, day)
+    states = infusions_service.states_for_appointments(session, [a["id"] for a in board["appointments"]])
+    for item in board["appointments"]:
+        item["live"] = states.get(item["id"], {}).get("state", "")
+    now_min = None
+    if day == today:
+        local = utcnow().astimezone(ZoneInfo(chosen.timezone))
+        now_min = local.hour * 60 + local.minute
+    legend = sorted({(a["indication"], indication_colour(a["indication"])) for a in board["appointments"]})
+    return render(
+        request,
+        "schedule/board.html",
+        {
+            "board": board,
+            "svg": chair_board_svg(board, now_min),
+            "sites": centres,
+            "legend": legend,
+            "chair_labels": {c.id: c.label for c in board["chairs"]},
+            "prev_day": day - dt.timedelta(days=1),
+            "next_day": day + dt.timedelta(days=1),
+        },
+    )
+
+
+@router.get("/load", response_class=HTMLResponse)
+def load_page(
+    request: Request,
+    site: int | None = None,
+    week: str = "",
+    principal: Principal = require(Perm.SCHEDULE_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    chosen, centres = _site_for(session, principal, site)
+    try:
+        day = dt.date.fromisoformat(week) if week else appointments_service.site_today(chosen.timezone)
+    except ValueError:
+        raise InvalidInput("week: use the form YYYY-MM-DD", "week") from None
+    monday = day - dt.timedelta(days=day.weekday())
+    days = appointments_service.week_load(session, chosen.id, monday)
+    return render(
+        request,
+        "schedule/load.html",
+        {
+            "site": chosen,
+            "sites": centres,
+            "monday": monday,
+            "week": days,
+            "svgs": [load_svg(d) if d["open"] else "" for d in days],
+            "slot_minutes": appointments_service.policy().slot_minutes,
+        },
+    )
+
+
+@router.get("/planning", response_class=HTMLResponse)
+def planning_page(
+    request: Request,
+    principal: Principal = require(Perm.SCHEDULE_PLAN),
+    session: Session = Depends(get_session),
+) -> Response:
+    runs = list(session.execute(select(PlanningRun).order_by(PlanningRun.id.desc()).limit(20)).scalars())
+    return render(request, "schedule/planning.html", {"runs": runs, "today": utcnow().date(), "error": None})
+
+
+@router.post("/planning", response_class=HTMLResponse)
+async def planning_run(
+    request: Request,
+    principal: Principal = require(Perm.SCHEDULE_PLAN),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    try:
+        data = PlanningIn.model_validate(
+            {
+                "start_date": form.get("start_date", ""),
+                "days": form.get("days", ""),
+                "time_limit_s": form.get("time_limit_s") or None,
+            }
+        )
+        run = await run_in_threadpool(
+            lambda: appointments_service.run_planning(
+                session, principal, data.start_date, data.days, time_limit_s=data.time_limit_s
+            )
+        )
+        return RedirectResponse(f"/planning/{run.id}", status_code=303)
+    except ValidationError as exc:
+        message = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
+    except IgflowError as exc:
+        message = exc.message
+    runs = list(session.execute(select(PlanningRun).order_by(PlanningRun.id.desc()).limit(20)).scalars())
+    return render(
+        request, "schedule/planning.html", {"runs": runs, "today": utcnow().date(), "error": message}, 422
+    )
+
+
+@router.get("/planning/{run_id}", response_class=HTMLResponse)
+def planning_run_page(
+    request: Request,
+    run_id: int,
+    principal: Principal = require(Perm.SCHEDULE_PLAN),
+    session: Session = Depends(get_session),
+) -> Response:
+    run = appointments_service.get_run(session, run_id)
+    moves, unscheduled = appointments_service.run_moves(session, run)
+    names = patients_service.display_names(session, [m["patient_id"] for m in moves + unscheduled])
+    context = {"run": run, "moves": moves, "unscheduled": unscheduled, "names": names, "error": None}
+    return render(request, "schedule/run.html", context)
+
+
+@router.post("/planning/{run_id}/publish")
+def planning_publish(
+    run_id: int, principal: Principal = require(Perm.SCHEDULE_PLAN), session: Session = Depends(get_session)
+) -> Response:
+    appointments_service.publish(session, principal, run_id)
+    return RedirectResponse(f"/planning/{run_id}", status_code=303)
+
+
+@router.post("/planning/{run_id}/discard")
+def planning_discard(
+    run_id: int, principal: Principal = require(Perm.SCHEDULE_PLAN), session: Session = Depends(get_session)
+) -> Response:
+    appointments_service.discard(session, principal, run_id)
+    return RedirectResponse("/planning", status_code=303)
+
+
+@router.get("/my/appointments.ics")
+def my_calendar(
+    request: Request,
+    principal: Principal = require(Perm.PATIENT_SELF),
+    session: Session = Depends(get_session),
+) -> Response:
+    if principal.patient_id is None:
+        raise InvalidInput("This account is not linked to a patient record.")
+    body = appointments_service.ics_for_patient(
+        session, principal, principal.patient_id, request.url.hostname or "igflow"
+    )
+    return Response(
+        content=body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="my-infusions.ics"'},
+    )

@@ -1,0 +1,190 @@
+"""Pages of the orders capability: the dose calculator, orders with their plans, the verification queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from igflow.catalog import load_catalog
+from igflow.directory import service as directory_service
+from igflow.errors import IgflowError
+from igflow.infusions import service as infusions_service
+from igflow.orders import service as orders_service
+from igflow.orders.schemas import DosePreviewIn, OrderIn, VerificationIn
+from igflow.patients import service as patients_service
+from igflow.referrals import service as referrals_service
+from igflow.security.deps import (
+    get_session,
+    require,
+)
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+from igflow.web.forms import errors_of, form_values
+from igflow.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+
+# --- dose calculator, orders and verification --------------------------------------------------------
+
+
+_CALC_FIELDS = ("indication", "phase", "product", "policy", "weight_kg", "height_cm", "sex", "age_years")
+
+
+@router.get("/dose", response_class=HTMLResponse)
+def dose_calculator(request: Request, principal: Principal = require(Perm.DOSE_CALCULATE)) -> Response:
+    catalog = load_catalog()
+    params = request.query_params
+    values: dict[str, Any] = {k: params.get(k, "") for k in (*_CALC_FIELDS, "dose_g_per_kg", "days")}
+    values["risk"] = params.getlist("risk")
+    values["first_infusion"] = params.get("first_infusion") == "true"
+    values["policy"] = values["policy"] or catalog.default_policy
+    plan, error = None, None
+    if all(values[k] for k in ("weight_kg", "height_cm", "age_years")):
+        try:
+            data = DosePreviewIn.model_validate(
+                {
+                    **{k: values[k] for k in _CALC_FIELDS},
+                    "dose_g_per_kg": values["dose_g_per_kg"] or None,
+                    "days": values["days"] or None,
+                    "risk": values["risk"],
+                    "first_infusion": values["first_infusion"],
+                }
+            )
+            plan = orders_service.preview(data)
+        except ValidationError as exc:
+            error = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
+        except IgflowError as exc:
+            error = exc.message
+    return render(
+        request,
+        "orders/calculator.html",
+        {"catalog": catalog, "values": values, "plan": plan, "error": error},
+    )
+
+
+def _order_form(session: Session, principal: Principal, patient_id: int) -> dict[str, Any]:
+    patient = patients_service.check_access(session, principal, patient_id)
+    referrals = [
+        r
+        for r in referrals_service.search(session, principal, patient_id=patient_id, page_size=50).items
+        if r.status == "accepted"
+    ]
+    return {
+        "patient": patient,
+        "prescribers": directory_service.list_prescribers(session),
+        "referrals": referrals,
+        "catalog": load_catalog(),
+    }
+
+
+@router.get("/patients/{patient_id}/orders/new", response_class=HTMLResponse)
+def order_new(
+    request: Request,
+    patient_id: int,
+    principal: Principal = require(Perm.ORDER_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    return render(
+        request,
+        "orders/new.html",
+        {**_order_form(session, principal, patient_id), "values": {}, "errors": {}},
+    )
+
+
+@router.post("/patients/{patient_id}/orders/new", response_class=HTMLResponse)
+async def order_create(
+    request: Request,
+    patient_id: int,
+    principal: Principal = require(Perm.ORDER_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    values = form_values(form)
+    data = {k: v for k, v in values.items() if v != ""}
+    data["patient_id"] = patient_id
+    data["first_infusion"] = form.get("first_infusion") == "true"
+    try:
+        order = await run_in_threadpool(
+            orders_service.create, session, principal, OrderIn.model_validate(data)
+        )
+        return RedirectResponse(f"/orders/{order.id}", status_code=303)
+    except ValidationError as exc:
+        errors = errors_of(exc)
+    except IgflowError as exc:
+        errors = {exc.field or "form": exc.message}
+    context = _order_form(session, principal, patient_id)
+    return render(
+        request, "orders/new.html", {**context, "values": values, "errors": errors}, status_code=422
+    )
+
+
+def _order_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    order_id: int,
+    error: str | None,
+    status_code: int = 200,
+) -> Response:
+    order = orders_service.read(session, principal, order_id)
+    return render(
+        request,
+        "orders/detail.html",
+        {
+            "order": order,
+            "patient_name": patients_service.display_names(session, [order.patient_id]).get(
+                order.patient_id, ""
+            ),
+            "can_verify": principal.can(Perm.PLAN_VERIFY) and order.entered_by_user_id != principal.user_id,
+            "reaction_flags": infusions_service.flags_for_order(session, order.id),
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+def order_detail(
+    request: Request,
+    order_id: int,
+    principal: Principal = require(Perm.ORDER_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _order_page(request, session, principal, order_id, None)
+
+
+@router.post("/orders/{order_id}/verify", response_class=HTMLResponse)
+async def order_verify(
+    request: Request,
+    order_id: int,
+    principal: Principal = require(Perm.PLAN_VERIFY),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    try:
+        data = VerificationIn.model_validate(form_values(form))
+        await run_in_threadpool(orders_service.verify, session, principal, order_id, data)
+        return RedirectResponse(f"/orders/{order_id}", status_code=303)
+    except ValidationError as exc:
+        message = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
+        code = 422
+    except IgflowError as exc:
+        message, code = exc.message, exc.status_code
+    return _order_page(request, session, principal, order_id, message, code)
+
+
+@router.get("/verification-queue", response_class=HTMLResponse)
+def verification_queue(
+    request: Request,
+    principal: Principal = require(Perm.PLAN_VERIFY),
+    session: Session = Depends(get_session),
+) -> Response:
+    orders = orders_service.queue(session, principal)
+    names = patients_service.display_names(session, [o.patient_id for o in orders])
+    return render(request, "orders/queue.html", {"orders": orders, "names": names})
