@@ -7,7 +7,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -38,6 +37,7 @@ err = Console(stderr=True)
 
 
 def _database():  # type: ignore[no-untyped-def]
+    import igflow.models  # noqa: F401 - every table, so that foreign keys between capabilities resolve
     from igflow.db import Database
 
     return Database(get_settings().database_url)
@@ -299,6 +299,5 @@ def restore(
     console.print(f"[green]Restored {backup_file}.[/green]")
 
 
-def main() -> None:  # pragma: no cover
+if __name__ == "__main__":  # pragma: no cover - `python -m igflow.cli`
     app()
-    sys.exit(0)

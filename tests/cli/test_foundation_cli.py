@@ -60,3 +60,32 @@ def test_upgrade_demo_users_backup_restore(
     junk.write_bytes(b"this is not a database")
     refused = runner.invoke(app, ["restore", str(junk), "--yes"])
     assert refused.exit_code == 2 and "nothing was changed" in refused.output
+
+
+def test_user_add_in_a_fresh_process(tmp_path: Path) -> None:
+    """Each command must work on its own, not only after another command imported every table."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "IGFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
+        "IGFLOW_NEW_PASSWORD": "a-long-enough-password",
+    }
+    igflow = [sys.executable, "-m", "igflow.cli"]
+    assert (
+        subprocess.run([*igflow, "db", "upgrade"], env=env, capture_output=True, check=False).returncode == 0
+    )
+    added = subprocess.run(
+        [*igflow, "user", "add", "erin", "--name", "Erin Example", "--roles", "admin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    verify = subprocess.run(
+        [*igflow, "audit", "verify"], env=env, capture_output=True, text=True, check=False
+    )
+    assert verify.returncode == 0 and "rows checked" in verify.stdout
