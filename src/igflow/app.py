@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.routing import BaseRoute, Mount
@@ -144,6 +145,16 @@ def _install_error_handlers(app: FastAPI) -> None:
                 status_code=422,
             )
         return _error_response(request, 422, message)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: Exception) -> Response:
+        # A number too large for the database (an id or a page far beyond 64 bits): the request's fault.
+        return _error_response(
+            request,
+            422,
+            "A number in the request is out of range (ids, pages and counts must fit in 64 bits).",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -89,6 +89,16 @@ def test_unexpected_error_is_a_500_with_a_reference_and_no_stack_trace(
     assert "RuntimeError" in caplog.text  # the log still says what failed, and where
 
 
+def test_numbers_beyond_64_bits_are_a_clean_422(world: World) -> None:
+    """Found by schemathesis: huge ids and pages reached the database driver and came back as 500s."""
+    client = world.client("pharmacist")
+    huge = 2**80
+    assert client.get(f"/api/v1/patients/{huge}").status_code == 422
+    assert client.get("/api/v1/patients", params={"page": huge}).status_code == 422
+    response = client.put(f"/api/v1/referrals/{huge}/decision", json={"status": "accepted", "version": 1})
+    assert response.status_code == 422 and "out of range" in response.json()["detail"]
+
+
 def test_unknown_route_and_wrong_method_are_clean_4xx(world: World) -> None:
     client = world.client("nurse")
     assert client.get("/api/v1/nothing-here").json() == {"detail": "Not found."}
