@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from igflow.appointments import service as appointments_service
 from igflow.appointments.models import PlanningRun
+from igflow.appointments.routes import calendar_response
 from igflow.appointments.schemas import BookIn, PlanningIn, StatusIn
 from igflow.db import utcnow
 from igflow.errors import IgflowError, InvalidInput
@@ -93,9 +94,7 @@ def _course_page(
         {
             "course": course,
             "options": options,
-            "patient_name": patients_service.display_names(session, [course.patient_id]).get(
-                course.patient_id, ""
-            ),
+            "patient_name": patients_service.display_name(session, course.patient_id),
             "error": error,
         },
         status_code=status_code,
@@ -311,8 +310,4 @@ def my_calendar(
     body = appointments_service.ics_for_patient(
         session, principal, principal.patient_id, request.url.hostname or "igflow"
     )
-    return Response(
-        content=body,
-        media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="my-infusions.ics"'},
-    )
+    return calendar_response(body, "my-infusions.ics")

@@ -167,11 +167,12 @@ def discard_run(
     return _run_out(session, service.discard(session, principal, run_id))
 
 
-def _ics(body: str) -> Response:
+def calendar_response(body: str, filename: str = "igflow-appointments.ics") -> Response:
+    """An iCalendar file download (used by the API and the patient's page)."""
     return Response(
         content=body,
         media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="igflow-appointments.ics"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -182,7 +183,9 @@ def patient_calendar(
     principal: Principal = require(Perm.SCHEDULE_READ),
     session: Session = Depends(get_session),
 ) -> Response:
-    return _ics(service.ics_for_patient(session, principal, patient_id, request.url.hostname or "igflow"))
+    return calendar_response(
+        service.ics_for_patient(session, principal, patient_id, request.url.hostname or "igflow")
+    )
 
 
 @router.get("/me/appointments.ics")
@@ -193,6 +196,6 @@ def my_calendar(
 ) -> Response:
     if principal.patient_id is None:
         raise Forbidden("This account is not linked to a patient record.")
-    return _ics(
+    return calendar_response(
         service.ics_for_patient(session, principal, principal.patient_id, request.url.hostname or "igflow")
     )

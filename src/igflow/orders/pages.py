@@ -138,9 +138,7 @@ def _order_page(
         "orders/detail.html",
         {
             "order": order,
-            "patient_name": patients_service.display_names(session, [order.patient_id]).get(
-                order.patient_id, ""
-            ),
+            "patient_name": patients_service.display_name(session, order.patient_id),
             "can_verify": principal.can(Perm.PLAN_VERIFY) and order.entered_by_user_id != principal.user_id,
             "reaction_flags": infusions_service.flags_for_order(session, order.id),
             "error": error,

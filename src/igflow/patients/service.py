@@ -427,6 +427,10 @@ def display_names(session: Session, patient_ids: Any) -> dict[int, str]:
     return {pid: f"{family}, {given}" for pid, family, given in rows}
 
 
+def display_name(session: Session, patient_id: int) -> str:
+    return display_names(session, [patient_id]).get(patient_id, "")
+
+
 def check_access(session: Session, principal: Principal, patient_id: int) -> Patient:
     """For other capabilities: the patient, if this principal may see them (no audit row of its own)."""
     return _load(session, principal, patient_id)

@@ -411,9 +411,7 @@ def _referral_page(
         "referrals/detail.html",
         {
             "referral": referral,
-            "patient_name": patients_service.display_names(session, [referral.patient_id]).get(
-                referral.patient_id, ""
-            ),
+            "patient_name": patients_service.display_name(session, referral.patient_id),
             "prescriber": directory_service.get_prescriber(session, referral.prescriber_id),
             "indications": indication_names(),
             "transitions": sorted(referrals_service.TRANSITIONS[referral.status]),
