@@ -18,6 +18,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.routing import BaseRoute, Mount
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from igflow import __version__
 from igflow.appointments import pages as appointment_pages
@@ -30,10 +31,18 @@ from igflow.infusions import pages as infusion_pages
 from igflow.infusions.routes import router as infusions_router
 from igflow.inventory import pages as inventory_pages
 from igflow.inventory.routes import router as inventory_router
+from igflow.jobs import pages as job_pages
+from igflow.jobs.queue import JobQueue
+from igflow.jobs.routes import router as jobs_router
+from igflow.logging_setup import exception_place
+from igflow.openapi import install as install_openapi
 from igflow.orders import pages as order_pages
 from igflow.orders.routes import router as orders_router
 from igflow.patients.routes import router as patients_router
+from igflow.protocols import pages as protocol_pages
+from igflow.protocols.routes import router as protocols_router
 from igflow.referrals.routes import router as referrals_router
+from igflow.request_guard import RequestGuardMiddleware
 from igflow.security.deps import route_permissions
 from igflow.security.routes import router as security_router
 from igflow.sites.routes import router as sites_router
@@ -41,6 +50,7 @@ from igflow.web import pages
 from igflow.web.render import render
 
 log = logging.getLogger("igflow.http")
+UPLOAD_OVERHEAD_BYTES = 65536  # multipart boundaries and the form's other fields, beside the file
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 CSP = (
@@ -80,7 +90,7 @@ class HttpMiddleware(BaseHTTPMiddleware):
         started = time.perf_counter()
         settings: Settings = request.app.state.settings
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_upload_bytes + 65536:
+        if length and length.isdigit() and int(length) > settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES:
             response: Response = JSONResponse(
                 {
                     "detail": f"The request is larger than {settings.max_upload_bytes // 1048576} MiB.",
@@ -165,15 +175,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         reference = uuid.uuid4().hex[:12]
         # The exception's message may quote data (SQL parameters, say): log only its type and place.
-        tb = exc.__traceback__
-        where = ""
-        while tb is not None:
-            where = f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
-            tb = tb.tb_next
         logging.getLogger("igflow.error").error(
             "unhandled %s at %s on %s %s (reference %s)",
             type(exc).__name__,
-            where,
+            exception_place(exc),
             request.method,
             _route_template(request),
             reference,
@@ -217,10 +222,18 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # The streamed body is capped too (chunked uploads send no Content-Length to pre-check).
+        max_body_size=settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES,
     )
     app.state.settings = settings
     app.state.db = database or Database(settings.database_url)
-    app.add_middleware(HttpMiddleware)
+    app.state.jobs = JobQueue.from_settings(settings, app.state.db)
+    app.add_middleware(RequestGuardMiddleware)
+    app.add_middleware(HttpMiddleware)  # its headers go on the guard's answers too
+    trusted = [host.strip() for host in settings.trusted_proxies.split(",") if host.strip()]
+    if trusted:
+        # Outermost: the client address every later step sees is the one the trusted proxy reported.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     _install_error_handlers(app)
     for router in (
         security_router,
@@ -230,8 +243,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         appointments_router,
         inventory_router,
         infusions_router,
+        jobs_router,
         sites_router,
         directory_router,
+        protocols_router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
@@ -239,8 +254,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(appointment_pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(infusion_pages.router)
+    app.include_router(protocol_pages.router)
+    app.include_router(job_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    install_openapi(app)
     app.state.route_templates = {id(route): path for path, _methods, route in iter_routes(app)}
     problems = check_route_permissions(app)
     if problems:

@@ -5,10 +5,13 @@ from igflow.db import Base
 from igflow.directory import models as directory_models
 from igflow.infusions import models as infusions_models
 from igflow.inventory import models as inventory_models
+from igflow.jobs import models as jobs_models
 from igflow.orders import models as orders_models
 from igflow.patients import models as patients_models
+from igflow.protocols import models as protocols_models
 from igflow.referrals import models as referrals_models
 from igflow.security import models as security_models
+from igflow.security import server_keys as server_keys_models
 from igflow.sites import models as sites_models
 
 __all__ = [
@@ -17,9 +20,12 @@ __all__ = [
     "directory_models",
     "infusions_models",
     "inventory_models",
+    "jobs_models",
     "orders_models",
     "patients_models",
+    "protocols_models",
     "referrals_models",
     "security_models",
+    "server_keys_models",
     "sites_models",
 ]

@@ -17,6 +17,8 @@ from igflow.referrals.models import Referral, ReferralDocument
 from igflow.security.models import ApiToken
 from tests.api.matrix_infusions import INFUSION_MATRIX, infusion_ids
 from tests.api.matrix_inventory import INVENTORY_MATRIX, inventory_ids
+from tests.api.matrix_jobs import JOBS_MATRIX, job_ids
+from tests.api.matrix_protocols import PROTOCOL_MATRIX, protocol_ids
 from tests.conftest import World
 
 ANON = "anonymous"
@@ -41,6 +43,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/api/v1/users", {ADMIN}),
     ("POST", "/api/v1/users", {ADMIN}),
     ("PUT", "/api/v1/users/{target_user}/roles", {ADMIN}),
+    ("PUT", "/api/v1/users/{target_user}/sites", {ADMIN}),
     ("PUT", "/api/v1/users/{target_user}/active", {ADMIN}),
     ("PUT", "/api/v1/users/{target_user}/password", {ADMIN}),
     ("GET", "/api/v1/tokens", {ADMIN}),
@@ -141,7 +144,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
 
 
 # Capabilities keep their own rows (and the ids their rows need) beside their tests.
-MATRIX += INVENTORY_MATRIX + INFUSION_MATRIX
+MATRIX += INVENTORY_MATRIX + INFUSION_MATRIX + JOBS_MATRIX + PROTOCOL_MATRIX
 
 
 def _template(path: str) -> str:
@@ -235,7 +238,7 @@ def _ids(world: World) -> dict[str, int]:
     ids = {
         "course": course["id"],
         "appointment": booked["appointments"][0]["id"],
-        "run": run.json()["id"],
+        "run": run.json()["result_id"],  # the planning job ran inline (the tests' immediate queue)
         "order": order.json()["id"],
         "ann": world.patients["ann"],
         "referral": referral.id,
@@ -247,6 +250,8 @@ def _ids(world: World) -> dict[str, int]:
     }
     ids.update(inventory_ids(world, ids))
     ids.update(infusion_ids(world, ids))
+    ids.update(job_ids(world, ids))
+    ids.update(protocol_ids(world, ids))
     return ids
 
 

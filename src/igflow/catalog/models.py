@@ -257,7 +257,40 @@ class SiteTitration(_Strict):
     rule: Literal["doubling"]
     interval_min: int = Field(gt=0)
     source: str
-    at_risk_max_rate_mg_per_kg_min: Fact[float]
+
+
+CapGroup = Literal["renal", "thrombosis", "cardiac"]
+
+
+class AtRiskCap(_Strict):
+    """A site's at-risk maximum rate: for these products ("*" = every IV product) and risk groups."""
+
+    products: list[str] = Field(min_length=1)
+    risk_groups: list[CapGroup] = Field(min_length=1)
+    indications: list[str] | None = None
+    max_rate_mg_per_kg_min: float = Field(gt=0)
+    source: str
+
+    def applies(self, product_id: str, indication_id: str, groups: list[str]) -> bool:
+        return (
+            ("*" in self.products or product_id in self.products)
+            and (self.indications is None or indication_id in self.indications)
+            and any(group in self.risk_groups for group in groups)
+        )
+
+
+class SiteDecisions(_Strict):
+    """Values the sources leave to local practice. Unknown in the shipped catalog; an approved site
+    protocol (the Site protocols page) sets them, and plans cite that protocol."""
+
+    note: str
+    at_risk_caps: list[AtRiskCap] = Field(default_factory=list)
+    at_risk_caps_note: str
+    renal_creatinine_max_age_days: Fact[int]
+    dosing_weight_fallback_warning_percent: Fact[float]
+    premedication_after_reaction: Fact[list[str]]
+    after_reaction_max_rate_fraction: Fact[float]
+    first_dose_at_home: Fact[bool]
 
 
 class Risk(_Strict):
@@ -299,6 +332,7 @@ class Plausibility(_Strict):
 class Administration(_Strict):
     chair: Chair
     site_titration: SiteTitration
+    site_decisions: SiteDecisions
     screening: Screening
     plausibility: Plausibility
 

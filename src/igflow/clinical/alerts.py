@@ -20,7 +20,10 @@ ALERT_CODES: dict[str, tuple[Severity, str]] = {
     "prior_severe_reaction": ("hard_stop", "prior anaphylactic or severe systemic reaction to Ig"),
     "hyperprolinaemia_proline_product": ("hard_stop", "proline-stabilised product in hyperprolinaemia"),
     "sucrose_product_at_renal_risk": ("hard_stop", "sucrose-containing product in a patient at renal risk"),
-    "risk_rate_cap_unknown": ("hard_stop", "patient at risk but no numeric capped rate is known"),
+    "risk_rate_cap_unknown": (
+        "hard_stop",
+        "patient at risk, no at-risk maximum known: set by the verifying pharmacist or a site protocol",
+    ),
     # warnings: the plan stands, a clinician must read them
     "dose_rounded": ("warning", "dispensed whole-vial dose differs from the prescribed dose"),
     "dose_below_range": ("warning", "prescribed dose below the regimen's range"),
@@ -32,12 +35,24 @@ ALERT_CODES: dict[str, tuple[Severity, str]] = {
     "heart_failure_volume": ("warning", "heart failure: volume load, slower rate, prefer 10% product"),
     "rate_capped_for_risk": ("warning", "maximum rate lowered because of patient risk factors"),
     "pregnancy": ("warning", "pregnancy: check the weight basis and the product label"),
+    "rate_cap_by_pharmacist": ("warning", "at-risk maximum rate entered by the verifying pharmacist"),
+    "creatinine_out_of_date": ("warning", "renal risk: no serum creatinine within the site protocol's days"),
+    "dosing_weight_fallback": ("warning", "the policy fell back to actual weight and that changes the dose"),
+    "premedication_after_reaction": ("warning", "prior reaction: the site protocol's premedication proposed"),
+    "rate_slowed_after_reaction": ("warning", "prior reaction: maximum rate lowered by the site protocol"),
+    "after_reaction_no_protocol": ("warning", "prior reaction: no site protocol; the pharmacist decides"),
     # information
     "conditional_indication": ("info", "indication needs prior approval / panel review"),
     "titration_site_protocol": ("info", "label gives no step schedule; site titration protocol used"),
     "policy_weight_reasoning": ("info", "the policy fell back to actual weight; reasoning attached"),
     "product_label_note": ("info", "a label statement to read with every plan for this product"),
 }
+
+
+#: Hard stops the verifying pharmacist may resolve for one patient by entering the missing value with a
+#: reason (recorded with the verification). Every other hard stop needs the order or the patient's facts
+#: changed.
+PHARMACIST_RESOLVABLE: frozenset[str] = frozenset({"risk_rate_cap_unknown"})
 
 
 @dataclass(frozen=True)
@@ -52,4 +67,7 @@ class Alert:
         return cls(severity=severity, code=code, message=message)
 
     def to_dict(self) -> dict[str, str]:
-        return {"severity": self.severity, "code": self.code, "message": self.message}
+        out = {"severity": self.severity, "code": self.code, "message": self.message}
+        if self.code in PHARMACIST_RESOLVABLE:
+            out["resolvable_by"] = "pharmacist"
+        return out

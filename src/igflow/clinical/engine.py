@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from igflow.catalog import PHASES, Catalog, Indication, Phase, Policy, Regimen
+from igflow.catalog import PHASES, Catalog, Indication, Phase, Policy, Product, Regimen, Titration
 from igflow.clinical.alerts import Alert
 from igflow.clinical.errors import DoseInputError
 from igflow.clinical.models import DayPlan, DosePlan, DoseRequest, WeightResult
@@ -86,11 +86,166 @@ def validate_request(request: DoseRequest, catalog: Catalog) -> Policy:
     return catalog.policies[policy_id]
 
 
-def _risk_cap(catalog: Catalog, concentration: float, rate_unit: str, cap: float | None) -> float | None:
-    """The at-risk maximum in mg/kg/min: the label's own cap, else the site cap (may be unknown)."""
-    if cap is not None:
-        return to_mg_per_kg_min(cap, rate_unit, concentration)
-    return catalog.administration.site_titration.at_risk_max_rate_mg_per_kg_min.value
+@dataclass(frozen=True)
+class _RateLimit:
+    """The maximum rate a patient's risks and history allow, with the alerts and sources that explain it."""
+
+    cap_mg_per_kg_min: float | None
+    known: bool
+    alerts: tuple[Alert, ...]
+    sources: tuple[str, ...]
+
+
+def _rate_limit(
+    request: DoseRequest,
+    catalog: Catalog,
+    product: Product,
+    protocol: Titration,
+    cap_groups: list[str],
+    concentration: float,
+) -> _RateLimit:
+    """The lowest of the label's at-risk cap, the site protocol's, the pharmacist's, the after-reaction cap.
+
+    A patient at risk with none of the first three known gets ``known=False``: a hard stop that the
+    verifying pharmacist can resolve by entering a value with a reason.
+    """
+    decisions = catalog.administration.site_decisions
+    caps: list[tuple[float, str]] = []
+    notes: list[str] = []
+    alerts: list[Alert] = []
+    known = True
+    if cap_groups:
+        if protocol.at_risk_max_rate is not None:
+            label_cap = to_mg_per_kg_min(protocol.at_risk_max_rate, protocol.rate_unit, concentration)
+            caps.append((label_cap, f"At-risk maximum ({product.name} label): {protocol.at_risk_note}"))
+        for rule in decisions.at_risk_caps:
+            if rule.applies(product.id, request.indication, cap_groups):
+                caps.append(
+                    (
+                        rule.max_rate_mg_per_kg_min,
+                        f"At-risk maximum {rule.max_rate_mg_per_kg_min:g} mg/kg/min: {rule.source}",
+                    )
+                )
+        entered = request.pharmacist_max_rate_mg_per_kg_min
+        if entered is not None:
+            reason = (request.pharmacist_reason or "").strip()
+            caps.append(
+                (
+                    entered,
+                    f"At-risk maximum {entered:g} mg/kg/min entered by the verifying pharmacist for this "
+                    f"patient: {reason}",
+                )
+            )
+            alerts.append(
+                Alert.make(
+                    "rate_cap_by_pharmacist",
+                    f"At-risk maximum {entered:g} mg/kg/min entered by the verifying pharmacist for this "
+                    f"patient ({', '.join(cap_groups)}): {reason}",
+                )
+            )
+        if not caps:
+            known = False
+            alerts.append(
+                Alert.make(
+                    "risk_rate_cap_unknown",
+                    f"Patient at risk ({', '.join(cap_groups)}): the {product.name} label asks for the "
+                    "minimum practicable rate but gives no number "
+                    f"({protocol.at_risk_note or 'no note'}), and no "
+                    "approved site protocol sets one. The verifying pharmacist enters the at-risk maximum "
+                    "for this patient with a reason (Verification queue, on the order), or a P&T approver "
+                    "sets it for the site (Site protocols page); or choose a product whose label gives one.",
+                )
+            )
+    if request.prior_reaction_grade:
+        fraction = decisions.after_reaction_max_rate_fraction
+        premedication = decisions.premedication_after_reaction
+        grade = request.prior_reaction_grade
+        if fraction.value is not None and protocol.max_rate is not None:
+            label_max = to_mg_per_kg_min(protocol.max_rate, protocol.rate_unit, concentration)
+            slowed = round(label_max * fraction.value, 4)
+            caps.append((slowed, f"After a reaction: {fraction.source}"))
+            alerts.append(
+                Alert.make(
+                    "rate_slowed_after_reaction",
+                    f"A grade {grade} reaction is on the chart: maximum rate {slowed:g} mg/kg/min "
+                    f"({fraction.value:g} of the label's {label_max:g}), site protocol.",
+                )
+            )
+        if premedication.value:
+            alerts.append(
+                Alert.make(
+                    "premedication_after_reaction",
+                    f"A grade {grade} reaction is on the chart: give the site protocol's premedication "
+                    f"before the infusion: {'; '.join(premedication.value)}.",
+                )
+            )
+            notes.append(f"Premedication after a reaction: {premedication.source}")
+        if fraction.value is None and not premedication.value:
+            alerts.append(
+                Alert.make(
+                    "after_reaction_no_protocol",
+                    f"A grade {grade} reaction is on the chart and no site protocol sets premedication or a "
+                    "slower rate: the verifying pharmacist decides (record it in the verification note).",
+                )
+            )
+    return _RateLimit(
+        cap_mg_per_kg_min=min(value for value, _ in caps) if caps else None,
+        known=known,
+        alerts=tuple(alerts),
+        sources=tuple(source for _, source in sorted(caps, key=lambda item: item[0])) + tuple(notes),
+    )
+
+
+def _fallback_alert(
+    request: DoseRequest, catalog: Catalog, indication: Indication, policy: Policy, weight: WeightResult
+) -> Alert:
+    """A policy fell back to actual weight: a warning with both doses when that changes the dose enough."""
+    reasoning = " ".join(weight.reasoning)
+    formula_kg = weight.formula_weight_kg
+    regimen = indication.regimens.get(cast(Phase, request.phase))
+    g_per_kg = request.dose_g_per_kg or (regimen.usual_g_per_kg if regimen is not None else None)
+    if formula_kg is None or g_per_kg is None:
+        return Alert.make("policy_weight_reasoning", reasoning)
+    actual_g = g_per_kg * weight.dosing_weight_kg
+    formula_g = g_per_kg * formula_kg
+    change = 100 * (actual_g - formula_g) / formula_g
+    threshold = catalog.administration.site_decisions.dosing_weight_fallback_warning_percent
+    if threshold.value is not None and change <= threshold.value:
+        return Alert.make("policy_weight_reasoning", reasoning)
+    why = (
+        f"above the site protocol's {threshold.value:g} %"
+        if threshold.value is not None
+        else "no site protocol sets how much change needs a decision"
+    )
+    return Alert.make(
+        "dosing_weight_fallback",
+        f"{reasoning} On actual weight the dose is {actual_g:.1f} g; policy {policy.id}'s formula would give "
+        f"{formula_kg:g} kg and {formula_g:.1f} g ({change:+.1f} %, {why}). The pharmacist decides which "
+        "weight to dose on (a prescriber can set the order's policy).",
+    )
+
+
+def _creatinine_alert(request: DoseRequest, catalog: Catalog) -> list[Alert]:
+    days = catalog.administration.site_decisions.renal_creatinine_max_age_days.value
+    if days is None or (request.creatinine_age_days is not None and request.creatinine_age_days <= days):
+        return []
+    have = (
+        "no serum creatinine is on record"
+        if request.creatinine_age_days is None
+        else f"the latest serum creatinine is {request.creatinine_age_days} days old"
+    )
+    return [
+        Alert.make(
+            "creatinine_out_of_date",
+            f"Renal risk: {have}; the site protocol asks for one within {days} days before the course. "
+            "Record a creatinine on the patient's chart (the plan is recomputed).",
+        )
+    ]
+
+
+def _premedication(request: DoseRequest, catalog: Catalog) -> list[str]:
+    items = catalog.administration.site_decisions.premedication_after_reaction.value
+    return list(items) if request.prior_reaction_grade and items else []
 
 
 def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
@@ -106,11 +261,13 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
     alerts: list[Alert] = []
     sources: list[str] = [f"Policy {policy.id}: {policy.source}"]
     if weight.fell_back_to_actual and policy.ibw_formula is not None:
-        alerts.append(Alert.make("policy_weight_reasoning", " ".join(weight.reasoning)))
+        alerts.append(_fallback_alert(request, catalog, indication, policy, weight))
     if policy.ibw_formula is not None:
         sources.append(f"IBW formula: {catalog.formulas[policy.ibw_formula].source}")
     screening = screen(request, indication, product, catalog)
     alerts.extend(screening.alerts)
+    if "renal" in screening.risk_groups:
+        alerts.extend(_creatinine_alert(request, catalog))
     rate_weight_kg = round(min(request.weight_kg, weight.dosing_weight_kg), 1)
     regimen = indication.regimens.get(cast(Phase, request.phase))  # phase validated above
     dose_g_per_kg = (
@@ -128,6 +285,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
         prescribed_g=prescribed_g,
         regimen=regimen,
         indication=indication,
+        premedication=_premedication(request, catalog),
     )
 
     concentration = product.concentration_g_per_ml.value
@@ -234,39 +392,26 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
         )
     else:
         sources.append(f"{product.name} infusion rates: {protocol.source}")
-        cap = None
-        if screening.needs_rate_cap:
-            cap = _risk_cap(catalog, concentration, protocol.rate_unit, protocol.at_risk_max_rate)
-            if cap is None:
-                steps_possible = False
-                alerts.append(
-                    Alert.make(
-                        "risk_rate_cap_unknown",
-                        f"Patient at risk ({', '.join(screening.cap_groups)}): "
-                        "the label asks for the "
-                        f"minimum practicable rate but gives no number for {product.name} "
-                        f"({protocol.at_risk_note or 'no note'}), and no site cap is set. "
-                        "Choose a product whose "
-                        "label gives an at-risk maximum, or set the site cap in the catalog.",
-                    )
-                )
-            else:
-                source = (
-                    protocol.at_risk_note
-                    if protocol.at_risk_max_rate is not None
-                    else catalog.administration.site_titration.at_risk_max_rate_mg_per_kg_min.source
-                )
-                sources.append(f"At-risk rate cap: {source}")
+        limit = _rate_limit(request, catalog, product, protocol, screening.cap_groups, concentration)
+        alerts.extend(limit.alerts)
+        sources.extend(limit.sources)
+        steps_possible = limit.known
+        cap = limit.cap_mg_per_kg_min
         if steps_possible:
             site = catalog.administration.site_titration
             ladder = build_ladder(protocol, concentration, site.interval_min, cap)
-            if cap is not None and ladder.cap_mg_per_kg_min < ladder.label_max_mg_per_kg_min:
+            if (
+                screening.cap_groups
+                and cap is not None
+                and ladder.cap_mg_per_kg_min < ladder.label_max_mg_per_kg_min
+            ):
                 alerts.append(
                     Alert.make(
                         "rate_capped_for_risk",
-                        f"Maximum rate capped at {ladder.cap_mg_per_kg_min:.4g} mg/kg/min (label maximum "
-                        f"{ladder.label_max_mg_per_kg_min:.4g}) because of: "
-                        f"{', '.join(screening.cap_groups)}.",
+                        f"Slower plan: maximum rate {ladder.cap_mg_per_kg_min:.4g} mg/kg/min instead of the "
+                        f"label's {ladder.label_max_mg_per_kg_min:.4g} because of: "
+                        f"{', '.join(screening.cap_groups)}. Steps, pump rates, infusion and chair time are "
+                        "computed for the slower rate.",
                     )
                 )
             if ladder.uses_site_protocol:
@@ -349,6 +494,7 @@ class _Context:
     prescribed_g: float | None
     regimen: Regimen | None
     indication: Indication
+    premedication: list[str]
 
 
 def _regimen_summary(indication: Indication, regimen: Regimen | None) -> dict[str, Any]:
@@ -410,7 +556,7 @@ def _finish(
         max_course_g=max_course_g,
         priority=None if regimen is None else regimen.priority,
         first_infusion=request.first_infusion,
-        extra=_regimen_summary(ctx.indication, regimen),
+        extra={**_regimen_summary(ctx.indication, regimen), "premedication": ctx.premedication},
     )
 
 

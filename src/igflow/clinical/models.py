@@ -33,6 +33,13 @@ class DoseRequest:
     iga_deficient_with_antibodies: bool = False
     pregnant: bool = False
     override_reason: str | None = None
+    #: Highest CTCAE grade of an infusion reaction on the patient's chart (None: none recorded).
+    prior_reaction_grade: int | None = None
+    #: Days since the latest serum creatinine (None: none on record or not given).
+    creatinine_age_days: int | None = None
+    #: At-risk maximum rate entered by the verifying pharmacist for this patient, with the reason.
+    pharmacist_max_rate_mg_per_kg_min: float | None = None
+    pharmacist_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class WeightResult:
     weight_basis: Literal["actual", "adjusted"]
     reasoning: tuple[str, ...]
     fell_back_to_actual: bool = False
+    #: What the policy's formula would give where it fell back to actual weight (None: not computable).
+    formula_weight_kg: float | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,10 @@ def dosing_weight(request: DoseRequest, policy: Policy, catalog: Catalog) -> Wei
 
     def actual_result(why: str, ideal: float | None = None, fell_back: bool = True) -> WeightResult:
         reasons.append(why)
+        formula_kg = None
+        if fell_back and ideal is not None and policy.adjustment_factor is not None:
+            adjusted = adjusted_weight_kg(ideal, actual, policy.adjustment_factor)
+            formula_kg = round(adjusted, 1) if 0 < adjusted < actual else None
         return WeightResult(
             bmi=bmi,
             ideal_weight_kg=None if ideal is None else round(ideal, 1),
@@ -39,6 +43,7 @@ def dosing_weight(request: DoseRequest, policy: Policy, catalog: Catalog) -> Wei
             weight_basis="actual",
             reasoning=tuple(reasons),
             fell_back_to_actual=fell_back,
+            formula_weight_kg=formula_kg,
         )
 
     if policy.ibw_formula is None:

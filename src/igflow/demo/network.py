@@ -10,8 +10,10 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, insert, select, text
@@ -21,6 +23,7 @@ from igflow.catalog import load_catalog
 from igflow.db import Database
 from igflow.demo import names
 from igflow.directory.models import Payer, Prescriber
+from igflow.jobs import planning as planning_job
 from igflow.patients.models import Coverage, Measurement, Patient, PatientSite
 from igflow.referrals.models import Referral
 from igflow.security import audit
@@ -41,12 +44,20 @@ class DemoUser:
     password: str
     display_name: str
     site_code: str | None = None
+    extra_roles: tuple[str, ...] = ()
 
 
 DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("admin", "admin", "demo-admin-2026", "Avery Admin (demo)"),
     DemoUser("pharmacist", "pharmacist", "demo-pharmacist-2026", "Pat Pharmacist (demo)"),
-    DemoUser("pharmacist2", "pharmacist", "demo-pharmacist2-2026", "Quinn Second-Check (demo)"),
+    DemoUser(
+        "pharmacist2",
+        "pharmacist",
+        "demo-pharmacist2-2026",
+        "Quinn Second-Check (demo)",
+        None,
+        ("pt_approver",),
+    ),
     DemoUser("nurse", "nurse", "demo-nurse-2026", "Nico Nurse (demo)"),
     DemoUser("nurse.harbor", "nurse", "demo-nurse-harbor-2026", "Hana Harbor-Nurse (demo)", "harbor"),
     DemoUser("scheduler", "scheduler", "demo-scheduler-2026", "Sam Scheduler (demo)"),
@@ -222,6 +233,7 @@ def load_demo(
         prescriber_ids = _load_prescribers(session)
         payer_ids = _load_payers(session)
         session.commit()
+        _load_protocol(session)
         first_patient_id = _load_patients(
             session, rng, patients, site_ids, prescriber_ids, payer_ids, console
         )
@@ -243,6 +255,36 @@ def load_demo(
         load_inventory_demo(db, seed=seed, console=console)
         chart_past_infusions(db, seed=seed, appointment_ids=past, console=console)
     return True
+
+
+def _load_protocol(session: Session) -> None:
+    """The demo organisation's protocol: proposed by one pharmacist, approved by the P&T approver."""
+    from igflow.catalog.protocol import ProtocolDocument
+    from igflow.protocols import service as protocols_service
+    from igflow.protocols.schemas import ProtocolDecisionIn, ProtocolIn
+    from igflow.security.service import get_user_by_username, principal_for_user
+
+    with resources.files("igflow.demo").joinpath("protocol.yaml").open(encoding="utf-8") as handle:
+        document = ProtocolDocument.model_validate(yaml.safe_load(handle))
+    proposer, approver = (get_user_by_username(session, name) for name in ("pharmacist", "pharmacist2"))
+    assert proposer is not None and approver is not None
+    draft = protocols_service.create_draft(
+        session,
+        principal_for_user(proposer, client_address="demo-loader").actor,
+        proposer.id,
+        ProtocolIn(
+            title=document.title,
+            effective_from=datetime.now(UTC).date() - timedelta(days=60),
+            summary="First version: values the labels leave to local practice (demo local decisions).",
+            values=document.values.model_dump(mode="json", exclude_none=True),
+        ),
+    )
+    protocols_service.decide(
+        session,
+        principal_for_user(approver, client_address="demo-loader"),
+        draft.id,
+        ProtocolDecisionIn(decision="approved", version=draft.version, note="Approved for the demo network."),
+    )
 
 
 def _load_sites(session: Session) -> dict[str, int]:
@@ -293,7 +335,7 @@ def _load_users_without_patient(session: Session, site_ids: dict[str, int]) -> N
             password_hash=hash_password(demo_user.password),
             password_changed_at=datetime.now(UTC),
         )
-        user.roles = [UserRole(role=demo_user.role)]
+        user.roles = [UserRole(role=role) for role in (demo_user.role, *demo_user.extra_roles)]
         if demo_user.site_code:
             user.sites = [UserSite(site_id=site_ids[demo_user.site_code])]
         session.add(user)
@@ -619,7 +661,7 @@ def load_clinical_flow(db: Database, *, seed: int, orders: int, console: Console
                 facts = orders_service.patient_facts(
                     session, session.get(Patient, patient_id), data, load_catalog()
                 )
-                plan = orders_service._plan(data, facts, load_catalog())
+                plan = orders_service._plan(session, data, facts, load_catalog())
                 if not any(a["severity"] == "hard_stop" for a in plan["alerts"]):
                     order = orders_service.create(session, prescriber, data)
                     break
@@ -641,7 +683,9 @@ def load_clinical_flow(db: Database, *, seed: int, orders: int, console: Console
             except IgflowError:
                 session.rollback()
         start = datetime.now(UTC).date()
-        run = appointments_service.run_planning(session, scheduler, start, 21, time_limit_s=5, seed=seed)
+        session.commit()  # the planning run reads in a snapshot and solves with no transaction open
+        params = {"start_date": start.isoformat(), "days": 21, "time_limit_s": 5, "seed": seed}
+        run = planning_job.plan(db, scheduler, params)
         published = appointments_service.publish(session, scheduler, run.id)
         counts["booked_courses"] = len((published.result or {}).get("booked_courses", []))
     console.print(

@@ -663,3 +663,14 @@ def flags_for_order(session: Session, order_id: int) -> list[dict[str, Any]]:
         for r, day in rows
         if r.next_plan_flags
     ]
+
+
+def highest_reaction_grade(session: Session, patient_id: int) -> int | None:
+    """The highest CTCAE grade of an infusion reaction on the patient's chart (None: no reaction)."""
+    grade = session.execute(
+        select(InfusionRecord.max_reaction_grade)
+        .where(InfusionRecord.patient_id == patient_id, InfusionRecord.max_reaction_grade > 0)
+        .order_by(InfusionRecord.max_reaction_grade.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return grade or None

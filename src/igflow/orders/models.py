@@ -70,13 +70,19 @@ class Verification(Base):
     """A pharmacist's check of one plan version. Never updated: a new decision is a new row."""
 
     __tablename__ = "dose_verification"
-    __table_args__ = (CheckConstraint("decision in ('verified', 'rejected')", name="decision"),)
+    __table_args__ = (
+        CheckConstraint("decision in ('verified', 'rejected')", name="decision"),
+        # One decision per plan version; a re-review is the next sequence number. Two concurrent
+        # decisions on the same version collide here and the second gets a 409.
+        UniqueConstraint("plan_version_id", "sequence"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_version_id: Mapped[int] = mapped_column(
         ForeignKey("dose_plan_version.id", ondelete="RESTRICT"), index=True
     )
     decision: Mapped[str] = mapped_column(String(16))
+    sequence: Mapped[int] = mapped_column(Integer, default=1)
     note: Mapped[str] = mapped_column(Text, default="")
     verified_by_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from igflow.types import DosePerKg
+
 Phase = Literal["acute", "induction", "maintenance"]
 
 
@@ -18,7 +20,7 @@ class OrderIn(BaseModel):
     indication_id: str = Field(min_length=1, max_length=64)
     phase: Phase
     product_id: str = Field(min_length=1, max_length=64)
-    dose_g_per_kg: float | None = Field(default=None, gt=0)
+    dose_g_per_kg: DosePerKg | None = None
     days: int | None = Field(default=None, ge=1)
     policy_id: str | None = Field(default=None, max_length=64)
     first_infusion: bool = False
@@ -31,6 +33,12 @@ class VerificationIn(BaseModel):
     version: int = Field(ge=1, description="The plan version you checked")
     decision: Literal["verified", "rejected"]
     note: str = Field(default="", max_length=4000)
+    #: Where the plan stops for a value only the pharmacist can decide (the at-risk maximum rate):
+    #: the value for this patient and why. A new plan version is computed with it and verified.
+    at_risk_max_rate_mg_per_kg_min: float | None = Field(default=None, gt=0, le=100)
+    reason: str = Field(default="", max_length=2000)
+    #: A later decision on a version already decided: an explicit re-review, with its reason in ``note``.
+    re_review: bool = False
 
 
 class VerificationOut(BaseModel):
@@ -40,6 +48,7 @@ class VerificationOut(BaseModel):
     note: str
     verified_by_user_id: int
     verified_at: datetime
+    sequence: int = 1
 
 
 class PlanVersionOut(BaseModel):
@@ -88,7 +97,7 @@ class DosePreviewIn(BaseModel):
     sex: str
     age_years: float
     policy: str | None = None
-    dose_g_per_kg: float | None = None
+    dose_g_per_kg: DosePerKg | None = None
     days: int | None = None
     first_infusion: bool = False
     risk: list[str] = Field(default_factory=list)

@@ -31,6 +31,7 @@ from igflow.orders.schemas import (
 )
 from igflow.patients import service as patients_service
 from igflow.patients.models import Patient
+from igflow.protocols import service as protocols_service
 from igflow.referrals.models import Referral
 from igflow.security import audit
 from igflow.security.principal import Principal
@@ -58,6 +59,9 @@ _TRACKED = (
     "pregnant",
     "iga_deficient_with_antibodies",
     "policy",
+    "protocol_ids",
+    "prior_reaction_grade",
+    "pharmacist_values",
 )
 
 
@@ -104,6 +108,8 @@ def patient_facts(
         )
     risks = sorted({risk for flag, risk in _FLAG_RISKS if getattr(patient, flag)})
     policy, policy_from = _policy_for(session, order, patient.id, catalog)
+    site_id = patients_service.home_site_id(session, patient.id)
+    protocols = protocols_service.in_force(session, site_id, utcnow().date(), catalog)
     facts: dict[str, Any] = {
         "weight_kg": latest["weight_kg"].value,
         "weight_measured_on": latest["weight_kg"].measured_on.isoformat(),
@@ -121,8 +127,26 @@ def patient_facts(
         "iga_deficient_with_antibodies": patient.iga_deficiency_anti_iga == "yes",
         "policy": policy,
         "policy_from": policy_from,
+        "creatinine_measured_on": latest["creatinine_umol_per_l"].measured_on.isoformat()
+        if "creatinine_umol_per_l" in latest
+        else None,
+        "site_id": site_id,
+        "protocol_ids": protocols.ids,
+        "prior_reaction_grade": _prior_reaction_grade(session, patient.id),
+        "pharmacist_values": None,
     }
     return facts
+
+
+def _prior_reaction_grade(session: Session, patient_id: int) -> int | None:
+    from igflow.infusions import service as infusions_service  # infusions build on orders
+
+    return infusions_service.highest_reaction_grade(session, patient_id)
+
+
+def _creatinine_age_days(facts: dict[str, Any]) -> int | None:
+    measured = facts.get("creatinine_measured_on")
+    return None if measured is None else (utcnow().date() - date.fromisoformat(measured)).days
 
 
 def dose_request(order: Order | OrderIn, facts: dict[str, Any]) -> DoseRequest:
@@ -142,6 +166,12 @@ def dose_request(order: Order | OrderIn, facts: dict[str, Any]) -> DoseRequest:
         iga_deficient_with_antibodies=facts["iga_deficient_with_antibodies"],
         pregnant=facts["pregnant"],
         override_reason=order.override_reason or None,
+        prior_reaction_grade=facts.get("prior_reaction_grade"),
+        creatinine_age_days=_creatinine_age_days(facts),
+        pharmacist_max_rate_mg_per_kg_min=(facts.get("pharmacist_values") or {}).get(
+            "max_rate_mg_per_kg_min"
+        ),
+        pharmacist_reason=(facts.get("pharmacist_values") or {}).get("reason"),
     )
 
 
@@ -155,17 +185,25 @@ _FIELD_NAMES = {
 }
 
 
-def _plan(order: Order | OrderIn, facts: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
+def _plan(
+    session: Session, order: Order | OrderIn, facts: dict[str, Any], catalog: Catalog
+) -> dict[str, Any]:
+    """The plan under the protocol versions named in ``facts`` (applied to the catalog), citing them."""
+    applied = protocols_service.catalog_for_ids(session, facts.get("protocol_ids") or [], catalog)
     try:
-        return plan_dose(dose_request(order, facts), catalog).to_contract_dict()
+        return plan_dose(dose_request(order, facts), applied).to_contract_dict()
     except DoseInputError as exc:
         field = _FIELD_NAMES.get(exc.field, exc.field)
         prefix = "the patient's record: " if field == "patient_id" else ""
         raise InvalidInput(f"{field}: {prefix}{exc.field} {exc.message}", field) from None
 
 
-def preview(data: DosePreviewIn) -> dict[str, Any]:
-    """The dose calculator: the same JSON as ``igflow dose --json`` (no patient, nothing stored)."""
+def preview(data: DosePreviewIn, catalog: Catalog | None = None) -> dict[str, Any]:
+    """The dose calculator: the same JSON as ``igflow dose --json`` (no patient, nothing stored).
+
+    ``catalog`` is the catalog with the protocol in force applied (``protocols.service.in_force``);
+    ``igflow dose --protocol FILE`` gives the same plan for the same protocol.
+    """
     request = DoseRequest(
         indication=data.indication,
         phase=data.phase,
@@ -184,16 +222,24 @@ def preview(data: DosePreviewIn) -> dict[str, Any]:
         override_reason=data.override_reason,
     )
     try:
-        return plan_dose(request, load_catalog()).to_contract_dict()
+        return plan_dose(request, catalog or load_catalog()).to_contract_dict()
     except DoseInputError as exc:
         raise InvalidInput(f"{exc.field}: {exc.message}", exc.field) from None
 
 
+# Facts added after the first release: a version stored before them reads as "none" (no new version).
+_EMPTY_IS_NONE = frozenset({"protocol_ids", "prior_reaction_grade", "pharmacist_values"})
+
+
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    def value(facts: dict[str, Any], key: str) -> Any:
+        found = facts.get(key)
+        return (found or None) if key in _EMPTY_IS_NONE else found
+
     return [
         {"fact": key, "before": before.get(key), "after": after.get(key)}
         for key in _TRACKED
-        if before.get(key) != after.get(key)
+        if value(before, key) != value(after, key)
     ]
 
 
@@ -215,7 +261,7 @@ def _append_version(
     previous: PlanVersion | None,
     catalog: Catalog,
 ) -> PlanVersion:
-    plan = _plan(order, facts, catalog)
+    plan = _plan(session, order, facts, catalog)
     version = PlanVersion(
         order_id=order.id,
         version=(previous.version + 1) if previous else 1,
@@ -243,6 +289,7 @@ def refresh(session: Session, order: Order, catalog: Catalog | None = None) -> t
         facts = patient_facts(session, patient, order, catalog)
     except InvalidInput:
         return latest, False  # facts now incomplete: keep the last plan, verification rules still apply
+    facts["pharmacist_values"] = latest.inputs.get("pharmacist_values")  # they stay with the order
     changes = _changes(latest.inputs, facts)
     if not changes:
         return latest, False
@@ -288,7 +335,7 @@ def create(session: Session, principal: Principal, data: OrderIn) -> Order:
             f"policy_id: unknown id '{data.policy_id}' (valid: {', '.join(catalog.policies)})", "policy_id"
         )
     facts = patient_facts(session, patient, data, catalog)
-    _plan(data, facts, catalog)  # invalid input is refused before anything is stored
+    _plan(session, data, facts, catalog)  # invalid input is refused before anything is stored
     order = Order(**data.model_dump(), entered_by_user_id=principal.user_id, status="active")
     session.add(order)
     session.flush()
@@ -349,7 +396,13 @@ def list_for_patient(session: Session, principal: Principal, patient_id: int) ->
 
 
 def verify(session: Session, principal: Principal, order_id: int, data: VerificationIn) -> OrderOut:
-    """Record a pharmacist's decision on the current plan version; the person who entered the order cannot."""
+    """A pharmacist's decision on the current plan version: a second person, once per version.
+
+    One decision per version (a unique sequence number per version makes a concurrent second decision a
+    409); a later decision on the same version is an explicit re-review with a reason. Where the plan stops
+    for a value only the pharmacist may decide (the at-risk maximum rate), the pharmacist enters it with a
+    reason: a new plan version is computed with it, and that version is the one decided.
+    """
     order = _load(session, principal, order_id)
     current, created = refresh(session, order)
     if order.entered_by_user_id == principal.user_id:
@@ -365,25 +418,51 @@ def verify(session: Session, principal: Principal, order_id: int, data: Verifica
             "review the current plan and its changes, then verify again.",
             "version",
         )
+    if data.at_risk_max_rate_mg_per_kg_min is not None:
+        current = _resolve_with_pharmacist_value(session, principal, order, current, data)
+    earlier = _latest_verification(session, current.id)
+    if earlier is not None and not data.re_review:
+        session.commit()
+        raise Conflict(
+            f"decision: version {current.version} was already {earlier.decision}; a version is decided once. "
+            "To change the decision, re-review it with a reason.",
+            "decision",
+        )
+    if data.re_review and not data.note:
+        raise InvalidInput("note: say why the plan is re-reviewed", "note")
     if data.decision == "verified" and current.hard_stopped:
         session.commit()
-        codes = ", ".join(a["code"] for a in current.plan["alerts"] if a["severity"] == "hard_stop")
+        stops = [a for a in current.plan["alerts"] if a["severity"] == "hard_stop"]
+        codes = ", ".join(a["code"] for a in stops)
+        resolvable = [a for a in stops if a.get("resolvable_by") == "pharmacist"]
+        hint = (
+            " Enter the at-risk maximum rate for this patient with your reason to resolve it."
+            if resolvable and len(resolvable) == len(stops)
+            else " Change the order or reject it."
+        )
         raise InvalidInput(
-            f"decision: this plan has hard stops ({codes}); it cannot be verified. "
-            "Change the order or reject it.",
-            "decision",
+            f"decision: this plan has hard stops ({codes}); it cannot be verified.{hint}", "decision"
         )
     if data.decision == "rejected" and not data.note:
         raise InvalidInput("note: say why the plan is rejected, for the prescriber", "note")
-    session.add(
-        Verification(
-            plan_version_id=current.id,
-            decision=data.decision,
-            note=data.note,
-            verified_by_user_id=principal.user_id,
-            verified_at=utcnow(),
-        )
-    )
+    try:
+        with session.begin_nested():
+            session.add(
+                Verification(
+                    plan_version_id=current.id,
+                    decision=data.decision,
+                    sequence=(earlier.sequence + 1) if earlier is not None else 1,
+                    note=data.note,
+                    verified_by_user_id=principal.user_id,
+                    verified_at=utcnow(),
+                )
+            )
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(
+            f"decision: another pharmacist decided version {current.version} a moment ago; reload the order.",
+            "decision",
+        ) from None
     audit.record(
         session,
         principal.actor,
@@ -391,10 +470,62 @@ def verify(session: Session, principal: Principal, order_id: int, data: Verifica
         "order",
         order.id,
         patient_id=order.patient_id,
-        detail={"version": current.version},
+        detail={"version": current.version, "re_review": data.re_review},
     )
     session.commit()
     return to_out(session, order)
+
+
+def _resolve_with_pharmacist_value(
+    session: Session, principal: Principal, order: Order, current: PlanVersion, data: VerificationIn
+) -> PlanVersion:
+    """A new plan version with the at-risk maximum the verifying pharmacist entered, and why."""
+    if not any(a.get("resolvable_by") == "pharmacist" for a in current.plan["alerts"]):
+        raise InvalidInput(
+            "at_risk_max_rate_mg_per_kg_min: this plan does not stop for an at-risk maximum; "
+            "nothing for the pharmacist to enter",
+            "at_risk_max_rate_mg_per_kg_min",
+        )
+    if not data.reason:
+        raise InvalidInput(
+            "reason: say why this maximum rate suits this patient (it is recorded with the verification)",
+            "reason",
+        )
+    facts = dict(current.inputs)
+    facts["pharmacist_values"] = {
+        "max_rate_mg_per_kg_min": data.at_risk_max_rate_mg_per_kg_min,
+        "reason": data.reason,
+        "by_user_id": principal.user_id,
+        "by": principal.display_name,
+    }
+    catalog = load_catalog()
+    try:
+        with session.begin_nested():
+            version = _append_version(
+                session,
+                order,
+                facts,
+                f"at-risk maximum {data.at_risk_max_rate_mg_per_kg_min:g} mg/kg/min entered by the verifying "
+                "pharmacist",
+                current,
+                catalog,
+            )
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("version: the plan changed a moment ago; reload the order.", "version") from None
+    audit.record(
+        session,
+        principal.actor,
+        "order.pharmacist_value",
+        "order",
+        order.id,
+        patient_id=order.patient_id,
+        detail={
+            "version": version.version,
+            "at_risk_max_rate_mg_per_kg_min": data.at_risk_max_rate_mg_per_kg_min,
+        },
+    )
+    return version
 
 
 def queue(session: Session, principal: Principal) -> list[OrderOut]:

@@ -441,3 +441,13 @@ def visible_filter(principal: Principal) -> Any:
     if principal.site_ids is None:
         return None
     return PatientSite.site_id.in_(principal.site_ids)
+
+
+def home_site_id(session: Session, patient_id: int) -> int | None:
+    """The patient's first preferred site (whose protocol applies to their plans), or None."""
+    return session.execute(
+        select(PatientSite.site_id)
+        .where(PatientSite.patient_id == patient_id)
+        .order_by(PatientSite.rank)
+        .limit(1)
+    ).scalar_one_or_none()

@@ -14,6 +14,7 @@ class Role(StrEnum):
     PRESCRIBER = "prescriber"
     AUDITOR = "auditor"
     PATIENT = "patient"
+    PT_APPROVER = "pt_approver"  # pharmacy and therapeutics committee: approves site clinical protocols
 
 
 class Perm(StrEnum):
@@ -48,6 +49,9 @@ class Perm(StrEnum):
     VIAL_SCAN = "vial.scan"  # scan and dispense vials at the chair for an appointment
     INFUSION_READ = "infusion.read"  # infusion records, reactions, follow-up tasks
     INFUSION_CHART = "infusion.chart"  # chart at the chair: checklist, rates, vitals, reactions, sign
+    PROTOCOL_READ = "protocol.read"  # site clinical protocols in force and their history
+    PROTOCOL_WRITE = "protocol.write"  # propose and edit drafts (pharmacists)
+    PROTOCOL_APPROVE = "protocol.approve"  # approve or reject a draft (P&T approver; never the proposer)
 
 
 _STAFF = {Perm.AUTHENTICATED, Perm.API_DOCS, Perm.SITE_READ}
@@ -59,6 +63,7 @@ _CLINICAL = {
     Perm.DIRECTORY_READ,
     Perm.DOSE_CALCULATE,
     Perm.ORDER_READ,
+    Perm.PROTOCOL_READ,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -74,6 +79,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.MEASUREMENT_WRITE,
             Perm.REFERRAL_DECIDE,
             Perm.PLAN_VERIFY,
+            Perm.PROTOCOL_WRITE,
             Perm.SCHEDULE_READ,
             Perm.INVENTORY_READ,
             Perm.INVENTORY_WRITE,
@@ -123,6 +129,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     ),
     Role.AUDITOR: frozenset({Perm.AUTHENTICATED, Perm.API_DOCS, Perm.AUDIT_READ}),
     Role.PATIENT: frozenset({Perm.AUTHENTICATED, Perm.PATIENT_SELF}),
+    # Given beside the pharmacist role: the service also requires the approver to verify plans.
+    Role.PT_APPROVER: frozenset({Perm.AUTHENTICATED, Perm.PROTOCOL_READ, Perm.PROTOCOL_APPROVE}),
 }
 
 

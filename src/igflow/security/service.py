@@ -6,9 +6,10 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from igflow.config import Settings
 from igflow.db import utcnow
@@ -156,25 +157,78 @@ def create_user(
     return user
 
 
+def _sync_roles(user: User, wanted: set[str]) -> None:
+    """Keep the rows of roles that stay, drop the others, add the new: replacing every row would
+    insert a role before its old row is deleted, and the unique constraint refuses that."""
+    user.roles = [r for r in user.roles if r.role in wanted]
+    held = {r.role for r in user.roles}
+    user.roles.extend(UserRole(role=role) for role in sorted(wanted - held))
+
+
+def _sync_sites(user: User, wanted: set[int]) -> None:
+    user.sites = [s for s in user.sites if s.site_id in wanted]
+    held = {s.site_id for s in user.sites}
+    user.sites.extend(UserSite(site_id=site_id) for site_id in sorted(wanted - held))
+
+
+def _access_snapshot(user: User) -> dict[str, list[Any]]:
+    return {"roles": sorted(r.role for r in user.roles), "site_ids": sorted(s.site_id for s in user.sites)}
+
+
 def set_roles(
-    session: Session, actor: Actor, user_id: int, roles: list[str], site_ids: list[int] | None
+    session: Session, actor: Actor, user_id: int, roles: list[str], site_ids: list[int] | None = None
 ) -> User:
+    """Replace a user's roles (and, when ``site_ids`` is given, their site limits); ends their sessions."""
     user = get_user(session, user_id)
     role_set = parse_roles(roles)
     if (Role.PATIENT in role_set) != (user.patient_id is not None):
         raise InvalidInput("roles: the patient role belongs only to accounts linked to a patient", "roles")
     if actor.user_id == user.id and Role.ADMIN not in role_set:
         raise Forbidden("roles: you cannot remove your own admin role", "roles")
-    before = {"roles": [r.role for r in user.roles], "site_ids": sorted(s.site_id for s in user.sites)}
-    user.roles = [UserRole(role=r.value) for r in sorted(role_set)]
-    user.sites = [UserSite(site_id=s) for s in sorted(set(site_ids or []))]
+    before = _access_snapshot(user)
+    _sync_roles(user, {r.value for r in role_set})
+    if site_ids is not None:
+        _sync_sites(user, set(site_ids))
     session.flush()
-    after = {"roles": sorted(r.value for r in role_set), "site_ids": sorted(set(site_ids or []))}
     audit.record(
-        session, actor, "user.roles_change", "user", user.id, detail={"before": before, "after": after}
+        session,
+        actor,
+        "user.roles_change",
+        "user",
+        user.id,
+        detail={"before": before, "after": _access_snapshot(user)},
     )
     # Role changes take effect at once: end the user's open sessions.
     _end_sessions(session, user.id)
+    session.commit()
+    return user
+
+
+def set_sites(session: Session, actor: Actor, user_id: int, site_ids: list[int]) -> User:
+    """Limit a user to these sites (an empty list: every site); audited; ends their sessions.
+
+    The caller checks that the sites exist (the sites capability owns them).
+    """
+    user = get_user(session, user_id)
+    if len(set(site_ids)) != len(site_ids):
+        raise InvalidInput("site_ids: a site is listed more than once", "site_ids")
+    if user.patient_id is not None and site_ids:
+        raise InvalidInput(
+            "site_ids: a patient's account sees only their own record; it takes no site limits", "site_ids"
+        )
+    before = _access_snapshot(user)
+    _sync_sites(user, set(site_ids))
+    session.flush()
+    after = _access_snapshot(user)
+    audit.record(
+        session,
+        actor,
+        "user.sites_change",
+        "user",
+        user.id,
+        detail={"before": before["site_ids"], "after": after["site_ids"]},
+    )
+    _end_sessions(session, user.id)  # the new limits take effect at once
     session.commit()
     return user
 
@@ -210,34 +264,60 @@ def reset_password(session: Session, actor: Actor, user_id: int, new_password: s
 # --- login and sessions --------------------------------------------------------------------------
 
 
-def _recent_failures(
-    session: Session, column: InstrumentedAttribute[str], value: str, since: datetime
-) -> int:
-    return int(
-        session.execute(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
-        ).scalar_one()
+def _failures(session: Session, since: datetime, **where: str) -> int:
+    query = select(func.count()).select_from(LoginAttempt)
+    query = query.where(LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+    for name, value in where.items():
+        query = query.where(getattr(LoginAttempt, name) == value)
+    return int(session.execute(query).scalar_one())
+
+
+def _known_address(session: Session, settings: Settings, username: str, client_address: str) -> bool:
+    """Has this account signed in successfully from this address lately?"""
+    since = utcnow() - timedelta(days=settings.login_known_address_days)
+    found = session.execute(
+        select(LoginAttempt.id)
+        .where(
+            LoginAttempt.username == username,
+            LoginAttempt.client_address == client_address,
+            LoginAttempt.success.is_(True),
+            LoginAttempt.at >= since,
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def _throttled(session: Session, settings: Settings, username: str, client_address: str) -> bool:
+    """Throttle per account *and* address, so that wrong passwords from elsewhere do not lock the owner
+    out: five failures for this account from this address, twenty from this address for any account,
+    or many for this account from everywhere, unless this address is one it signed in from before."""
+    since = utcnow() - timedelta(minutes=settings.login_window_min)
+    if (
+        _failures(session, since, username=username, client_address=client_address)
+        >= settings.login_max_failures_per_account
+    ):
+        return True
+    if _failures(session, since, client_address=client_address) >= settings.login_max_failures_per_address:
+        return True
+    return _failures(
+        session, since, username=username
+    ) >= settings.login_max_failures_per_account_any_address and not _known_address(
+        session, settings, username, client_address
     )
 
 
 def authenticate(
     session: Session, settings: Settings, username: str, password: str, client_address: str
 ) -> User:
-    """Check a username and password, with throttling per account and per client address.
+    """Check a username and password, with throttling per account and address (see :func:`_throttled`).
 
     The same message is given for an unknown user, a wrong password and a disabled account,
     so that the answer does not reveal which accounts exist.
     """
     username = username.strip().lower()[:64]
-    since = utcnow() - timedelta(minutes=settings.login_window_min)
-    if (
-        _recent_failures(session, LoginAttempt.username, username, since)
-        >= settings.login_max_failures_per_account
-        or _recent_failures(session, LoginAttempt.client_address, client_address, since)
-        >= settings.login_max_failures_per_address
-    ):
+    client_address = client_address[:64]
+    if _throttled(session, settings, username, client_address):
         session.add(LoginAttempt(username=username, client_address=client_address, success=False))
         audit.record(session, Actor(None, username, client_address), "login", "session", outcome="throttled")
         session.commit()
@@ -263,6 +343,33 @@ def authenticate(
         user.password_hash = hash_password(password)
     session.flush()
     return user
+
+
+def recent_failed_sign_ins(session: Session, user: User, limit: int = 10) -> tuple[int, list[LoginAttempt]]:
+    """Failed sign-ins (throttled ones included) for the account since its previous successful one
+    (the one that started this session is skipped), at most 30 days back: how many, and the latest."""
+    successes = list(
+        session.execute(
+            select(LoginAttempt.at)
+            .where(LoginAttempt.username == user.username, LoginAttempt.success.is_(True))
+            .order_by(LoginAttempt.at.desc(), LoginAttempt.id.desc())
+            .limit(2)
+        ).scalars()
+    )
+    since = utcnow() - timedelta(days=30)
+    if len(successes) == 2:
+        since = max(since, successes[1])
+    where = (
+        LoginAttempt.username == user.username,
+        LoginAttempt.success.is_(False),
+        LoginAttempt.at > since,
+    )
+    count = int(session.execute(select(func.count()).select_from(LoginAttempt).where(*where)).scalar_one())
+    newest_first = (LoginAttempt.at.desc(), LoginAttempt.id.desc())
+    latest = list(
+        session.execute(select(LoginAttempt).where(*where).order_by(*newest_first).limit(limit)).scalars()
+    )
+    return count, latest
 
 
 def start_session(
@@ -402,3 +509,12 @@ def resolve_token(session: Session, raw: str, client_address: str) -> Principal 
     )
     session.commit()
     return principal
+
+
+def display_names(session: Session, user_ids: Any) -> dict[int, str]:
+    """User id -> display name, for pages that show who proposed, approved or verified something."""
+    wanted = {int(user_id) for user_id in user_ids if user_id is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))
+    return {user_id: name for user_id, name in rows}

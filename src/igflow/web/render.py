@@ -15,6 +15,8 @@ from igflow.web.charts import rate_plan_svg
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals["rate_svg"] = rate_plan_svg
+# ``ids|map('extract', names)``: the name for each id (the id itself where none is known)
+TEMPLATES.env.filters["extract"] = lambda key, mapping: mapping.get(key, key)
 
 # (label, url, permission needed to see the link)
 NAV: list[tuple[str, str, Perm]] = [
@@ -27,6 +29,7 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Work queue", "/tasks", Perm.INFUSION_READ),
     ("Reactions", "/reports/reactions", Perm.INFUSION_READ),
     ("Pharmacy", "/inventory", Perm.INVENTORY_READ),
+    ("Protocols", "/protocols", Perm.PROTOCOL_READ),
     ("My record", "/my", Perm.PATIENT_SELF),
     ("Sites", "/admin/sites", Perm.SITE_READ),
     ("Users", "/admin/users", Perm.USER_MANAGE),

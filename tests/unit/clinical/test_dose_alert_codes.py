@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from igflow.catalog import Catalog, load_catalog
+from igflow.catalog.protocol import apply_protocol, parse_values
 from igflow.clinical import ALERT_CODES, DoseInputError, DoseRequest, plan_dose
 
 CATALOG = load_catalog()
@@ -36,6 +37,14 @@ def with_product(product_id: str, **facts: object) -> Catalog:
     products = dict(CATALOG.products)
     products[product_id] = product.model_copy(update=update)
     return dataclasses.replace(CATALOG, products=products)
+
+
+def with_decisions(**values: object) -> Catalog:
+    """The packaged catalog with a site protocol deciding ``values`` (each with a test basis)."""
+    decided = parse_values(
+        {name: {"value": value, "basis": "test protocol"} for name, value in values.items()}
+    )
+    return apply_protocol(CATALOG, decided, "Test protocol v1")
 
 
 # code -> (request, catalog or None for the packaged one)
@@ -83,6 +92,25 @@ CASES: dict[str, tuple[DoseRequest, Catalog | None]] = {
     "titration_site_protocol": (req(), None),
     "policy_weight_reasoning": (req(policy="australia-2026", age_years=16), None),
     "product_label_note": (req(indication="dermatomyositis", product="octagam-10"), None),
+    "rate_cap_by_pharmacist": (
+        req(age_years=70, pharmacist_max_rate_mg_per_kg_min=2.0, pharmacist_reason="diabetic, eGFR 50"),
+        None,
+    ),
+    "creatinine_out_of_date": (
+        req(product="panzyga", risks=("diabetes",), creatinine_age_days=45),
+        with_decisions(renal_creatinine_max_age_days=30),
+    ),
+    # 16-year-old, 100 kg, 175 cm: no adjustment in children; the formula would give 82.3 kg
+    "dosing_weight_fallback": (req(policy="australia-2026", age_years=16, weight_kg=100.0), None),
+    "premedication_after_reaction": (
+        req(prior_reaction_grade=2),
+        with_decisions(premedication_after_reaction=["Paracetamol by mouth, dose as prescribed"]),
+    ),
+    "rate_slowed_after_reaction": (
+        req(prior_reaction_grade=2),
+        with_decisions(after_reaction_max_rate_fraction=0.5),
+    ),
+    "after_reaction_no_protocol": (req(prior_reaction_grade=1), None),
 }
 
 

@@ -1,0 +1,1 @@
+"""Site clinical protocols: versioned documents of site-decided values, approved by a P&T approver."""
