@@ -418,8 +418,14 @@ def verify(session: Session, principal: Principal, order_id: int, data: Verifica
             "review the current plan and its changes, then verify again.",
             "version",
         )
+    note = data.note
     if data.at_risk_max_rate_mg_per_kg_min is not None:
         current = _resolve_with_pharmacist_value(session, principal, order, current, data)
+        entered = (
+            f"At-risk maximum {data.at_risk_max_rate_mg_per_kg_min:g} mg/kg/min entered for this patient: "
+            f"{data.reason}"
+        )
+        note = f"{note} {entered}".strip()
     earlier = _latest_verification(session, current.id)
     if earlier is not None and not data.re_review:
         session.commit()
@@ -452,7 +458,7 @@ def verify(session: Session, principal: Principal, order_id: int, data: Verifica
                     plan_version_id=current.id,
                     decision=data.decision,
                     sequence=(earlier.sequence + 1) if earlier is not None else 1,
-                    note=data.note,
+                    note=note,
                     verified_by_user_id=principal.user_id,
                     verified_at=utcnow(),
                 )
