@@ -126,7 +126,9 @@ def db(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url)
+    # Jobs run inline when submitted: no queue file or worker outlives a test (tests/service/test_jobs.py
+    # starts real workers on a queue of its own).
+    return Settings(database_url=database_url, jobs_url="immediate")
 
 
 @pytest.fixture

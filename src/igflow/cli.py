@@ -18,6 +18,7 @@ from rich.table import Table
 from igflow.cli_dose import catalog_app, dose
 from igflow.cli_lots import lots_app
 from igflow.cli_schedule import schedule_app
+from igflow.cli_worker import worker
 from igflow.config import get_settings
 
 app = typer.Typer(help="igflow: immunoglobulin therapy from referral to outcome.", no_args_is_help=True)
@@ -31,6 +32,7 @@ app.command("dose", help="Plan a dose (the JSON of shared/contracts/dose.md); re
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(schedule_app, name="schedule", help="Chair scheduling: generate, greedy, solve, evaluate.")
 app.add_typer(lots_app, name="lots", help="Inventory lots: recall look-back.")
+app.command("worker")(worker)
 
 console = Console()
 err = Console(stderr=True)
@@ -66,8 +68,12 @@ def db_upgrade(revision: str = "head") -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
+    worker: Annotated[
+        bool | None,
+        typer.Option(help="Start a job worker beside the server (default: IGFLOW_SERVE_WORKER, on)"),
+    ] = None,
 ) -> None:
-    """Serve the web app and the API."""
+    """Serve the web app and the API (and, unless --no-worker, a background-job worker)."""
     import uvicorn
 
     from igflow.app import create_app
@@ -79,9 +85,20 @@ def serve(
     console.print(
         f"igflow serving on http://{host or settings.host}:{port or settings.port}  (Ctrl+C to stop)"
     )
-    uvicorn.run(
-        application, host=host or settings.host, port=port or settings.port, access_log=False, log_config=None
-    )
+    from igflow.cli_worker import start_worker_process, stop_worker_process
+
+    job_worker = start_worker_process() if (settings.serve_worker if worker is None else worker) else None
+    try:
+        uvicorn.run(
+            application,
+            host=host or settings.host,
+            port=port or settings.port,
+            access_log=False,
+            log_config=None,
+        )
+    finally:
+        if job_worker is not None:
+            stop_worker_process(job_worker)
 
 
 @app.command()

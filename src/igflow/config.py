@@ -23,6 +23,18 @@ class Settings(BaseSettings):
     login_window_min: int = Field(default=15, ge=1)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     page_size_max: int = Field(default=200, ge=10)
+    jobs_url: str = Field(
+        default="",
+        description=(
+            "Where the background-job queue lives. Empty: a SQLite file beside a SQLite database "
+            "(igflow.db -> igflow-jobs.db), or the same PostgreSQL database. Otherwise sqlite:///path, "
+            "postgresql://..., redis://... (needs the redis package), or 'immediate' (jobs run inline:"
+            " tests)."
+        ),
+    )
+    serve_worker: bool = Field(
+        default=True, description="`igflow serve` starts a job worker process beside the server."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -42,15 +42,23 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_begin_deferred(conn: Any) -> None:
+    # A read-only snapshot (WAL): takes no write lock, so writers go on while it reads.
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, snapshot_reads: bool = False, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "isolation_level": None}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "isolation_level": None},
+            hide_parameters=True,  # bound parameters carry patient data: never in errors or logs
+            **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin_deferred if snapshot_reads else _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 class Database:
@@ -60,6 +68,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader: sessionmaker[Session] | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -68,9 +77,21 @@ class Database:
     def session(self) -> Session:
         return self.sessionmaker()
 
+    def read_session(self) -> Session:
+        """A session for long reads that must not hold SQLite's write lock (a WAL snapshot); never
+        write through it. On PostgreSQL it is an ordinary session."""
+        if not self.url.startswith("sqlite"):
+            return self.sessionmaker()
+        if self._reader is None:
+            self._reader = sessionmaker(make_engine(self.url, snapshot_reads=True), expire_on_commit=False)
+        return self._reader()
+
     def iter_session(self) -> Iterator[Session]:
         with self.sessionmaker() as session:
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._reader is not None:
+            bind = self._reader.kw["bind"]
+            bind.dispose()

@@ -21,7 +21,7 @@ def current_heads(database_url: str) -> list[str]:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, hide_parameters=True)
     try:
         with engine.connect() as connection:
             return list(MigrationContext.configure(connection).get_current_heads())

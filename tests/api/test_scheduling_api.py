@@ -208,11 +208,13 @@ def test_planning_run_draft_then_publish(world: World) -> None:
     ]
     scheduler = world.client("scheduler")
     start = min(dt.date.fromisoformat(c["earliest"]) for c in courses)
-    run = scheduler.post(
+    job = scheduler.post(
         "/api/v1/planning-runs", json={"start_date": start.isoformat(), "days": 28, "time_limit_s": 5}
     )
-    assert run.status_code == 201, run.text
-    draft = run.json()
+    assert job.status_code == 202, job.text  # a job (run inline by the tests' immediate queue)
+    assert job.json()["state"] == "succeeded"
+    assert job.headers["location"] == f"/api/v1/jobs/{job.json()['id']}"
+    draft = scheduler.get(f"/api/v1/planning-runs/{job.json()['result_id']}").json()
     assert draft["status"] == "draft"
     assert draft["figures"]["optimiser"]["violations"] == 0
     assert (
@@ -228,9 +230,10 @@ def test_planning_run_draft_then_publish(world: World) -> None:
     assert published["status"] == "published"
     assert sorted(published["result"]["booked_courses"]) == sorted(c["id"] for c in courses)
     # Published appointments are fixed in the next run and the whole is still valid.
-    run2 = scheduler.post(
+    job2 = scheduler.post(
         "/api/v1/planning-runs", json={"start_date": start.isoformat(), "days": 28, "time_limit_s": 2}
     )
+    run2 = scheduler.get(f"/api/v1/planning-runs/{job2.json()['result_id']}")
     assert run2.json()["moves"] == []
     with world.db.session() as session:
         from igflow.appointments.models import PlanningRun

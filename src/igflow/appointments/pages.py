@@ -20,6 +20,10 @@ from igflow.appointments.schemas import BookIn, PlanningIn, StatusIn
 from igflow.db import utcnow
 from igflow.errors import IgflowError, InvalidInput
 from igflow.infusions import service as infusions_service
+from igflow.jobs import planning as planning_job
+from igflow.jobs import service as jobs_service
+from igflow.jobs.deps import get_queue
+from igflow.jobs.queue import JobQueue
 from igflow.patients import service as patients_service
 from igflow.security.deps import (
     get_session,
@@ -228,14 +232,29 @@ def load_page(
     )
 
 
+def _planning_context(session: Session, principal: Principal, error: str | None) -> dict[str, Any]:
+    runs = list(session.execute(select(PlanningRun).order_by(PlanningRun.id.desc()).limit(20)).scalars())
+    jobs = [
+        j
+        for j in jobs_service.list_jobs(session, principal, planning_job.KIND_NAME, limit=10)
+        if j.state in ("queued", "running") or (j.state in ("failed", "cancelled") and j.result_id is None)
+    ][:5]
+    return {
+        "runs": runs,
+        "jobs": jobs,
+        "state_labels": jobs_service.STATE_LABELS,
+        "today": utcnow().date(),
+        "error": error,
+    }
+
+
 @router.get("/planning", response_class=HTMLResponse)
 def planning_page(
     request: Request,
     principal: Principal = require(Perm.SCHEDULE_PLAN),
     session: Session = Depends(get_session),
 ) -> Response:
-    runs = list(session.execute(select(PlanningRun).order_by(PlanningRun.id.desc()).limit(20)).scalars())
-    return render(request, "schedule/planning.html", {"runs": runs, "today": utcnow().date(), "error": None})
+    return render(request, "schedule/planning.html", _planning_context(session, principal, None))
 
 
 @router.post("/planning", response_class=HTMLResponse)
@@ -243,7 +262,9 @@ async def planning_run(
     request: Request,
     principal: Principal = require(Perm.SCHEDULE_PLAN),
     session: Session = Depends(get_session),
+    queue: JobQueue = Depends(get_queue),
 ) -> Response:
+    """Queue the run and show its progress page (the solve happens in a worker, not in this request)."""
     form = await request.form()
     try:
         data = PlanningIn.model_validate(
@@ -253,20 +274,18 @@ async def planning_run(
                 "time_limit_s": form.get("time_limit_s") or None,
             }
         )
-        run = await run_in_threadpool(
-            lambda: appointments_service.run_planning(
-                session, principal, data.start_date, data.days, time_limit_s=data.time_limit_s
-            )
+        params = planning_job.params_of(data)
+        job = await run_in_threadpool(
+            jobs_service.submit, session, queue, principal, planning_job.KIND_NAME, params
         )
-        return RedirectResponse(f"/planning/{run.id}", status_code=303)
+        done = job.state == "succeeded" and job.result_id is not None
+        target = f"/planning/{job.result_id}" if done else f"/jobs/{job.id}"
+        return RedirectResponse(target, status_code=303)
     except ValidationError as exc:
         message = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
     except IgflowError as exc:
         message = exc.message
-    runs = list(session.execute(select(PlanningRun).order_by(PlanningRun.id.desc()).limit(20)).scalars())
-    return render(
-        request, "schedule/planning.html", {"runs": runs, "today": utcnow().date(), "error": message}, 422
-    )
+    return render(request, "schedule/planning.html", _planning_context(session, principal, message), 422)
 
 
 @router.get("/planning/{run_id}", response_class=HTMLResponse)

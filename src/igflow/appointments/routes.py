@@ -21,6 +21,11 @@ from igflow.appointments.schemas import (
     StatusIn,
 )
 from igflow.errors import Forbidden
+from igflow.jobs import planning as planning_job
+from igflow.jobs import service as jobs_service
+from igflow.jobs.deps import get_queue
+from igflow.jobs.queue import JobQueue
+from igflow.jobs.schemas import JobOut
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
@@ -128,22 +133,18 @@ def _run_out(session: Session, run: Any) -> PlanningRunOut:
     )
 
 
-@router.post("/planning-runs", response_model=PlanningRunOut, status_code=201)
+@router.post("/planning-runs", response_model=JobOut, status_code=202)
 def run_planning(
     data: PlanningIn,
+    response: Response,
     principal: Principal = require(Perm.SCHEDULE_PLAN),
     session: Session = Depends(get_session),
-) -> PlanningRunOut:
-    run = service.run_planning(
-        session,
-        principal,
-        data.start_date,
-        data.days,
-        time_limit_s=data.time_limit_s,
-        seed=data.seed,
-        free_appointment_ids=set(data.free_appointment_ids),
-    )
-    return _run_out(session, run)
+    queue: JobQueue = Depends(get_queue),
+) -> JobOut:
+    """Queue a planning run; poll the returned job (``GET /jobs/{id}``) for progress and its draft run."""
+    job = jobs_service.submit(session, queue, principal, planning_job.KIND_NAME, planning_job.params_of(data))
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return jobs_service.job_out(job)
 
 
 @router.get("/planning-runs/{run_id}", response_model=PlanningRunOut)

@@ -7,14 +7,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from igflow.types import Id, RecordDate
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class CourseIn(_In):
-    order_id: int
-    not_before: dt.date | None = Field(default=None, description="Earliest date to consider (default: today)")
+    order_id: Id
+    not_before: RecordDate | None = Field(
+        default=None, description="Earliest date to consider (default: today)"
+    )
 
 
 class CourseSessionOut(BaseModel):
@@ -71,9 +75,9 @@ class SlotOptionOut(BaseModel):
 
 class BookIn(_In):
     site: str
-    dates: list[dt.date] = Field(min_length=1)
-    starts: list[str] = Field(min_length=1)
-    chairs: list[int] = Field(min_length=1)
+    dates: list[RecordDate] = Field(min_length=1, max_length=100)
+    starts: list[str] = Field(min_length=1, max_length=100)
+    chairs: list[Id] = Field(min_length=1, max_length=100)
 
 
 class StatusIn(_In):
@@ -87,11 +91,11 @@ class CancelOut(BaseModel):
 
 
 class PlanningIn(_In):
-    start_date: dt.date
+    start_date: RecordDate
     days: int = Field(ge=1, le=84)
     time_limit_s: float | None = Field(default=None, gt=0, le=600)
-    seed: int = 0
-    free_appointment_ids: list[int] = Field(default_factory=list)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    free_appointment_ids: list[Id] = Field(default_factory=list, max_length=10_000)
 
 
 class PlanningRunOut(BaseModel):

@@ -38,7 +38,7 @@ from igflow.orders import service as orders_service
 from igflow.orders.models import Order
 from igflow.patients import service as patients_service
 from igflow.patients.models import PatientSite
-from igflow.scheduling.cpsat import SolveOptions, solve
+from igflow.scheduling.cpsat import ProgressCallback, SolveOptions, solve
 from igflow.scheduling.evaluate import evaluate
 from igflow.scheduling.greedy import solve_greedy
 from igflow.scheduling.models import Instance, Schedule, hhmm_to_min, min_to_hhmm
@@ -888,22 +888,33 @@ def _figures(instance: Instance, schedule: Schedule) -> dict[str, Any]:
     return {"violations": len(ev.violations), **(out["figures"] or {})}
 
 
-def run_planning(
-    session: Session,
-    principal: Principal,
-    start: dt.date,
-    days: int,
+def solve_planning(
+    instance: Instance,
     *,
     time_limit_s: float | None = None,
     seed: int = 0,
-    free_appointment_ids: set[int] | None = None,
-) -> PlanningRun:
-    """Build the instance for a horizon, solve it (greedy and CP-SAT) and keep the proposal as a draft."""
-    imap = build_instance(session, start, days, free_appointment_ids=free_appointment_ids)
-    greedy = solve_greedy(imap.instance)
+    progress: ProgressCallback | None = None,
+) -> tuple[Schedule, Schedule]:
+    """(front-desk greedy, optimised) for an instance: pure work, call it with no transaction open."""
+    greedy = solve_greedy(instance)
     optimised = solve(
-        imap.instance, SolveOptions(time_limit_s=time_limit_s or policy().planning_time_limit_s, seed=seed)
+        instance,
+        SolveOptions(time_limit_s=time_limit_s or policy().planning_time_limit_s, seed=seed),
+        progress=progress,
     )
+    return greedy, optimised
+
+
+def save_planning_run(
+    session: Session,
+    principal: Principal,
+    imap: InstanceMap,
+    start: dt.date,
+    days: int,
+    greedy: Schedule,
+    optimised: Schedule,
+) -> PlanningRun:
+    """Keep a solved proposal as a draft run (flushed and audited; the caller commits)."""
     run = PlanningRun(
         start_date=start,
         days=days,
@@ -931,6 +942,28 @@ def run_planning(
         run.id,
         detail={"start": start.isoformat(), "days": days, "sessions": len(imap.instance.sessions)},
     )
+    return run
+
+
+def run_planning(
+    session: Session,
+    principal: Principal,
+    start: dt.date,
+    days: int,
+    *,
+    time_limit_s: float | None = None,
+    seed: int = 0,
+    free_appointment_ids: set[int] | None = None,
+) -> PlanningRun:
+    """Build the instance for a horizon, solve it (greedy and CP-SAT) and keep the proposal as a draft.
+
+    Synchronous (scripts, the demo loader): the read transaction ends before the solve, so no database
+    lock is held while it runs. Pages and the API run planning as a background job
+    (:mod:`igflow.jobs.planning`) instead."""
+    imap = build_instance(session, start, days, free_appointment_ids=free_appointment_ids)
+    session.commit()  # no transaction open during the solve
+    greedy, optimised = solve_planning(imap.instance, time_limit_s=time_limit_s, seed=seed)
+    run = save_planning_run(session, principal, imap, start, days, greedy, optimised)
     session.commit()
     return run
 

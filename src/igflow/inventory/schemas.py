@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from igflow.types import MAX_CENTS, Count, Id, RecordDate, VialSizeG
+
 WasteReason = Literal["partial_vial", "broken", "temperature_excursion"]
 StatusAction = Literal["quarantine", "release", "recall"]
 
@@ -23,37 +25,37 @@ class ReceiptIn(_In):
     product_id: str = Field(min_length=1, max_length=64)
     lot_number: str = Field(min_length=1, max_length=20, pattern=r"^[!-~]+$")
     gtin: str = Field(pattern=r"^[0-9]{14}$", description="14-digit GTIN with a valid check digit")
-    label_expiry: dt.date
-    vial_size_g: float = Field(gt=0)
-    site_id: int
+    label_expiry: RecordDate
+    vial_size_g: VialSizeG
+    site_id: Id
     count: int = Field(gt=0, le=100000, description="vials received")
     storage_place: str = Field(default="", max_length=120)
-    room_temperature_since: dt.date | None = None
-    acquisition_cost_cents: int = Field(ge=0, description="per vial, in cents")
+    room_temperature_since: RecordDate | None = None
+    acquisition_cost_cents: int = Field(ge=0, le=MAX_CENTS, description="per vial, in cents")
     supplier: str = Field(min_length=1, max_length=200)
     client_id: str | None = ClientId
 
 
 class TransferIn(_In):
-    from_site_id: int
-    to_site_id: int
-    count: int = Field(gt=0)
+    from_site_id: Id
+    to_site_id: Id
+    count: Count = Field(gt=0)
     reason: str = Field(default="", max_length=400)
     client_id: str | None = ClientId
 
 
 class WasteIn(_In):
-    site_id: int
-    count: int = Field(gt=0)
+    site_id: Id
+    count: Count = Field(gt=0)
     waste_reason: WasteReason
     reason: str = Field(default="", max_length=400)
-    appointment_id: int | None = None
+    appointment_id: Id | None = None
     client_id: str | None = ClientId
 
 
 class ReturnIn(_In):
-    appointment_id: int
-    count: int = Field(gt=0)
+    appointment_id: Id
+    count: Count = Field(gt=0)
     reason: str = Field(default="", max_length=400)
     client_id: str | None = ClientId
 
@@ -65,29 +67,29 @@ class StatusIn(_In):
 
 class StorageIn(_In):
     storage_place: str = Field(default="", max_length=120)
-    room_temperature_since: dt.date | None = None
+    room_temperature_since: RecordDate | None = None
 
 
 class ParLevelIn(_In):
-    site_id: int
+    site_id: Id
     product_id: str = Field(min_length=1, max_length=64)
-    vial_size_g: float = Field(gt=0)
+    vial_size_g: VialSizeG
     par_count: int = Field(ge=0, le=100000)
 
 
 class AllocationRunIn(_In):
-    start: dt.date
+    start: RecordDate
     days: int = Field(default=7, ge=1, le=28)
 
 
 class ScanCheckIn(_In):
-    appointment_id: int
+    appointment_id: Id
     scan: str = Field(min_length=1, max_length=200)
 
 
 class DispenseIn(_In):
-    appointment_id: int
-    lot_id: int
+    appointment_id: Id
+    lot_id: Id
     count: int = Field(gt=0, le=100)
     client_id: str | None = ClientId
 

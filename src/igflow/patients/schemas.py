@@ -7,6 +7,8 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from igflow.types import DateOfBirth, Id, RecordDate
+
 T = TypeVar("T")
 Sex = Literal["female", "male", "other", "unknown"]
 YesNoUnknown = Literal["yes", "no", "unknown"]
@@ -35,12 +37,14 @@ class PatientIn(ClinicalFlags):
     mrn: str = Field(pattern=r"^[A-Za-z0-9-]{3,32}$")
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
-    date_of_birth: date
+    date_of_birth: DateOfBirth
     sex: Sex
     phone: str = Field(default="", max_length=40, pattern=r"^[0-9+() .-]*$")
     email: EmailStr | Literal[""] = ""
     address: str = Field(default="", max_length=400)
-    site_ids: list[int] = Field(default_factory=list, description="Preferred sites, first is preferred")
+    site_ids: list[Id] = Field(
+        default_factory=list, max_length=100, description="Preferred sites, first is preferred"
+    )
 
     @field_validator("site_ids")
     @classmethod
@@ -56,12 +60,12 @@ class PatientPatch(_In):
     version: int | None = None
     given_name: str | None = Field(default=None, min_length=1, max_length=100)
     family_name: str | None = Field(default=None, min_length=1, max_length=100)
-    date_of_birth: date | None = None
+    date_of_birth: DateOfBirth | None = None
     sex: Sex | None = None
     phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9+() .-]*$")
     email: EmailStr | Literal[""] | None = None
     address: str | None = Field(default=None, max_length=400)
-    site_ids: list[int] | None = None
+    site_ids: list[Id] | None = Field(default=None, max_length=100)
     allergies: str | None = Field(default=None, max_length=4000)
     prior_severe_ig_reaction: bool | None = None
     iga_deficiency_anti_iga: YesNoUnknown | None = None
@@ -77,8 +81,8 @@ class PatientPatch(_In):
 class MeasurementIn(_In):
     kind: MeasurementKind
     value: float
-    measured_on: date
-    amends_id: int | None = None
+    measured_on: RecordDate
+    amends_id: Id | None = None
     note: str = Field(default="", max_length=400)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from igflow.types import Id, RecordDate
 
 Urgency = Literal["urgent", "soon", "routine"]
 Status = Literal["new", "in_review", "accepted", "declined"]
@@ -13,9 +15,9 @@ Status = Literal["new", "in_review", "accepted", "declined"]
 
 class ReferralIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    patient_id: int
-    received_on: date
-    prescriber_id: int
+    patient_id: Id
+    received_on: RecordDate
+    prescriber_id: Id
     icd10_code: str = Field(
         pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$", description="ICD-10 code, e.g. G61.81"
     )
@@ -45,9 +47,9 @@ class DocumentOut(BaseModel):
 class ReferralOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    patient_id: int
-    received_on: date
-    prescriber_id: int
+    patient_id: Id
+    received_on: RecordDate
+    prescriber_id: Id
     icd10_code: str
     diagnosis_text: str
     indication_id: str

@@ -7,7 +7,6 @@ route has none (deny by default), and a test walks every route to prove it.
 from __future__ import annotations
 
 import hmac
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 
 from igflow.config import Settings
-from igflow.errors import Forbidden, Unauthenticated
-from igflow.security import service
+from igflow.errors import Forbidden, InvalidInput, Unauthenticated
+from igflow.request_guard import form_problem
+from igflow.security import csrf, service
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 
@@ -41,19 +41,46 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def client_address(request: Request) -> str:
+    """The peer's address; behind a proxy listed in IGFLOW_TRUSTED_PROXIES, the address it reported."""
     return request.client.host if request.client else "unknown"
+
+
+def _is_form(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
 
 
 async def _submitted_csrf(request: Request) -> str | None:
     header = request.headers.get(CSRF_HEADER)
     if header:
         return header
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+    if _is_form(request):
         form = await request.form()
         value = form.get(CSRF_FIELD)
         return value if isinstance(value, str) else None
     return None
+
+
+async def _refuse_nul_in_form(request: Request) -> None:
+    """Every form's text fields, checked once here (JSON bodies are checked by the request guard)."""
+    if _is_form(request):
+        problem = form_problem(await request.form())
+        if problem is not None:
+            raise InvalidInput(problem[1], problem[0])
+
+
+def prelogin_key(request: Request, session: Session) -> bytes:
+    key: bytes | None = getattr(request.app.state, "prelogin_csrf_key", None)
+    if key is None:
+        key = csrf.load_key(session)
+        request.app.state.prelogin_csrf_key = key
+    return key
+
+
+def valid_prelogin_csrf(request: Request, session: Session) -> str | None:
+    """The pre-login CSRF cookie if this server issued it (a planted value is ignored), else None."""
+    token = request.cookies.get(PRELOGIN_CSRF_COOKIE)
+    return token if csrf.is_valid(prelogin_key(request, session), token) else None
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -88,11 +115,16 @@ class Requirement:
 
         if request.method not in SAFE_METHODS and not (principal is not None and principal.via_token):
             submitted = await _submitted_csrf(request)
-            expected = principal.csrf_token if principal else request.cookies.get(PRELOGIN_CSRF_COOKIE)
+            if principal is not None:
+                expected = principal.csrf_token
+            else:
+                expected = await run_in_threadpool(valid_prelogin_csrf, request, session)
             if not _same(submitted, expected):
                 raise Forbidden(
                     "The form has expired or did not come from igflow (CSRF check). Reload and try again."
                 )
+        if request.method not in SAFE_METHODS:
+            await _refuse_nul_in_form(request)
 
         if principal is None:
             return None  # a public route
@@ -115,8 +147,8 @@ def public() -> Any:
     return require(Perm.PUBLIC)
 
 
-def new_prelogin_csrf() -> str:
-    return secrets.token_urlsafe(32)
+def new_prelogin_csrf(request: Request, session: Session) -> str:
+    return csrf.issue(prelogin_key(request, session))
 
 
 def route_permissions(route: BaseRoute) -> list[Perm]:

@@ -15,8 +15,11 @@ from igflow.security.principal import Principal
 from igflow.security.schemas import (
     ActiveIn,
     AuditEventOut,
+    FailedSignInOut,
+    MeOut,
     PasswordIn,
     RolesIn,
+    SitesIn,
     TokenIn,
     TokenIssued,
     TokenOut,
@@ -66,8 +69,22 @@ def set_roles(
     principal: Principal = require(Perm.USER_MANAGE),
     session: Session = Depends(get_session),
 ) -> UserOut:
-    sites_service.site_ids_exist(session, data.site_ids, "site_ids")
+    if data.site_ids is not None:
+        sites_service.site_ids_exist(session, data.site_ids, "site_ids")
     return user_out(service.set_roles(session, principal.actor, user_id, data.roles, data.site_ids))
+
+
+@router.put("/users/{user_id}/sites", response_model=UserOut)
+def set_sites(
+    user_id: int,
+    data: SitesIn,
+    principal: Principal = require(Perm.USER_MANAGE),
+    session: Session = Depends(get_session),
+) -> UserOut:
+    """Limit the user to these sites (an empty list: every site). Audited; ends the user's sessions."""
+    service.get_user(session, user_id)
+    sites_service.site_ids_exist(session, data.site_ids, "site_ids")
+    return user_out(service.set_sites(session, principal.actor, user_id, data.site_ids))
 
 
 @router.put("/users/{user_id}/active", response_model=UserOut)
@@ -149,11 +166,15 @@ def audit_verify(
     )
 
 
-@router.get("/me", response_model=UserOut)
-def me(
-    principal: Principal = require(Perm.AUTHENTICATED), session: Session = Depends(get_session)
-) -> UserOut:
+@router.get("/me", response_model=MeOut)
+def me(principal: Principal = require(Perm.AUTHENTICATED), session: Session = Depends(get_session)) -> MeOut:
+    """The caller's account, with the failed sign-ins to it since its previous successful one."""
     user = session.get(User, principal.user_id)
     if user is None:
         raise InvalidInput("account no longer exists")
-    return user_out(user)
+    count, latest = service.recent_failed_sign_ins(session, user)
+    return MeOut(
+        **user_out(user).model_dump(),
+        failed_sign_ins_since_last=count,
+        recent_failed_sign_ins=[FailedSignInOut.model_validate(a) for a in latest],
+    )

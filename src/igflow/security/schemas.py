@@ -6,22 +6,35 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from igflow.types import Id
+
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     username: str = Field(min_length=2, max_length=64)
     display_name: str = Field(min_length=1, max_length=200)
     password: str | None = Field(default=None, max_length=256)
-    roles: list[str] = Field(min_length=1)
-    site_ids: list[int] = Field(default_factory=list)
-    patient_id: int | None = None
+    roles: list[str] = Field(min_length=1, max_length=20)
+    site_ids: list[Id] = Field(default_factory=list, max_length=1000)
+    patient_id: Id | None = None
     is_service_account: bool = False
 
 
 class RolesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    roles: list[str] = Field(min_length=1)
-    site_ids: list[int] = Field(default_factory=list)
+    roles: list[str] = Field(min_length=1, max_length=20)
+    site_ids: list[Id] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Also replace the site limits (empty: every site); left out: unchanged",
+    )
+
+
+class SitesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site_ids: list[Id] = Field(
+        max_length=1000, description="The only sites the user may work at; empty: every site"
+    )
 
 
 class ActiveIn(BaseModel):
@@ -46,11 +59,24 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
+class FailedSignInOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    at: datetime
+    client_address: str
+
+
+class MeOut(UserOut):
+    failed_sign_ins_since_last: int = Field(
+        description="Failed sign-ins for this account since its previous successful one (30 days at most)"
+    )
+    recent_failed_sign_ins: list[FailedSignInOut] = Field(description="The latest of them, newest first")
+
+
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    user_id: int
+    user_id: Id
     name: str = Field(min_length=1, max_length=100)
-    roles: list[str] = Field(min_length=1)
+    roles: list[str] = Field(min_length=1, max_length=20)
     expires_days: int = Field(default=90, ge=1, le=365)
 
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import time
+from functools import lru_cache
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from igflow.types import RecordDate
+
+
+@lru_cache(maxsize=1)
+def iana_time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -31,7 +40,7 @@ class HoursIn(Strict):
 
 
 class ClosedDateIn(Strict):
-    date: date
+    date: RecordDate
     reason: str = Field(default="", max_length=200)
 
 
@@ -49,12 +58,11 @@ class SiteIn(Strict):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone '{value}' (use an IANA name such as America/Los_Angeles)"
-            ) from None
+        # Only names in the IANA list: ZoneInfo() alone also tries file paths (a long or odd name
+        # raised OSError, a 500) and would accept names the database column cannot hold.
+        if value not in iana_time_zones():
+            shown = value if len(value) <= 64 else value[:64] + "…"
+            raise ValueError(f"unknown time zone '{shown}' (use an IANA name such as America/Los_Angeles)")
         return value
 
     @field_validator("hours")

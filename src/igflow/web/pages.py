@@ -32,8 +32,9 @@ from igflow.security.deps import (
     get_session,
     new_prelogin_csrf,
     require,
+    valid_prelogin_csrf,
 )
-from igflow.security.models import AuditEvent
+from igflow.security.models import AuditEvent, User
 from igflow.security.permissions import Perm, Role
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
@@ -61,11 +62,15 @@ def healthz(principal: Principal | None = require(Perm.PUBLIC)) -> JSONResponse:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(
-    request: Request, next: str | None = None, principal: Principal | None = require(Perm.PUBLIC)
+    request: Request,
+    next: str | None = None,
+    principal: Principal | None = require(Perm.PUBLIC),
+    session: Session = Depends(get_session),
 ) -> Response:
     if principal is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
-    token = request.cookies.get(PRELOGIN_CSRF_COOKIE) or new_prelogin_csrf()
+    # Only a token this server issued is kept; anything else in the cookie is replaced.
+    token = valid_prelogin_csrf(request, session) or new_prelogin_csrf(request, session)
     request.state.prelogin_csrf = token
     response = render(request, "login.html", {"next": _safe_next(next), "error": None})
     response.set_cookie(
@@ -94,7 +99,7 @@ async def login_submit(
             security_service.start_session, session, settings, user, address
         )
     except IgflowError as exc:
-        request.state.prelogin_csrf = request.cookies.get(PRELOGIN_CSRF_COOKIE, "")
+        request.state.prelogin_csrf = valid_prelogin_csrf(request, session) or ""
         return render(
             request,
             "login.html",
@@ -150,7 +155,16 @@ def home(
     sites = (
         sites_service.list_sites(session, only=principal.site_ids) if principal.can(Perm.SITE_READ) else []
     )
-    return render(request, "home.html", {"counts": counts, "sites": sites})
+    context = {"counts": counts, "sites": sites, "failed_sign_ins": _failed_sign_ins(session, principal)}
+    return render(request, "home.html", context)
+
+
+def _failed_sign_ins(session: Session, principal: Principal) -> dict[str, Any] | None:
+    user = session.get(User, principal.user_id)
+    if user is None:
+        return None
+    count, latest = security_service.recent_failed_sign_ins(session, user, limit=5)
+    return {"count": count, "latest": latest}
 
 
 # --- patients --------------------------------------------------------------------------------------
@@ -301,7 +315,8 @@ def my_record(
     patient = patients_service.read(session, principal, principal.patient_id)
     shape = patients_service.clinical(session, patient)
     upcoming = appointments_service.upcoming_for_patient(session, principal.patient_id)
-    return render(request, "my.html", {"patient": shape, "upcoming": upcoming})
+    context = {"patient": shape, "upcoming": upcoming}
+    return render(request, "my.html", {**context, "failed_sign_ins": _failed_sign_ins(session, principal)})
 
 
 # --- referrals -----------------------------------------------------------------------------------
