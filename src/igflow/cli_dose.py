@@ -17,6 +17,7 @@ from rich.table import Table
 
 from igflow.catalog import PHASES, CatalogError, load_catalog, load_catalog_from
 from igflow.catalog.loader import default_data_dir
+from igflow.catalog.protocol import ProtocolFileError, apply_protocol, load_protocol_file
 from igflow.clinical import DoseInputError, DoseRequest, plan_dose
 from igflow.clinical.models import DosePlan
 
@@ -85,6 +86,13 @@ def dose(
         str | None, typer.Option(help="Prescriber's documented reason to pass an overridable stop.")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the contract JSON.")] = False,
+    protocol: Annotated[
+        Path | None,
+        typer.Option(
+            help="A site protocol document (YAML or JSON, as exported from igflow's Site protocols page or "
+            "GET /api/v1/protocols/{id}/document): its values replace the catalog's unknowns, as in igflow."
+        ),
+    ] = None,
 ) -> None:
     """Plan an immunoglobulin course: dosing weight, whole vials, rate steps, chair time, alerts.
 
@@ -108,8 +116,15 @@ def dose(
         pregnant=pregnant,
         override_reason=override_reason,
     )
+    catalog = load_catalog()
+    if protocol is not None:
+        try:
+            document = load_protocol_file(protocol, catalog)
+        except ProtocolFileError as exc:
+            raise _fail_input("protocol", str(exc)) from None
+        catalog = apply_protocol(catalog, document.values, document.citation)
     try:
-        plan = plan_dose(request, load_catalog())
+        plan = plan_dose(request, catalog)
     except DoseInputError as exc:
         raise _fail_input(exc.field, exc.message) from None
     if json_output:

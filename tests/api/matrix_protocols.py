@@ -14,6 +14,7 @@ PROTOCOL_MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/v1/protocols", {PHARM}),
     ("GET", "/api/v1/protocols/in-force", READERS),
     ("GET", "/api/v1/protocols/{protocol}", READERS),
+    ("GET", "/api/v1/protocols/{protocol}/document", READERS),
     ("PUT", "/api/v1/protocols/{protocol}", {PHARM}),
     ("POST", "/api/v1/protocols/{protocol}/decision", set()),
     ("GET", "/protocols", READERS),

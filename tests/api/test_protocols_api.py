@@ -296,3 +296,44 @@ def test_concurrent_approvals_exactly_one_wins(world: World) -> None:
     for thread in threads:
         thread.join()
     assert statuses.count(200) == 1 and statuses.count(409) == len(clients) - 1, statuses
+
+
+def test_cli_with_the_exported_protocol_gives_the_same_plan_as_the_api(world: World, tmp_path: Any) -> None:
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from igflow.cli_dose import dose
+
+    _approvers(world)
+    protocol = _propose(world)
+    assert _decide(world, "pt.chair", protocol).status_code == 200
+    exported = world.client("nurse").get(f"/api/v1/protocols/{protocol['id']}/document")
+    assert exported.status_code == 200
+    path = tmp_path / "protocol.json"
+    path.write_text(json.dumps(exported.json()))
+    args = {
+        "indication": "cidp",
+        "phase": "induction",
+        "product": "privigen",
+        "weight_kg": 80,
+        "height_cm": 172,
+        "sex": "female",
+        "age_years": 70,
+    }
+    api = world.client("nurse").post("/api/v1/dose-plans/preview", json={**args, "risk": ["diabetes"]})
+    assert api.status_code == 200, api.text
+    assert not any(a["severity"] == "hard_stop" for a in api.json()["alerts"])
+    cli = typer.Typer()
+    cli.command()(dose)
+    flags = [x for k, v in args.items() for x in (f"--{k.replace('_', '-')}", str(v))]
+    result = CliRunner().invoke(cli, [*flags, "--risk", "diabetes", "--protocol", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == api.json()
+    without = CliRunner().invoke(cli, [*flags, "--risk", "diabetes", "--json"])
+    assert without.exit_code == 3  # no protocol: the pharmacist-resolvable stop
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: Bad\nvalues:\n  observation_later_min: {value: -5, basis: test}\n")
+    refused = CliRunner().invoke(cli, [*flags, "--protocol", str(bad), "--json"])
+    assert refused.exit_code == 2 and "Observation after later infusions" in refused.output

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -148,10 +149,35 @@ SETTINGS: dict[str, SettingInfo] = {
 
 
 class ProtocolDocument(_Strict):
-    """A protocol as a file (``igflow dose --protocol FILE``) or as stored: a title and its values."""
+    """A protocol as a file (``igflow dose --protocol FILE``) or as stored: a title and its values.
+
+    The optional version, approval and effective dates make the plan's citation the same as igflow's
+    for the stored version (``GET /api/v1/protocols/{id}/document`` exports exactly this shape).
+    """
 
     title: str = Field(min_length=3, max_length=200)
+    version: int | None = Field(default=None, ge=1)
+    approved_on: date | None = None
+    effective_from: date | None = None
     values: ProtocolValues
+
+    @property
+    def citation(self) -> str:
+        return citation_text(self.title, self.version, self.approved_on, self.effective_from)
+
+
+def citation_text(
+    title: str, version: int | None, approved_on: date | None, effective_from: date | None
+) -> str:
+    """How a plan cites a protocol in its sources (the same words for a stored version and its file)."""
+    parts = [f"Site protocol '{title}'"]
+    if version is not None:
+        parts.append(f" v{version}")
+    details = []
+    details.append(f"approved {approved_on.isoformat()}" if approved_on else "not approved in igflow")
+    if effective_from is not None:
+        details.append(f"effective {effective_from.isoformat()}")
+    return "".join(parts) + f" ({', '.join(details)})"
 
 
 class ProtocolFileError(ValueError):
@@ -331,6 +357,7 @@ __all__ = [
     "ProtocolValues",
     "apply_protocol",
     "check_references",
+    "citation_text",
     "load_protocol_file",
     "parse_values",
 ]

@@ -11,23 +11,44 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from igflow.catalog import load_catalog
+from igflow.db import utcnow
 from igflow.directory import service as directory_service
 from igflow.errors import IgflowError
 from igflow.infusions import service as infusions_service
 from igflow.orders import service as orders_service
 from igflow.orders.schemas import DosePreviewIn, OrderIn, VerificationIn
 from igflow.patients import service as patients_service
+from igflow.protocols import service as protocols_service
 from igflow.referrals import service as referrals_service
+from igflow.security import service as security_service
 from igflow.security.deps import (
     get_session,
     require,
 )
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
+from igflow.sites import service as sites_service
 from igflow.web.forms import errors_of, form_values
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
+
+#: Plan-version facts as a pharmacist reads them in "what changed".
+FACT_NAMES = {
+    "weight_kg": "weight (kg)",
+    "height_cm": "height (cm)",
+    "creatinine_umol_per_l": "serum creatinine (µmol/L)",
+    "egfr_ml_per_min_1_73m2": "eGFR (mL/min/1.73 m²)",
+    "sex": "sex",
+    "age_years": "age (years)",
+    "risks": "risk factors",
+    "pregnant": "pregnant",
+    "iga_deficient_with_antibodies": "IgA deficiency with anti-IgA antibodies",
+    "policy": "dosing-weight policy",
+    "protocol_ids": "site protocol versions in force",
+    "prior_reaction_grade": "highest reaction grade on the chart",
+    "pharmacist_values": "values entered by the verifying pharmacist",
+}
 
 
 # --- dose calculator, orders and verification --------------------------------------------------------
@@ -37,9 +58,15 @@ _CALC_FIELDS = ("indication", "phase", "product", "policy", "weight_kg", "height
 
 
 @router.get("/dose", response_class=HTMLResponse)
-def dose_calculator(request: Request, principal: Principal = require(Perm.DOSE_CALCULATE)) -> Response:
+def dose_calculator(
+    request: Request,
+    principal: Principal = require(Perm.DOSE_CALCULATE),
+    session: Session = Depends(get_session),
+) -> Response:
     catalog = load_catalog()
     params = request.query_params
+    site_param = params.get("site_id", "")
+    site_id = int(site_param) if site_param.isdigit() else None
     values: dict[str, Any] = {k: params.get(k, "") for k in (*_CALC_FIELDS, "dose_g_per_kg", "days")}
     values["risk"] = params.getlist("risk")
     values["first_infusion"] = params.get("first_infusion") == "true"
@@ -56,7 +83,7 @@ def dose_calculator(request: Request, principal: Principal = require(Perm.DOSE_C
                     "first_infusion": values["first_infusion"],
                 }
             )
-            plan = orders_service.preview(data)
+            plan = orders_service.preview(data, orders_service.protocol_catalog(session, site_id))
         except ValidationError as exc:
             error = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
         except IgflowError as exc:
@@ -64,7 +91,14 @@ def dose_calculator(request: Request, principal: Principal = require(Perm.DOSE_C
     return render(
         request,
         "orders/calculator.html",
-        {"catalog": catalog, "values": values, "plan": plan, "error": error},
+        {
+            "catalog": catalog,
+            "values": {**values, "site_id": site_param},
+            "plan": plan,
+            "error": error,
+            "sites": sites_service.centres(session),
+            "protocols": protocols_service.in_force(session, site_id, utcnow().date()).citation,
+        },
     )
 
 
@@ -133,11 +167,17 @@ def _order_page(
     status_code: int = 200,
 ) -> Response:
     order = orders_service.read(session, principal, order_id)
+    current = order.versions[-1]
+    verifier_ids = {x.verified_by_user_id for v in order.versions for x in v.verifications}
     return render(
         request,
         "orders/detail.html",
         {
             "order": order,
+            "people": security_service.display_names(session, verifier_ids | {order.entered_by_user_id}),
+            "prescriber": directory_service.get_prescriber(session, order.prescriber_id),
+            "resolvable": any(a.get("resolvable_by") == "pharmacist" for a in current.plan["alerts"]),
+            "fact_names": FACT_NAMES,
             "patient_name": patients_service.display_name(session, order.patient_id),
             "can_verify": principal.can(Perm.PLAN_VERIFY) and order.entered_by_user_id != principal.user_id,
             "reaction_flags": infusions_service.flags_for_order(session, order.id),
@@ -166,7 +206,13 @@ async def order_verify(
 ) -> Response:
     form = await request.form()
     try:
-        data = VerificationIn.model_validate(form_values(form))
+        fields = {k: v for k, v in form_values(form).items() if v != ""}
+        fields["re_review"] = form.get("re_review") == "true"
+        if "at_risk_max_rate_mg_per_kg_min" in fields:
+            fields["at_risk_max_rate_mg_per_kg_min"] = str(fields["at_risk_max_rate_mg_per_kg_min"]).replace(
+                ",", "."
+            )
+        data = VerificationIn.model_validate(fields)
         await run_in_threadpool(orders_service.verify, session, principal, order_id, data)
         return RedirectResponse(f"/orders/{order_id}", status_code=303)
     except ValidationError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from igflow.orders import service
@@ -17,9 +17,18 @@ router = APIRouter(tags=["orders"])
 
 
 @router.post("/dose-plans/preview")
-def preview_dose(data: DosePreviewIn, principal: Principal = require(Perm.DOSE_CALCULATE)) -> dict[str, Any]:
-    """The dose engine's plan for these facts: the JSON of ``igflow dose --json``, hard stops included."""
-    return service.preview(data)
+def preview_dose(
+    data: DosePreviewIn,
+    site_id: int | None = Query(default=None, ge=1, le=2**31 - 1),
+    principal: Principal = require(Perm.DOSE_CALCULATE),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    """The dose engine's plan for these facts: the JSON of ``igflow dose --json``, hard stops included.
+
+    The site protocol in force today (the organisation's, overlaid by ``site_id``'s) applies, as it does to
+    orders; ``igflow dose --protocol FILE`` with the version's document gives the same JSON.
+    """
+    return service.preview(data, service.protocol_catalog(session, site_id))
 
 
 @router.post("/orders", response_model=OrderOut, status_code=201)

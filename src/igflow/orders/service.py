@@ -198,6 +198,13 @@ def _plan(
         raise InvalidInput(f"{field}: {prefix}{exc.field} {exc.message}", field) from None
 
 
+def protocol_catalog(session: Session, site_id: int | None) -> Catalog:
+    """The catalog with today's protocol in force for a site (or the organisation) applied."""
+    if site_id is not None:
+        sites_service.get_site(session, site_id)
+    return protocols_service.in_force(session, site_id, utcnow().date()).catalog
+
+
 def preview(data: DosePreviewIn, catalog: Catalog | None = None) -> dict[str, Any]:
     """The dose calculator: the same JSON as ``igflow dose --json`` (no patient, nothing stored).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -52,6 +53,16 @@ def read(
     session: Session = Depends(get_session),
 ) -> ProtocolOut:
     return ProtocolOut.model_validate(service.get(session, protocol_id))
+
+
+@router.get("/protocols/{protocol_id}/document")
+def export_document(
+    protocol_id: int,
+    principal: Principal = require(Perm.PROTOCOL_READ),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    """The version as a protocol file for ``igflow dose --protocol FILE`` (the same plan as in igflow)."""
+    return service.document(service.get(session, protocol_id)).model_dump(mode="json", exclude_none=True)
 
 
 @router.put("/protocols/{protocol_id}", response_model=ProtocolOut)

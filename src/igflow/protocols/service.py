@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from igflow.catalog import Catalog, load_catalog
 from igflow.catalog.protocol import (
+    ProtocolDocument,
     ProtocolFileError,
     ProtocolValues,
     apply_protocol,
@@ -237,10 +238,17 @@ class InForce:
 
 
 def citation(protocol: ClinicalProtocol) -> str:
-    approved = protocol.approved_at.date().isoformat() if protocol.approved_at else "not approved"
-    return (
-        f"Site protocol '{protocol.title}' v{protocol.version} (approved {approved}, "
-        f"effective {protocol.effective_from.isoformat()})"
+    return document(protocol).citation
+
+
+def document(protocol: ClinicalProtocol) -> ProtocolDocument:
+    """The version as a protocol file (``igflow dose --protocol FILE`` gives the same plan with it)."""
+    return ProtocolDocument(
+        title=protocol.title,
+        version=protocol.version,
+        approved_on=protocol.approved_at.date() if protocol.approved_at else None,
+        effective_from=protocol.effective_from,
+        values=ProtocolValues.model_validate(protocol.values),
     )
 
 

@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from igflow.catalog import load_catalog
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.web.charts import rate_plan_svg
@@ -17,6 +18,36 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals["rate_svg"] = rate_plan_svg
 # ``ids|map('extract', names)``: the name for each id (the id itself where none is known)
 TEMPLATES.env.filters["extract"] = lambda key, mapping: mapping.get(key, key)
+
+
+def number(value: Any, places: int = 2) -> str:
+    """A number as a chart shows it: no trailing '.0', no float noise (72.30000001 -> 72.3)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    rounded = round(float(value), places)
+    return f"{rounded:.{places}f}".rstrip("0").rstrip(".") if rounded != int(rounded) else str(int(rounded))
+
+
+def catalog_name(kind: str, catalog_id: str | None) -> str:
+    """The name a person reads for a catalog id (product, indication, policy); the id if unknown."""
+    if not catalog_id:
+        return ""
+    catalog = load_catalog()
+    table: dict[str, Any] = {
+        "product": catalog.products,
+        "indication": catalog.indications,
+        "policy": catalog.policies,
+    }[kind]
+    item = table.get(catalog_id)
+    return item.name if item is not None else catalog_id
+
+
+SEVERITY_WORDS = {"hard_stop": "Hard stop", "warning": "Warning", "info": "Information"}
+TEMPLATES.env.filters["num"] = number
+TEMPLATES.env.globals["catalog_name"] = catalog_name
+TEMPLATES.env.globals["severity_words"] = SEVERITY_WORDS
 
 # (label, url, permission needed to see the link)
 NAV: list[tuple[str, str, Perm]] = [
