@@ -95,6 +95,9 @@ def serve(
             port=port or settings.port,
             access_log=False,
             log_config=None,
+            # Proxy headers are believed only from IGFLOW_TRUSTED_PROXIES, by the app itself; uvicorn's
+            # own default would trust X-Forwarded-For from 127.0.0.1.
+            proxy_headers=False,
         )
     finally:
         if job_worker is not None:
@@ -230,11 +233,21 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+def _private_file(target: Path) -> None:
+    """Create (or truncate) ``target`` readable and writable by its owner only (mode 0600)."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    os.chmod(target, 0o600)  # an existing file keeps its old mode through os.open
+
+
 @app.command()
 def backup(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Backup file to write")] = None,
 ) -> None:
-    """Back up the database: SQLite through its online backup API; PostgreSQL with pg_dump."""
+    """Back up the database: SQLite through its online backup API; PostgreSQL with pg_dump.
+
+    The backup holds every patient's data: it is created readable by its owner only (mode 0600).
+    """
     url = get_settings().database_url
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = _sqlite_path(url)
@@ -243,6 +256,7 @@ def backup(
         if not path.exists():
             err.print(f"[red]No database at {path}.[/red]")
             raise typer.Exit(2)
+        _private_file(target)
         source = sqlite3.connect(path)
         dest = sqlite3.connect(target)
         try:
@@ -250,7 +264,7 @@ def backup(
         finally:
             dest.close()
             source.close()
-        console.print(f"[green]Backed up {path} to {target}.[/green]")
+        console.print(f"[green]Backed up {path} to {target} (mode 0600: owner only).[/green]")
         return
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
@@ -260,12 +274,13 @@ def backup(
         )
         raise typer.Exit(2)
     target = output or Path(f"igflow-backup-{stamp}.dump")
+    _private_file(target)  # pg_dump writes into it and keeps the mode
     libpq_url = url.replace("postgresql+psycopg://", "postgresql://")
     result = subprocess.run([pg_dump, "--format=custom", f"--file={target}", libpq_url], check=False)  # noqa: S603
     if result.returncode != 0:
         err.print("[red]pg_dump failed; see its message above.[/red]")
         raise typer.Exit(result.returncode)
-    console.print(f"[green]Backed up to {target}.[/green]")
+    console.print(f"[green]Backed up to {target} (mode 0600: owner only).[/green]")
 
 
 @app.command()

@@ -18,9 +18,32 @@ class Settings(BaseSettings):
     https: bool = Field(default=False, description="Served over https: session cookies get the Secure flag.")
     session_idle_min: int = Field(default=15, ge=1, le=24 * 60)
     session_absolute_h: int = Field(default=12, ge=1, le=7 * 24)
-    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_account: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins for one account from one address before that pair is throttled.",
+    )
+    login_max_failures_per_account_any_address: int = Field(
+        default=50,
+        ge=1,
+        description=(
+            "Failed sign-ins for one account from all addresses before the account is throttled, "
+            "except from addresses where it signed in successfully before (so a lock-out by others "
+            "does not keep the owner out)."
+        ),
+    )
     login_max_failures_per_address: int = Field(default=20, ge=1)
     login_window_min: int = Field(default=15, ge=1)
+    login_known_address_days: int = Field(
+        default=90, ge=1, description="How long a successful sign-in makes an address known-good."
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "Comma-separated addresses (or networks) of reverse proxies whose X-Forwarded-For and "
+            "X-Forwarded-Proto headers are believed. Empty (the default): no proxy header is trusted."
+        ),
+    )
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     page_size_max: int = Field(default=200, ge=10)
     jobs_url: str = Field(
