@@ -233,6 +233,20 @@ def _alerts(items: Any) -> list[dict[str, Any]]:
     return [{"severity": a.severity, "code": a.code, "message": a.message} for a in items]
 
 
+def _replayed(existing: ChartEntry, record_id: int, data: EntryIn) -> ChartEntry:
+    """A submission whose client_id is stored: the stored entry when it is the same one (a retry),
+    409 when the id was used for another record, kind, payload, amended entry or reason."""
+    amends_id = data.amends_id if data.kind == "correction" else None
+    stored = (existing.record_id, existing.kind, existing.payload, existing.amends_id, existing.reason)
+    if stored != (record_id, data.kind, data.payload, amends_id, data.reason):
+        raise Conflict(
+            f"client_id: {data.client_id} was already used for a different chart entry "
+            f"(entry {existing.id}, {existing.kind}); a retry must send the same entry, a new entry a new id",
+            "client_id",
+        )
+    return existing
+
+
 def chart(session: Session, principal: Principal, record_id: int, data: EntryIn) -> ChartEntry:
     """Append one chart entry; a retried submission (same client_id) returns the stored entry."""
     record = _load(session, principal, record_id)
@@ -240,9 +254,7 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
         select(ChartEntry).where(ChartEntry.client_id == data.client_id)
     ).scalar_one_or_none()
     if existing is not None:
-        if existing.record_id != record.id or existing.kind != data.kind or existing.payload != data.payload:
-            raise Conflict("client_id: this id was already used for a different entry", "client_id")
-        return existing
+        return _replayed(existing, record_id, data)
     try:
         payload = PAYLOADS[data.kind].model_validate(data.payload)
     except ValidationError as exc:
@@ -411,9 +423,16 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
     try:
         session.flush()
     except IntegrityError:
+        # A concurrent request with the same client_id committed first (the unique constraint is the
+        # arbiter; the check above cannot see an uncommitted entry): the same entry replays, another
+        # is a conflict, never someone else's entry returned as this one.
         session.rollback()
-        again = session.execute(select(ChartEntry).where(ChartEntry.client_id == data.client_id)).scalar_one()
-        return again
+        again = session.execute(
+            select(ChartEntry).where(ChartEntry.client_id == data.client_id)
+        ).scalar_one_or_none()
+        if again is None:
+            raise
+        return _replayed(again, record_id, data)
     audit.record(
         session,
         principal.actor,
