@@ -182,7 +182,7 @@ def test_the_page_shows_progress_then_goes_to_the_draft(world: World, queue: Job
     page = scheduler.get(posted.headers["location"])
     assert page.status_code == 200
     assert (
-        'hx-trigger="every 1s"' in page.text and "Waiting for a worker" in page.text and "Cancel" in page.text
+        'hx-trigger="every 1s"' in page.text and "waiting for a worker" in page.text.lower() and "Cancel" in page.text
     )
     job_id = int(posted.headers["location"].rsplit("/", 1)[1])
     with EmbeddedWorker(queue):

@@ -126,7 +126,7 @@ def submit(session: Session, queue: Any, principal: Principal, kind_name: str, p
         requested_by_user_id=principal.user_id,
         requested_roles=sorted(r.value for r in principal.roles),
         progress=0.0,
-        progress_message="Waiting for a worker",
+        progress_message="",
         attempts=0,
     )
     session.add(job)
