@@ -154,8 +154,16 @@ def test_a_whole_infusion_from_checklist_to_signature(world: World) -> None:
     assert reaction.status_code == 201
     assert reaction.json()["result"]["stops_infusion"] is False
     assert chart("rate_change", {"rate_ml_per_h": steps[0]["rate_ml_per_h"]}).status_code == 201
+    # the whole day's volume a minute after the start is more than the pump can have delivered
+    too_much = chart("end", {"volume_infused_ml": plan["days"][0]["volume_ml"], "vials_wasted": 0})
     assert (
-        chart("end", {"volume_infused_ml": plan["days"][0]["volume_ml"], "vials_wasted": 0}).status_code
+        too_much.status_code == 422 and "more than the plan's rates can deliver" in too_much.json()["detail"]
+    )
+    assert (
+        chart(
+            "end",
+            {"volume_infused_ml": plan["days"][0]["volume_ml"], "vials_wasted": 0, "confirm_volume": True},
+        ).status_code
         == 201
     )
     unsigned = chart("sign", {"statement": "I charted this infusion and the record is complete"})
@@ -164,8 +172,18 @@ def test_a_whole_infusion_from_checklist_to_signature(world: World) -> None:
         chart("vitals", {"systolic_bp_mmhg": 120, "heart_rate_bpm": 70, "temperature_c": 36.8}).status_code
         == 201
     )
-    assert (
-        chart("sign", {"statement": "I charted this infusion and the record is complete"}).status_code == 201
+    early = chart("sign", {"statement": "I charted this infusion and the record is complete"})
+    assert early.status_code == 422 and "observation" in early.json()["detail"]
+    assert early.json()["field"] == "payload.early_reason"
+    signed = chart(
+        "sign",
+        {
+            "statement": "I charted this infusion and the record is complete",
+            "early_reason": "patient collected by transport; observed 20 min in the waiting area",
+        },
+    )
+    assert signed.status_code == 201 and signed.json()["result"]["early_reason"].startswith(
+        "patient collected"
     )
     locked = chart("note", {"text": "forgot to mention the snack"})
     assert locked.status_code == 409 and "signed and locked" in locked.json()["detail"]
@@ -261,3 +279,93 @@ def test_a_weight_change_at_the_chair_waits_for_a_pharmacist(world: World) -> No
     view = nurse.get(f"/api/v1/infusions/{record['id']}").json()
     assert view["weight_ok"] and not view["weight_pending_pharmacist"]
     assert not any(t["kind"] == "weight_review" for t in pharmacist.get("/api/v1/tasks").json())
+
+
+def _approve_protocol(world: World, values: dict[str, Any]) -> int:
+    world.add_user("pt.chair", ["pharmacist", "pt_approver"])
+    draft = world.client("pharmacist").post(
+        "/api/v1/protocols",
+        json={"title": "Chair protocol", "effective_from": "2026-01-01", "values": values},
+    )
+    assert draft.status_code == 201, draft.text
+    decided = world.client("pt.chair").post(
+        f"/api/v1/protocols/{draft.json()['id']}/decision",
+        json={"decision": "approved", "version": 1, "note": ""},
+    )
+    assert decided.status_code == 200, decided.text
+    return int(draft.json()["id"])
+
+
+WEIGHT_5 = {"chair_weight_change_max_percent": {"value": 5, "basis": "test: within whole-vial rounding"}}
+
+
+def test_with_a_protocol_threshold_an_unchanged_weight_needs_no_pharmacist(world: World) -> None:
+    appointment_id, plan = _booked(world)
+    _approve_protocol(world, WEIGHT_5)
+    nurse = world.client("nurse")
+    record = nurse.post(f"/api/v1/appointments/{appointment_id}/infusion").json()
+    chart = Chart(world, record["id"])
+    small = chart("weight", {"weight_kg": plan["weight_kg"] + 0.1})
+    assert small.status_code == 201, small.text
+    assert small.json()["result"]["needs_pharmacist"] is False
+    assert small.json()["result"]["threshold_percent"] == 5
+    view = nurse.get(f"/api/v1/infusions/{record['id']}").json()
+    assert view["weight_ok"] and not any("pharmacist" in m for m in view["missing_to_start"])
+    assert not any(
+        t["kind"] == "weight_review" for t in world.client("pharmacist").get("/api/v1/tasks").json()
+    )
+    # the weight taken at the chair is in the patient's measurement history
+    history = nurse.get(f"/api/v1/patients/{record['patient_id']}/measurements").json()
+    weights = (
+        [m for m in history["items"] if m["kind"] == "weight_kg"]
+        if isinstance(history, dict)
+        else [m for m in history if m["kind"] == "weight_kg"]
+    )
+    assert any(abs(m["value"] - (plan["weight_kg"] + 0.1)) < 1e-6 and "chair" in m["note"] for m in weights)
+
+
+def test_a_pharmacist_replans_for_todays_weight_and_the_chart_follows(world: World) -> None:
+    appointment_id, plan = _booked(world)
+    _approve_protocol(world, WEIGHT_5)
+    nurse = world.client("nurse")
+    record = nurse.post(f"/api/v1/appointments/{appointment_id}/infusion").json()
+    chart = Chart(world, record["id"])
+    heavier = chart("weight", {"weight_kg": plan["weight_kg"] + 12})
+    assert heavier.json()["result"]["needs_pharmacist"] is True
+    pharmacist = world.client("pharmacist")
+    hold = pharmacist.post(
+        f"/api/v1/infusions/{record['id']}/pharmacist-release",
+        json={"client_id": "pharm-hold-00001", "decision": "hold", "note": "check the scale first"},
+    )
+    assert hold.status_code == 201
+    assert any(t["kind"] == "weight_review" for t in pharmacist.get("/api/v1/tasks").json())  # still open
+    assert any(t["kind"] == "weight_hold" for t in world.client("prescriber").get("/api/v1/tasks").json())
+    replan = pharmacist.post(
+        f"/api/v1/infusions/{record['id']}/pharmacist-release",
+        json={"client_id": "pharm-replan-0001", "decision": "replan", "note": "scale checked: 12 kg gain"},
+    )
+    assert replan.status_code == 201, replan.text
+    view = nurse.get(f"/api/v1/infusions/{record['id']}").json()
+    assert view["weight_ok"] and view["plan_version_id"] != record["plan_version_id"]
+    new_plan = pharmacist.get(f"/api/v1/orders/{record['order_id']}").json()["versions"][-1]
+    assert (
+        new_plan["id"] == view["plan_version_id"] and new_plan["plan"]["weight_kg"] == plan["weight_kg"] + 12
+    )
+    assert not any(t["kind"] == "weight_review" for t in pharmacist.get("/api/v1/tasks").json())
+    order = pharmacist.get(f"/api/v1/orders/{record['order_id']}").json()
+    assert order["verification_status"] == "verified"
+    assert "Re-planned at the chair" in order["versions"][-1]["verifications"][0]["note"]
+
+
+def test_entries_may_be_back_timed_within_limits(world: World) -> None:
+    appointment_id, _plan = _booked(world)
+    nurse = world.client("nurse")
+    record = nurse.post(f"/api/v1/appointments/{appointment_id}/infusion").json()
+    chart = Chart(world, record["id"])
+    now = dt.datetime.now(dt.UTC)
+    future = chart("note", {"text": "later"}, occurred_at=(now + dt.timedelta(hours=1)).isoformat())
+    assert future.status_code == 422 and "future" in future.json()["detail"]
+    before = chart("note", {"text": "earlier"}, occurred_at=(now - dt.timedelta(hours=2)).isoformat())
+    assert before.status_code == 422 and "checked in" in before.json()["detail"]
+    ok = chart("note", {"text": "just now"}, occurred_at=now.isoformat())
+    assert ok.status_code == 201 and ok.json()["occurred_at"] is not None

@@ -463,6 +463,14 @@ class WeightCheck(_Strict):
     max_change_percent: Fact[float]
 
 
+class Charting(_Strict):
+    """Data-entry checks at the chair (engineering bounds against typing slips, not clinical values)."""
+
+    source: str
+    volume_margin_percent: float = Field(ge=0, le=100)
+    back_time_max_h: float = Field(gt=0, le=48)
+
+
 class FollowUp(_Strict):
     window_start_h: Fact[float]
     window_end_h: Fact[float]
@@ -485,5 +493,6 @@ class InfusionDay(_Strict):
     vitals_schedule: VitalsSchedule
     vital_limits: VitalLimits
     weight_check: WeightCheck
+    charting: Charting
     follow_up: FollowUp
     baseline_rates: list[BaselineRate]

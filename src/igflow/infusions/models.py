@@ -76,6 +76,8 @@ class ChartEntry(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_by_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # when it happened, where the nurse charts it later than it happened (None: when it was recorded)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WorkTask(Base):

@@ -31,14 +31,19 @@ class WeightIn(_In):
     weight_kg: float = Field(gt=0)
 
 
+ReleaseDecision = Literal["proceed", "replan", "hold"]
+
+
 class PharmacistReleaseIn(_In):
-    decision: Literal["proceed", "hold"]
+    # proceed: the plan stands for today's weight; replan: a new plan version for today's weight, verified
+    # now by this pharmacist, which the chart then follows; hold: not today (the prescriber is asked)
+    decision: ReleaseDecision
     note: str = Field(min_length=1, max_length=2000)
 
 
 class ReleaseIn(_In):
     client_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    decision: Literal["proceed", "hold"]
+    decision: ReleaseDecision
     note: str = Field(min_length=1, max_length=2000)
 
 
@@ -73,13 +78,17 @@ class ReactionIn(_In):
 
 
 class EndIn(_In):
-    volume_infused_ml: float = Field(ge=0)
+    volume_infused_ml: float = Field(ge=0, le=10000)
     vials_wasted: int = Field(default=0, ge=0)
     note: str = Field(default="", max_length=2000)
+    # the nurse confirms a volume well above what the plan's rates deliver in the elapsed time
+    confirm_volume: bool = False
 
 
 class SignIn(_In):
     statement: Literal["I charted this infusion and the record is complete"]
+    # signing before the plan's observation time has passed needs the nurse's reason
+    early_reason: str = Field(default="", max_length=2000)
 
 
 class NoteIn(_In):
@@ -125,6 +134,8 @@ class EntryIn(_In):
     payload: dict[str, Any] = Field(default_factory=dict)
     amends_id: int | None = None
     reason: str = Field(default="", max_length=2000)
+    # when it happened, if charted later (back-timed within the charting limits); default: now
+    occurred_at: datetime | None = None
 
 
 class EntryOut(BaseModel):
@@ -138,6 +149,7 @@ class EntryOut(BaseModel):
     reason: str
     created_by_user_id: int
     created_at: datetime
+    occurred_at: datetime | None = None
 
 
 class TaskOut(BaseModel):

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from igflow.appointments.models import Appointment, Course, CourseSession
-from igflow.catalog import load_catalog
+from igflow.catalog import Catalog, load_catalog
 from igflow.clinical.infusion_day import (
     InfusionDayDataError,
     VitalSigns,
@@ -37,9 +38,11 @@ from igflow.infusions.models import ChartEntry, InfusionRecord, WorkTask
 from igflow.infusions.schemas import PAYLOADS, EntryIn
 from igflow.orders.models import Order, PlanVersion
 from igflow.patients import service as patients_service
+from igflow.patients.schemas import MeasurementIn
 from igflow.security import audit
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
+from igflow.sites import service as sites_service
 
 _VITAL_FIELDS = ("systolic_bp_mmhg", "heart_rate_bpm", "resp_rate_per_min", "spo2_percent", "temperature_c")
 
@@ -81,6 +84,47 @@ def _day(plan: dict[str, Any], day_index: int) -> dict[str, Any]:
         if int(day["day"]) == day_index:
             return dict(day)
     raise InvalidInput(f"the plan has no day {day_index}", "appointment_id")
+
+
+def _site_catalog(session: Session, record: InfusionRecord) -> Catalog:
+    """The catalog with the site protocol in force at the appointment's centre on its date."""
+    from igflow.protocols import service as protocols_service
+
+    appointment = session.get(Appointment, record.appointment_id)
+    assert appointment is not None
+    return protocols_service.in_force(session, appointment.site_id, appointment.date, load_catalog()).catalog
+
+
+def _occurred_at(record: InfusionRecord, data: EntryIn, catalog: Catalog) -> datetime:
+    """When the entry happened: now, or a back-timed moment within the charting limits."""
+    now = utcnow()
+    if data.occurred_at is None:
+        return now
+    when = data.occurred_at if data.occurred_at.tzinfo else data.occurred_at.replace(tzinfo=UTC)
+    limit_h = catalog.infusion_day.charting.back_time_max_h
+    if when > now + timedelta(minutes=1):
+        raise InvalidInput("occurred_at: cannot be in the future", "occurred_at")
+    if when < record.created_at - timedelta(minutes=1):
+        raise InvalidInput("occurred_at: cannot be before the patient was checked in", "occurred_at")
+    if when < now - timedelta(hours=limit_h):
+        raise InvalidInput(
+            f"occurred_at: at most {limit_h:g} hours back (charting limit); add a note instead", "occurred_at"
+        )
+    return when
+
+
+def _deliverable_ml(day: dict[str, Any], minutes: float) -> float:
+    """The most the plan's steps deliver in ``minutes`` from the start (rates never exceed the plan's)."""
+    total = 0.0
+    for step in day["steps"]:
+        start, length = float(step["start_min"]), float(step["minutes"])
+        run = max(0.0, min(length, minutes - start))
+        total += float(step["rate_ml_per_h"]) * run / 60
+    if minutes > sum(float(s["minutes"]) for s in day["steps"]):
+        last = day["steps"][-1]
+        extra = minutes - float(last["start_min"]) - float(last["minutes"])
+        total += float(last["rate_ml_per_h"]) * max(0.0, extra) / 60
+    return total
 
 
 def check_in(session: Session, principal: Principal, appointment_id: int) -> InfusionRecord:
@@ -184,7 +228,7 @@ def _view(session: Session, record: InfusionRecord) -> RecordView:
             view.weight_ok = not entry.result.get("needs_pharmacist", True)
             view.weight_pending_pharmacist = bool(entry.result.get("needs_pharmacist"))
         elif entry.kind == "pharmacist_release":
-            if entry.payload.get("decision") == "proceed" and view.weight_pending_pharmacist:
+            if entry.payload.get("decision") in ("proceed", "replan") and view.weight_pending_pharmacist:
                 view.weight_ok, view.weight_pending_pharmacist = True, False
         elif entry.kind == "vitals" and not started:
             view.baseline_vitals = True
@@ -267,7 +311,8 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
         raise Conflict(
             "The record is signed and locked; add a correction that names the entry and says why.", "kind"
         )
-    catalog = load_catalog()
+    catalog = _site_catalog(session, record)
+    occurred = _occurred_at(record, data, catalog)
     kind = data.kind
     if kind == "checklist":
         ids = set(payload.identifiers)  # type: ignore[attr-defined]
@@ -291,8 +336,26 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
             "needs_pharmacist": check.needs_pharmacist,
             "change_kg": check.change_kg,
             "change_percent": check.change_percent,
+            "threshold_percent": catalog.infusion_day.weight_check.max_change_percent.value,
+            "threshold_source": catalog.infusion_day.weight_check.max_change_percent.source,
             "alerts": _alerts(check.alerts),
         }
+        appointment = session.get(Appointment, record.appointment_id)
+        assert appointment is not None
+        site = sites_service.get_site(session, appointment.site_id)
+        stored = patients_service.add_measurement(
+            session,
+            principal,
+            record.patient_id,
+            MeasurementIn(
+                kind="weight_kg",
+                value=payload.weight_kg,  # type: ignore[attr-defined]
+                measured_on=occurred.astimezone(ZoneInfo(site.timezone)).date(),
+                note=f"weighed at the chair (infusion record {record.id})",
+            ),
+            commit=False,
+        )
+        result["measurement_id"] = stored.id
         if check.needs_pharmacist:
             _task(
                 session,
@@ -307,6 +370,8 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
             raise Forbidden("Only a pharmacist can release a plan after a weight change.", "kind")
         if not view.weight_pending_pharmacist:
             raise InvalidInput("kind: no weight change is waiting for a pharmacist", "kind")
+        if payload.decision == "replan":  # type: ignore[attr-defined]
+            result = _replan_for_todays_weight(session, principal, record, payload.note)  # type: ignore[attr-defined]
     elif kind == "vitals":
         reading = VitalSigns(**{k: getattr(payload, k) for k in _VITAL_FIELDS})
         baseline = next((e for e in view.entries if e.kind == "vitals"), None)
@@ -336,7 +401,7 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
             raise InvalidInput(f"kind: the infusion is already {record.status}", "kind")
         if view.missing_to_start:
             raise InvalidInput("Not ready to start: " + "; ".join(view.missing_to_start) + ".", "kind")
-        record.status, record.started_at = "infusing", utcnow()
+        record.status, record.started_at = "infusing", occurred
     elif kind == "rate_change":
         if record.status != "infusing":
             raise InvalidInput("kind: rates are changed while infusing", "kind")
@@ -379,9 +444,24 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
     elif kind == "end":
         if record.status not in ("infusing", "stopped"):
             raise InvalidInput(f"kind: cannot end an infusion that is {record.status}", "kind")
-        record.volume_infused_ml = payload.volume_infused_ml  # type: ignore[attr-defined]
+        volume = payload.volume_infused_ml  # type: ignore[attr-defined]
+        started = record.started_at or occurred
+        elapsed_min = max(0.0, (occurred - started).total_seconds() / 60)
+        if record.status == "stopped" and record.ended_at is not None:
+            elapsed_min = max(0.0, (record.ended_at - started).total_seconds() / 60)
+        most = _deliverable_ml(view.day, elapsed_min)
+        margin = catalog.infusion_day.charting.volume_margin_percent
+        if volume > most * (1 + margin / 100) + 1 and not payload.confirm_volume:  # type: ignore[attr-defined]
+            raise InvalidInput(
+                f"payload.volume_infused_ml: {volume:g} mL is more than the plan's rates can deliver in "
+                f"{elapsed_min:.0f} min (at most about {most:.0f} mL). Check the pump's volume; "
+                "if it is right, confirm it.",
+                "payload.volume_infused_ml",
+            )
+        result = {"deliverable_ml": round(most, 1), "elapsed_min": round(elapsed_min, 1)}
+        record.volume_infused_ml = volume
         if record.status == "infusing":
-            record.ended_at = utcnow()
+            record.ended_at = occurred
         record.status = "observation"
     elif kind == "sign":
         if record.status != "observation":
@@ -391,6 +471,20 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
             raise InvalidInput(
                 "kind: record discharge vital signs after the observation before signing", "kind"
             )
+        observation_min = float(view.day.get("observation_min") or 0)
+        ended_at = record.ended_at or occurred
+        waited_min = (occurred - ended_at).total_seconds() / 60
+        early = payload.early_reason.strip()  # type: ignore[attr-defined]
+        if waited_min < observation_min and not early:
+            due = ended_at + timedelta(minutes=observation_min)
+            raise InvalidInput(
+                f"payload.early_reason: the plan's observation is {observation_min:g} min after the end; "
+                f"{observation_min - waited_min:.0f} min remain (until {due.strftime('%H:%M')} UTC). "
+                "Sign then, or give the reason to sign early.",
+                "payload.early_reason",
+            )
+        if early:
+            result = {"signed_early_min": round(observation_min - waited_min, 1), "early_reason": early}
         record.status, record.signed_at, record.signed_by_user_id = "signed", utcnow(), principal.user_id
         ended = record.ended_at or utcnow()
         task = follow_up_task(ended, catalog.infusion_day.follow_up)
@@ -418,6 +512,7 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
         amends_id=data.amends_id if kind == "correction" else None,
         reason=data.reason,
         created_by_user_id=principal.user_id,
+        occurred_at=data.occurred_at and occurred,
     )
     session.add(entry)
     try:
@@ -458,6 +553,18 @@ def release(session: Session, principal: Principal, record_id: int, data: Any) -
             payload={"decision": data.decision, "note": data.note},
         ),
     )
+    if data.decision == "hold":
+        # not today: the task stays open until the record can proceed (a later release or re-plan)
+        _task(
+            session,
+            "weight_hold",
+            "prescriber",
+            session.get(InfusionRecord, record_id),  # type: ignore[arg-type]
+            f"Infusion held by the pharmacist after a weight change: {data.note}",
+            {"note": data.note},
+        )
+        session.commit()
+        return entry
     for task in session.execute(
         select(WorkTask).where(
             WorkTask.record_id == record_id, WorkTask.kind == "weight_review", WorkTask.status == "open"
@@ -467,6 +574,44 @@ def release(session: Session, principal: Principal, record_id: int, data: Any) -
         task.completed_by_user_id, task.completed_at = principal.user_id, utcnow()
     session.commit()
     return entry
+
+
+def _replan_for_todays_weight(
+    session: Session, principal: Principal, record: InfusionRecord, note: str
+) -> dict[str, Any]:
+    """A new plan version from today's weight (already in the patient's history), verified now by this
+    pharmacist; the chart follows it from here. Other days of the course keep theirs until re-booked."""
+    from igflow.orders import service as orders_service
+    from igflow.orders.schemas import VerificationIn
+
+    order = session.get(Order, record.order_id)
+    assert order is not None
+    current, _created = orders_service.refresh(session, order)
+    if current.id == record.plan_version_id:
+        raise InvalidInput(
+            "decision: today's weight gives the same plan; proceed with it instead", "payload.decision"
+        )
+    try:
+        orders_service.verify(
+            session,
+            principal,
+            order.id,
+            VerificationIn(
+                version=current.version, decision="verified", note=f"Re-planned at the chair: {note}"
+            ),
+        )
+    except (InvalidInput, Forbidden, Conflict) as exc:
+        raise InvalidInput(
+            f"payload.decision: the new plan (version {current.version}) cannot be verified here: "
+            f"{exc.message} Open order {order.id} to resolve it.",
+            "payload.decision",
+        ) from None
+    day = _day(current.plan, record.day_index)
+    if not day.get("steps"):
+        raise InvalidInput("payload.decision: the new plan has no rate steps for today", "payload.decision")
+    before = record.plan_version_id
+    record.plan_version_id = current.id
+    return {"plan_version_before": before, "plan_version": current.id, "version": current.version}
 
 
 def _task(

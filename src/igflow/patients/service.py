@@ -337,8 +337,9 @@ def validate_measurement(kind: str, value: float) -> float:
 
 
 def add_measurement(
-    session: Session, principal: Principal, patient_id: int, data: MeasurementIn
+    session: Session, principal: Principal, patient_id: int, data: MeasurementIn, *, commit: bool = True
 ) -> Measurement:
+    """Append a measurement (audited). ``commit=False`` leaves it in the caller's transaction."""
     patient = _load(session, principal, patient_id)
     value = validate_measurement(data.kind, data.value)
     if data.measured_on > _today():
@@ -373,7 +374,8 @@ def add_measurement(
         patient_id=patient.id,
         detail={"kind": data.kind, "amends_id": data.amends_id},
     )
-    session.commit()
+    if commit:
+        session.commit()
     return measurement
 
 

@@ -83,6 +83,8 @@ def upgrade() -> None:
         "WHERE earlier.plan_version_id = dose_verification.plan_version_id "
         "AND earlier.id <= dose_verification.id)"
     )
+    with op.batch_alter_table("chart_entry", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("occurred_at", igflow.types.UTCDateTime(), nullable=True))
     with op.batch_alter_table("dose_verification", schema=None) as batch_op:
         batch_op.create_unique_constraint(
             batch_op.f("uq_dose_verification_plan_version_id"), ["plan_version_id", "sequence"]
@@ -90,6 +92,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("chart_entry", schema=None) as batch_op:
+        batch_op.drop_column("occurred_at")
     with op.batch_alter_table("dose_verification", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_dose_verification_plan_version_id"), type_="unique")
         batch_op.drop_column("sequence")
