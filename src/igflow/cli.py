@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from igflow.cli_audit import audit_app
 from igflow.cli_dose import catalog_app, dose
 from igflow.cli_lots import lots_app
 from igflow.cli_schedule import schedule_app
@@ -24,7 +25,6 @@ from igflow.config import get_settings
 app = typer.Typer(help="igflow: immunoglobulin therapy from referral to outcome.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
-audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
@@ -213,24 +213,6 @@ def user_reset_password(username: str) -> None:
         raise typer.Exit(2) from None
     finally:
         db.dispose()
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the audit chain and report the first broken row (exit 1 if broken)."""
-    from igflow.security.audit import verify_chain
-
-    db = _database()
-    try:
-        with db.session() as session:
-            result = verify_chain(session)
-    finally:
-        db.dispose()
-    if result.ok:
-        console.print(f"[green]Audit chain intact: {result.rows_checked} rows checked.[/green]")
-        return
-    console.print(f"[red]Audit chain broken at row {result.first_broken_seq}: {result.problem}[/red]")
-    raise typer.Exit(1)
 
 
 def _private_file(target: Path) -> None:

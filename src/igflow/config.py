@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +47,21 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     page_size_max: int = Field(default=200, ge=10)
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "Ed25519 key (PEM, mode 0600; `igflow audit keygen`) that signs audit checkpoints; never in the "
+            "database. Unset, with no IGFLOW_AUDIT_SIGNING_KEY: ./igflow-audit-signing.key, created on "
+            "first use (for make demo and development)."
+        ),
+    )
+    audit_signing_key: SecretStr | None = Field(
+        default=None, description="The signing key as an environment secret (PEM or base64 of the seed)."
+    )
+    audit_public_key_file: Path | None = Field(
+        default=None,
+        description="Public key that verification checks checkpoints against (default: the signing key's).",
+    )
     jobs_url: str = Field(
         default="",
         description=(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from igflow.db import Base, utcnow
@@ -97,12 +97,23 @@ class LoginAttempt(Base):
 
 
 class AuditEvent(Base):
-    """Append-only; each row's hash covers its canonical JSON and the previous row's hash."""
+    """Append-only. Requests insert rows with ``seq``, ``prev_hash`` and ``hash`` empty; the sealer
+    (:func:`igflow.security.audit.seal_pending`) later gives each committed row the next ``seq`` and
+    its hash, which covers the row's canonical JSON and the previous row's hash."""
 
     __tablename__ = "audit_event"
+    __table_args__ = (
+        # The sealer's work list: rows not yet chained, in the order the database numbered them.
+        Index(
+            "ix_audit_event_unsealed",
+            "id",
+            postgresql_where=text("seq IS NULL"),
+            sqlite_where=text("seq IS NULL"),
+        ),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    id: Mapped[int] = mapped_column(primary_key=True)  # the append order (a sequence / rowid)
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)  # chain position, set when sealed
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     actor: Mapped[str] = mapped_column(String(64))
@@ -113,5 +124,25 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     client_address: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)  # canonical JSON, never patient-identifying text
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement "the chain had ``last_seq`` rows ending in ``head_hash`` at ``created_at``".
+
+    ``payload`` is the canonical JSON that was signed (Ed25519, ``signature`` in base64); the other
+    columns repeat it for queries. The signing key is never in the database, so whoever can write these
+    tables can delete checkpoints but cannot make a new one that verifies.
+    """
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, index=True)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    key_id: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(16))  # seal | manual
+    payload: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(128))

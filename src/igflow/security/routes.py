@@ -6,9 +6,11 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from igflow.config import Settings
 from igflow.errors import InvalidInput
 from igflow.security import audit, service
-from igflow.security.deps import get_session, require
+from igflow.security import audit_verify as audit_verify_service
+from igflow.security.deps import get_session, get_settings_dep, require
 from igflow.security.models import AuditEvent, User
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
@@ -131,16 +133,22 @@ def revoke_token(
 
 @router.get("/audit/events", response_model=list[AuditEventOut])
 def audit_events(
-    after_seq: int = Query(default=0, ge=0),
+    after_id: int = Query(default=0, ge=0, description="Rows after this id, in the order they were written."),
+    after_seq: int | None = Query(
+        default=None, ge=0, description="Instead: sealed rows after this chain position, in chain order."
+    ),
     limit: int = Query(default=100, ge=1, le=1000),
     patient_id: int | None = None,
     principal: Principal = require(Perm.AUDIT_READ),
     session: Session = Depends(get_session),
 ) -> list[AuditEventOut]:
-    query = select(AuditEvent).where(AuditEvent.seq > after_seq)
+    if after_seq is not None:
+        query = select(AuditEvent).where(AuditEvent.seq > after_seq).order_by(AuditEvent.seq)
+    else:
+        query = select(AuditEvent).where(AuditEvent.id > after_id).order_by(AuditEvent.id)
     if patient_id is not None:
         query = query.where(AuditEvent.patient_id == patient_id)
-    rows = list(session.execute(query.order_by(AuditEvent.seq).limit(limit)).scalars())
+    rows = list(session.execute(query.limit(limit)).scalars())
     out = [AuditEventOut.model_validate(r) for r in rows]
     audit.record(
         session,
@@ -155,15 +163,12 @@ def audit_events(
 
 @router.get("/audit/verify", response_model=VerifyOut)
 def audit_verify(
-    principal: Principal = require(Perm.AUDIT_READ), session: Session = Depends(get_session)
+    principal: Principal = require(Perm.AUDIT_READ),
+    session: Session = Depends(get_session),
+    settings: Settings = Depends(get_settings_dep),
 ) -> VerifyOut:
-    result = audit.verify_chain(session)
-    return VerifyOut(
-        ok=result.ok,
-        rows_checked=result.rows_checked,
-        first_broken_seq=result.first_broken_seq,
-        problem=result.problem,
-    )
+    """The chain, the latest signed checkpoint (truncation, rewrite, forgery) and the unsealed lag."""
+    return VerifyOut.model_validate(audit_verify_service.verify_with_settings(session, settings))
 
 
 @router.get("/me", response_model=MeOut)

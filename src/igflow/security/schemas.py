@@ -99,7 +99,8 @@ class TokenIssued(TokenOut):
 
 class AuditEventOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    seq: int
+    id: int = Field(description="Append order, given by the database when the row is written.")
+    seq: int | None = Field(description="Position in the hash chain; empty until the sealer chains the row.")
     at: datetime
     actor_user_id: int | None
     actor: str
@@ -112,8 +113,28 @@ class AuditEventOut(BaseModel):
     detail: str
 
 
+class CheckpointCheckOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    source: str
+    last_seq: int
+    head_hash: str
+    at: str
+    key_id: str
+    signature_ok: bool
+    matches_chain: bool | None
+
+
 class VerifyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
     ok: bool
-    rows_checked: int
+    rows_checked: int = Field(description="Sealed rows walked along the hash chain.")
     first_broken_seq: int | None
-    problem: str | None
+    problem: str | None = Field(description="The first of ``problems``.")
+    problems: list[str] = Field(default_factory=list)
+    latest_checkpoint: CheckpointCheckOut | None = None
+    checkpoints_checked: int = 0
+    truncated_rows: int = Field(default=0, description="Rows missing from the end, by a signed checkpoint.")
+    uncovered_rows: int = Field(default=0, description="Sealed rows that no signed checkpoint covers.")
+    unsealed_rows: int = Field(default=0, description="Rows written but not chained yet.")
+    unsealed_oldest_at: datetime | None = None
+    unsealed_lag_s: float | None = None

@@ -23,7 +23,7 @@ from igflow.patients.schemas import MeasurementIn, PatientIn
 from igflow.referrals import service as referrals_service
 from igflow.referrals.models import Referral
 from igflow.referrals.schemas import ReferralDecision, ReferralIn
-from igflow.security import audit
+from igflow.security import audit, audit_verify
 from igflow.security import service as security_service
 from igflow.security.deps import (
     PRELOGIN_CSRF_COOKIE,
@@ -613,9 +613,9 @@ def audit_page(
     principal: Principal = require(Perm.AUDIT_READ),
     session: Session = Depends(get_session),
 ) -> Response:
-    events = list(session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(100)).scalars())
+    events = list(session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(100)).scalars())
     total = session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
-    result = audit.verify_chain(session) if verify else None
+    result = audit_verify.verify_with_settings(session, request.app.state.settings) if verify else None
     audit.record(session, principal.actor, "audit.read", "audit_event", detail={"count": len(events)})
     session.commit()
     return render(request, "audit.html", {"events": events, "total": total, "result": result})
