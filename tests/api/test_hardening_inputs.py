@@ -403,6 +403,8 @@ def test_openapi_declares_the_real_error_shape_and_the_common_errors(world: Worl
             for status in ("403", "404", "409", "422", "428"):
                 ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
                 assert ref == "#/components/schemas/Error", (method, path, status)
+    calendar = spec["paths"]["/api/v1/me/appointments.ics"]["get"]["responses"]["200"]["content"]
+    assert list(calendar) == ["text/calendar"]  # found by schemathesis: declared JSON, sent iCalendar
     # And the answers have that shape.
     error = world.client("intake").post("/api/v1/patients", json={"mrn": "x"}).json()
     assert isinstance(error["detail"], str) and "field" in error

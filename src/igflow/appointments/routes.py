@@ -168,6 +168,12 @@ def discard_run(
     return _run_out(session, service.discard(session, principal, run_id))
 
 
+# Declared in the OpenAPI document, so that clients (and schemathesis) expect iCalendar, not JSON.
+ICALENDAR_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "An iCalendar file", "content": {"text/calendar": {"schema": {"type": "string"}}}}
+}
+
+
 def calendar_response(body: str, filename: str = "igflow-appointments.ics") -> Response:
     """An iCalendar file download (used by the API and the patient's page)."""
     return Response(
@@ -177,7 +183,7 @@ def calendar_response(body: str, filename: str = "igflow-appointments.ics") -> R
     )
 
 
-@router.get("/patients/{patient_id}/appointments.ics")
+@router.get("/patients/{patient_id}/appointments.ics", responses=ICALENDAR_RESPONSE, response_class=Response)
 def patient_calendar(
     patient_id: int,
     request: Request,
@@ -189,7 +195,7 @@ def patient_calendar(
     )
 
 
-@router.get("/me/appointments.ics")
+@router.get("/me/appointments.ics", responses=ICALENDAR_RESPONSE, response_class=Response)
 def my_calendar(
     request: Request,
     principal: Principal = require(Perm.PATIENT_SELF),
