@@ -30,10 +30,14 @@ def dosing_weight(request: DoseRequest, policy: Policy, catalog: Catalog) -> Wei
     bmi = round(bmi_kg_per_m2(actual, request.height_cm), 1)
     reasons: list[str] = []
 
-    def actual_result(why: str, ideal: float | None = None, fell_back: bool = True) -> WeightResult:
+    def actual_result(
+        why: str, ideal: float | None = None, fell_back: bool = True, excluded: bool = False
+    ) -> WeightResult:
+        """``excluded``: the patient is outside the formula's population (age, height, weight,
+        pregnancy), so what the formula would have given is worth showing beside the actual-weight dose."""
         reasons.append(why)
         formula_kg = None
-        if fell_back and ideal is not None and policy.adjustment_factor is not None:
+        if excluded and ideal is not None and policy.adjustment_factor is not None:
             adjusted = adjusted_weight_kg(ideal, actual, policy.adjustment_factor)
             formula_kg = round(adjusted, 1) if 0 < adjusted < actual else None
         return WeightResult(
@@ -62,19 +66,23 @@ def dosing_weight(request: DoseRequest, policy: Policy, catalog: Catalog) -> Wei
             f"Age {request.age_years:g} y is under {policy.adult_min_age_years:g} y: "
             "no obesity adjustment in children, actual weight used.",
             ideal,
+            excluded=True,
         )
     if policy.excludes_pregnant and request.pregnant:
-        return actual_result("Pregnant: this policy uses actual weight in pregnancy.", ideal)
+        return actual_result("Pregnant: this policy uses actual weight in pregnancy.", ideal, excluded=True)
     if policy.min_height_cm is not None and request.height_cm < policy.min_height_cm:
         return actual_result(
             f"Height {request.height_cm:g} cm is under {policy.min_height_cm:g} cm: "
             "the formula does not apply, actual weight used.",
             ideal,
+            excluded=True,
         )
     minimum_weight = policy.min_weight_kg_male if request.sex == "male" else policy.min_weight_kg_female
     if minimum_weight is not None and actual <= minimum_weight:
         return actual_result(
-            f"Weight {actual:g} kg is not above {minimum_weight:g} kg: actual weight used.", ideal
+            f"Weight {actual:g} kg is not above {minimum_weight:g} kg: actual weight used.",
+            ideal,
+            excluded=True,
         )
     adjusted = adjusted_weight_kg(ideal, actual, factor)
     formula_text = f"adjusted = {ideal:.1f} + {factor:g} x ({actual:g} - {ideal:.1f}) = {adjusted:.1f} kg"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,7 +25,7 @@ from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
 from igflow.web.charts import infusion_timeline_svg
-from igflow.web.render import render
+from igflow.web.render import number, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,13 +40,117 @@ _VITALS = (
 
 
 def _number(value: Any, field: str) -> float | None:
-    text = str(value or "").strip()
+    text = str(value or "").strip().replace(",", ".", 1)  # a decimal comma is accepted
     if not text:
         return None
     try:
         return float(text)
     except ValueError:
         raise InvalidInput(f"{field}: '{text}' is not a number", field) from None
+
+
+def _occurred_at(form: Any, timezone: str, today: dt.date) -> dt.datetime | None:
+    """The 'it happened at' time (HH:MM, site-local, today) as UTC; None when not given."""
+    text = str(form.get("occurred_hhmm", "")).strip()
+    if not text:
+        return None
+    try:
+        clock = dt.time.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("occurred_at: give the time it happened as HH:MM", "occurred_at") from None
+    local = dt.datetime.combine(today, clock, tzinfo=ZoneInfo(timezone))
+    return local.astimezone(dt.UTC)
+
+
+_IDENTIFIER_WORDS = {"name": "name", "date_of_birth": "date of birth", "mrn": "MRN", "address": "address"}
+_ACTION_WORDS = {
+    "continue": "continue",
+    "slow_to_previous_step": "slowed to the previous step",
+    "pause_then_resume_lower": "paused, then resumed at a lower rate",
+    "stop_and_escalate": "stopped and escalated",
+}
+_RELEASE_WORDS = {
+    "proceed": "proceed with the verified plan",
+    "replan": "re-planned for today's weight (new plan version verified)",
+    "hold": "hold: not today",
+}
+
+
+def describe_entry(entry: Any, symptom_names: dict[str, str]) -> str:
+    """A chart entry in plain words, the way a nurse would write it."""
+    p, r = entry.payload, entry.result or {}
+    kind = entry.kind
+    if kind == "checklist":
+        ids = ", ".join(_IDENTIFIER_WORDS.get(i, i) for i in p.get("identifiers", []))
+        parts = [f"Two identifiers checked: {ids}."]
+        parts.append("Hydration confirmed." if p.get("hydration") else "Hydration NOT confirmed.")
+        if p.get("iv_access"):
+            parts.append(f"IV access: {p['iv_access']}.")
+        parts += [f"{m['drug']} {m['dose']} at {m['time']}." for m in p.get("premedications", [])]
+        return " ".join(parts)
+    if kind == "weight":
+        text = f"Weight {number(p.get('weight_kg'), 1)} kg"
+        if r.get("change_kg") is not None:
+            sign = "+" if float(r["change_kg"]) > 0 else ""
+            change = f"{sign}{number(r['change_kg'], 1)} kg, {sign}{number(r.get('change_percent'), 1)} %"
+            text += f" ({change} from the plan)"
+        if r.get("threshold_percent") is not None:
+            limit = f"the protocol's {number(r['threshold_percent'], 1)} %"
+            text += (
+                f"; beyond {limit}: sent to a pharmacist"
+                if r.get("needs_pharmacist")
+                else f"; within {limit}"
+            )
+        elif r.get("needs_pharmacist"):
+            text += "; sent to a pharmacist"
+        return text + "."
+    if kind == "pharmacist_release":
+        decision = p.get("decision", "")
+        return f"Pharmacist: {_RELEASE_WORDS.get(decision, decision)}. {p.get('note', '')}"
+    if kind == "vitals":
+        bits = []
+        if p.get("systolic_bp_mmhg") is not None:
+            dia = f"/{number(p['diastolic_bp_mmhg'], 0)}" if p.get("diastolic_bp_mmhg") is not None else ""
+            bits.append(f"BP {number(p['systolic_bp_mmhg'], 0)}{dia} mmHg")
+        for key, label, unit, places in (
+            ("heart_rate_bpm", "pulse", "/min", 0),
+            ("resp_rate_per_min", "respirations", "/min", 0),
+            ("spo2_percent", "SpO2", " %", 0),
+            ("temperature_c", "temperature", " °C", 1),
+        ):
+            if p.get(key) is not None:
+                bits.append(f"{label} {number(p[key], places)}{unit}")
+        return "Vital signs: " + (", ".join(bits) or "none entered") + "."
+    if kind == "vial":
+        return f"Vial scanned: lot {r.get('lot_number', '?')}, {number(r.get('size_g'))} g."
+    if kind == "start":
+        return "Infusion started at the plan's first rate."
+    if kind == "rate_change":
+        step = r.get("step")
+        return (
+            f"Pump rate {number(p.get('rate_ml_per_h'), 1)} mL/h"
+            + (f" (step {step + 1})." if step is not None else ".")
+            + (f" {p['note']}" if p.get("note") else "")
+        )
+    if kind == "reaction":
+        symptoms = ", ".join(symptom_names.get(s, s) for s in p.get("symptoms", []))
+        action = _ACTION_WORDS.get(p.get("action_taken", ""), "")
+        text = f"Grade {p.get('grade')} reaction: {symptoms}. Action: {action}."
+        if p.get("medications"):
+            text += f" Given: {', '.join(p['medications'])}."
+        return text + (f" {p['outcome']}" if p.get("outcome") else "")
+    if kind == "end":
+        volume = number(p.get("volume_infused_ml"), 1)
+        text = f"Infusion ended: {volume} mL infused, {p.get('vials_wasted', 0)} vial(s) wasted."
+        if p.get("confirm_volume"):
+            text += " Volume confirmed by the nurse."
+        return text + (f" {p['note']}" if p.get("note") else "")
+    if kind == "sign":
+        early = r.get("early_reason")
+        return "Record signed." + (f" Signed before the observation time ended: {early}" if early else "")
+    if kind == "correction":
+        return f"Correction of entry #{entry.amends_id}: {p.get('text', '')} (why: {entry.reason})"
+    return str(p.get("text", ""))
 
 
 def payload_from_form(kind: str, form: Any) -> dict[str, Any]:
@@ -98,9 +203,13 @@ def payload_from_form(kind: str, form: Any) -> dict[str, Any]:
             "volume_infused_ml": _number(form.get("volume_infused_ml"), "volume_infused_ml"),
             "vials_wasted": int(wasted) if wasted.isdigit() else -1,
             "note": str(form.get("note", "")),
+            "confirm_volume": form.get("confirm_volume") == "yes",
         }
     if kind == "sign":
-        return {"statement": str(form.get("statement", ""))}
+        return {
+            "statement": str(form.get("statement", "")),
+            "early_reason": str(form.get("early_reason", "")),
+        }
     if kind in ("note", "correction"):
         return {"text": str(form.get("text", ""))}
     raise InvalidInput(f"kind: unknown chart entry '{kind}'", "kind")
@@ -153,8 +262,11 @@ def _record_page(
 ) -> Response:
     view = service.read(session, principal, record_id)
     patient = session.get(Patient, view.record.patient_id)
+    assert patient is not None
     infusion_day = load_catalog().infusion_day
     forms = {kind: f"{kind}-{uuid.uuid4().hex}" for kind in service_kinds()}
+    site = service.record_site(session, view.record)
+    symptom_names = {s.id: s.label for s in infusion_day.symptoms}
     return render(
         request,
         "chair/record.html",
@@ -170,6 +282,16 @@ def _record_page(
             if view.record.started_at
             else None,
             "can_release": principal.can(Perm.PLAN_VERIFY),
+            "site": site,
+            "tz": ZoneInfo(site.timezone),
+            "described": {e.id: describe_entry(e, symptom_names) for e in view.entries},
+            "prior_reactions": service.prior_reactions(session, patient.id, view.record.id),
+            "iga_words": {
+                "yes": "IgA deficiency WITH anti-IgA antibodies",
+                "no": "no IgA deficiency with antibodies",
+                "unknown": "not known",
+            }[patient.iga_deficiency_anti_iga],
+            "premedication": view.plan.get("premedication") or [],
         },
         status_code=status_code,
     )
@@ -213,6 +335,7 @@ async def chair_entry(
     kind = str(form.get("kind", ""))
     try:
         amends = str(form.get("amends_id", ""))
+        site = await run_in_threadpool(service.record_site_for_id, session, principal, record_id)
         data = EntryIn.model_validate(
             {
                 "client_id": str(form.get("client_id", "")),
@@ -220,6 +343,9 @@ async def chair_entry(
                 "payload": payload_from_form(kind, form),
                 "amends_id": int(amends) if amends.isdigit() else None,
                 "reason": str(form.get("reason", "")),
+                "occurred_at": _occurred_at(
+                    form, site.timezone, appointments_service.site_today(site.timezone)
+                ),
             }
         )
         await run_in_threadpool(service.chart, session, principal, record_id, data)

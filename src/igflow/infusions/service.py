@@ -838,3 +838,30 @@ def highest_reaction_grade(session: Session, patient_id: int) -> int | None:
         .limit(1)
     ).scalar_one_or_none()
     return grade or None
+
+
+def record_site(session: Session, record: InfusionRecord) -> Any:
+    """The centre where the record's appointment is (its time zone is the one a nurse reads)."""
+    appointment = session.get(Appointment, record.appointment_id)
+    assert appointment is not None
+    return sites_service.get_site(session, appointment.site_id)
+
+
+def record_site_for_id(session: Session, principal: Principal, record_id: int) -> Any:
+    return record_site(session, _load(session, principal, record_id))
+
+
+def prior_reactions(session: Session, patient_id: int, exclude_record_id: int) -> list[dict[str, Any]]:
+    """Earlier infusion reactions of this patient, newest first (for the top of the chair page)."""
+    rows = session.execute(
+        select(InfusionRecord, Appointment.date)
+        .join(Appointment, Appointment.id == InfusionRecord.appointment_id)
+        .where(
+            InfusionRecord.patient_id == patient_id,
+            InfusionRecord.max_reaction_grade > 0,
+            InfusionRecord.id != exclude_record_id,
+        )
+        .order_by(Appointment.date.desc())
+        .limit(5)
+    ).all()
+    return [{"date": day, "grade": r.max_reaction_grade, "product_id": r.product_id} for r, day in rows]

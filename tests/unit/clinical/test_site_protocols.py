@@ -235,3 +235,24 @@ def test_an_at_risk_plan_never_exceeds_its_cap_and_still_delivers_the_dose(
         assert all(step.rate_mg_per_kg_min <= cap + 1e-9 for step in day.steps)
         delivered = sum(step.rate_ml_per_h * step.minutes / 60 for step in day.steps)
         assert abs(delivered - day.volume_ml) <= max(0.01 * day.volume_ml, 0.05)
+
+
+def test_fallback_warning_only_when_the_formula_excludes_the_patient() -> None:
+    base = {"indication": "cidp", "phase": "induction", "product": "privigen", "sex": "male"}
+    # BMI below the policy's trigger: no adjustment is the policy working, not a fallback
+    under_trigger = plan_dose(
+        DoseRequest(**base, weight_kg=91.3, height_cm=179.9, age_years=70.0, policy="adjusted-bmi30"),  # type: ignore[arg-type]
+        DEMO_CATALOG,
+    )
+    assert "dosing_weight_fallback" not in under_trigger.alert_codes
+    # a 16-year-old is outside the adult formula: both doses shown, above the protocol's 10 %
+    child = plan_dose(
+        DoseRequest(**base, weight_kg=100.0, height_cm=175.0, age_years=16.0, policy="australia-2026"),  # type: ignore[arg-type]
+        DEMO_CATALOG,
+    )
+    alert = next(a for a in child.alerts if a.code == "dosing_weight_fallback")
+    assert (
+        alert.severity == "warning"
+        and "200.0 g" in alert.message
+        and "above the site protocol's 10 %" in alert.message
+    )
