@@ -337,3 +337,20 @@ def test_cli_with_the_exported_protocol_gives_the_same_plan_as_the_api(world: Wo
     bad.write_text("title: Bad\nvalues:\n  observation_later_min: {value: -5, basis: test}\n")
     refused = CliRunner().invoke(cli, [*flags, "--protocol", str(bad), "--json"])
     assert refused.exit_code == 2 and "Observation after later infusions" in refused.output
+
+
+def test_the_order_form_ranks_products_and_the_order_keeps_the_reasons(world: World) -> None:
+    _ready_patient(world)
+    page = world.client("prescriber").get(
+        f"/patients/{world.patients['ann']}/orders/new?indication_id=cidp&phase=induction&compare=1"
+    )
+    assert page.status_code == 200
+    assert "Products for this patient, ranked" in page.text and "no coverage data" in page.text
+    order = _order(world)
+    choice = order["product_choice"]
+    assert choice["of"] >= 5 and choice["reasons"][0] in (
+        "licensed for this indication",
+        "off-label for this indication",
+    )
+    detail = world.client("pharmacist").get(f"/orders/{order['id']}")
+    assert "Product choice: ranked" in detail.text

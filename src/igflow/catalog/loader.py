@@ -136,6 +136,12 @@ def _cross_check(catalog: Catalog, problems: list[str]) -> None:
             for item in approved
             if item not in indication_ids
         )
+        problems.extend(
+            f"product {product.id}: licensed age indication {item!r} is not an indication id"
+            for licence in product.licensed_ages
+            for item in licence.indications
+            if item not in indication_ids
+        )
         covered: set[str] = set()
         for protocol in product.titration:
             for item in protocol.indications:

@@ -90,6 +90,16 @@ class RoomTemperatureAllowance(_Strict):
     months: int | None = Field(default=None, gt=0)
 
 
+class LicensedAge(_Strict):
+    """The label's age wording for some of its indications (adults: the catalog's adult age applies)."""
+
+    indications: list[str] = Field(min_length=1)
+    min_age_years: float | None = Field(default=None, ge=0)
+    adults_only: bool = False
+    wording: str
+    source: str
+
+
 class LabelNote(_Strict):
     """A label statement the pharmacist should see with every plan for the product."""
 
@@ -113,6 +123,7 @@ class Product(_Strict):
     storage: Fact[str]
     room_temperature: Fact[RoomTemperatureAllowance]
     approved_indications: Fact[list[str]]
+    licensed_ages: list[LicensedAge] = Field(default_factory=list)
     titration: list[Titration]
     default_titration_indication: str | None = None
     label_notes: list[LabelNote] = Field(default_factory=list)
@@ -220,6 +231,8 @@ class Policy(_Strict):
     bmi_threshold: float | None = None
     bmi_inclusive: bool = False
     excludes_pregnant: bool = False
+    # "pre-pregnancy": a pregnant patient is dosed on her pre-pregnancy weight (asked for if missing)
+    pregnancy_weight: Literal["actual", "pre-pregnancy"] = "actual"
     rounding: Rounding
     rounding_children: Rounding
     rounding_step_g: float | None = None

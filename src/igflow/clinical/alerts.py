@@ -36,6 +36,11 @@ ALERT_CODES: dict[str, tuple[Severity, str]] = {
     "rate_capped_for_risk": ("warning", "maximum rate lowered because of patient risk factors"),
     "pregnancy": ("warning", "pregnancy: check the weight basis and the product label"),
     "rate_cap_by_pharmacist": ("warning", "at-risk maximum rate entered by the verifying pharmacist"),
+    "pre_pregnancy_weight_needed": (
+        "warning",
+        "the policy doses on pre-pregnancy weight and none is recorded",
+    ),
+    "outside_licensed_age": ("warning", "the patient's age is outside the label's licensed age range"),
     "creatinine_out_of_date": ("warning", "renal risk: no serum creatinine within the site protocol's days"),
     "dosing_weight_fallback": ("warning", "the policy fell back to actual weight and that changes the dose"),
     "premedication_after_reaction": ("warning", "prior reaction: the site protocol's premedication proposed"),

@@ -7,6 +7,7 @@ return a plan whose alerts contain a ``hard_stop``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -196,6 +197,27 @@ def _rate_limit(
     )
 
 
+def _weight_request(request: DoseRequest, policy: Policy, alerts: list[Alert]) -> DoseRequest:
+    """The request the dosing weight is computed from: for a pregnant patient under a policy that doses
+    on pre-pregnancy weight, that weight (or a warning asking for it)."""
+    if not (request.pregnant and policy.pregnancy_weight == "pre-pregnancy"):
+        return request
+    before = request.pre_pregnancy_weight_kg
+    if before is None:
+        alerts.append(
+            Alert.make(
+                "pre_pregnancy_weight_needed",
+                f"Policy {policy.name} doses a pregnant patient on her pre-pregnancy weight "
+                f"({policy.source}); none is recorded, so today's weight is used. Record the pre-pregnancy "
+                "weight on the patient's chart (the plan is recomputed).",
+            )
+        )
+        return request
+    if not math.isfinite(before) or before <= 0:
+        raise DoseInputError("pre_pregnancy_weight_kg", "must be a positive weight in kg")
+    return dataclasses.replace(request, weight_kg=before)
+
+
 def _fallback_alert(
     request: DoseRequest, catalog: Catalog, indication: Indication, policy: Policy, weight: WeightResult
 ) -> Alert:
@@ -257,8 +279,8 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
     policy = validate_request(request, catalog)
     indication = catalog.indications[request.indication]
     product = catalog.products[request.product]
-    weight = dosing_weight(request, policy, catalog)
     alerts: list[Alert] = []
+    weight = dosing_weight(_weight_request(request, policy, alerts), policy, catalog)
     sources: list[str] = [f"Policy {policy.id}: {policy.source}"]
     if weight.fell_back_to_actual and policy.ibw_formula is not None:
         alerts.append(_fallback_alert(request, catalog, indication, policy, weight))
@@ -269,6 +291,9 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
     if "renal" in screening.risk_groups:
         alerts.extend(_creatinine_alert(request, catalog))
     rate_weight_kg = round(min(request.weight_kg, weight.dosing_weight_kg), 1)
+    if request.pregnant and policy.pregnancy_weight == "pre-pregnancy" and request.pre_pregnancy_weight_kg:
+        before = request.pre_pregnancy_weight_kg
+        sources.append(f"Pregnancy: dosed on pre-pregnancy weight {before:g} kg ({policy.source})")
     regimen = indication.regimens.get(cast(Phase, request.phase))  # phase validated above
     dose_g_per_kg = (
         request.dose_g_per_kg

@@ -40,6 +40,8 @@ class DoseRequest:
     #: At-risk maximum rate entered by the verifying pharmacist for this patient, with the reason.
     pharmacist_max_rate_mg_per_kg_min: float | None = None
     pharmacist_reason: str | None = None
+    #: For policies that dose a pregnant patient on her weight before pregnancy.
+    pre_pregnancy_weight_kg: float | None = None
 
 
 @dataclass(frozen=True)

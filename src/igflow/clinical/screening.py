@@ -170,6 +170,20 @@ def screen(
                 "thrombosis; assess viscosity if hyperviscosity is possible.",
             )
         )
+    adult_age = screening.adult_age_years.value
+    for licence in product.licensed_ages:
+        if indication.id not in licence.indications:
+            continue
+        below_min = licence.min_age_years is not None and request.age_years < licence.min_age_years
+        not_adult = licence.adults_only and adult_age is not None and request.age_years < adult_age
+        if below_min or not_adult:
+            alerts.append(
+                Alert.make(
+                    "outside_licensed_age",
+                    f"{product.name} is licensed for {licence.wording} ({licence.source}); the patient is "
+                    f"{request.age_years:g} years old. Use outside the licence is the prescriber's decision.",
+                )
+            )
     for note in product.label_notes:
         alerts.append(Alert.make("product_label_note", f"{product.name}: {note.text} ({note.source})"))
     if request.pregnant:

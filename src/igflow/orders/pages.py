@@ -48,6 +48,7 @@ FACT_NAMES = {
     "protocol_ids": "site protocol versions in force",
     "prior_reaction_grade": "highest reaction grade on the chart",
     "pharmacist_values": "values entered by the verifying pharmacist",
+    "pre_pregnancy_weight_kg": "pre-pregnancy weight (kg)",
 }
 
 
@@ -124,10 +125,34 @@ def order_new(
     principal: Principal = require(Perm.ORDER_WRITE),
     session: Session = Depends(get_session),
 ) -> Response:
+    values = {k: v for k, v in request.query_params.items() if k != "compare" and v != ""}
+    options, errors = None, {}
+    if request.query_params.get("compare"):
+        try:
+            data = OrderIn.model_validate(
+                {
+                    "patient_id": patient_id,
+                    "prescriber_id": values.get("prescriber_id") or 1,
+                    "indication_id": values.get("indication_id", ""),
+                    "phase": values.get("phase", ""),
+                    "product_id": values.get("product_id") or next(iter(load_catalog().products)),
+                    **{k: values[k] for k in ("dose_g_per_kg", "days") if k in values},
+                }
+            )
+            options, _facts = orders_service.product_options(session, principal, patient_id, data)
+        except ValidationError as exc:
+            errors = errors_of(exc)
+        except IgflowError as exc:
+            errors = {exc.field or "form": exc.message}
     return render(
         request,
         "orders/new.html",
-        {**_order_form(session, principal, patient_id), "values": {}, "errors": {}},
+        {
+            **_order_form(session, principal, patient_id),
+            "values": values,
+            "errors": errors,
+            "options": options,
+        },
     )
 
 

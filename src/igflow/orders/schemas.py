@@ -77,6 +77,7 @@ class OrderOut(BaseModel):
     first_infusion: bool
     override_reason: str | None
     notes: str
+    product_choice: dict[str, Any] | None = None
     status: str
     entered_by_user_id: int
     created_at: datetime

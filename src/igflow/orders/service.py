@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from igflow.catalog import Catalog, load_catalog
 from igflow.clinical import DoseInputError, DoseRequest, plan_dose
+from igflow.clinical.choice import ChoiceContext, ProductOption, rank_products
 from igflow.db import utcnow
 from igflow.directory import service as directory_service
 from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -62,6 +63,7 @@ _TRACKED = (
     "protocol_ids",
     "prior_reaction_grade",
     "pharmacist_values",
+    "pre_pregnancy_weight_kg",
 )
 
 
@@ -130,6 +132,9 @@ def patient_facts(
         "creatinine_measured_on": latest["creatinine_umol_per_l"].measured_on.isoformat()
         if "creatinine_umol_per_l" in latest
         else None,
+        "pre_pregnancy_weight_kg": latest["pre_pregnancy_weight_kg"].value
+        if patient.pregnancy_status == "pregnant" and "pre_pregnancy_weight_kg" in latest
+        else None,
         "site_id": site_id,
         "protocol_ids": protocols.ids,
         "prior_reaction_grade": _prior_reaction_grade(session, patient.id),
@@ -172,6 +177,7 @@ def dose_request(order: Order | OrderIn, facts: dict[str, Any]) -> DoseRequest:
             "max_rate_mg_per_kg_min"
         ),
         pharmacist_reason=(facts.get("pharmacist_values") or {}).get("reason"),
+        pre_pregnancy_weight_kg=facts.get("pre_pregnancy_weight_kg"),
     )
 
 
@@ -235,7 +241,9 @@ def preview(data: DosePreviewIn, catalog: Catalog | None = None) -> dict[str, An
 
 
 # Facts added after the first release: a version stored before them reads as "none" (no new version).
-_EMPTY_IS_NONE = frozenset({"protocol_ids", "prior_reaction_grade", "pharmacist_values"})
+_EMPTY_IS_NONE = frozenset(
+    {"protocol_ids", "prior_reaction_grade", "pharmacist_values", "pre_pregnancy_weight_kg"}
+)
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
@@ -319,6 +327,48 @@ def refresh(session: Session, order: Order, catalog: Catalog | None = None) -> t
     return version, True
 
 
+def _choice_context(session: Session, principal: Principal, site_id: int | None) -> ChoiceContext:
+    from igflow.inventory import service as inventory_service  # inventory builds on orders
+
+    grams: dict[str, float] | None = None
+    if site_id is not None:  # grams free per product at the centre: stock totals, no patient data
+        grams = {}
+        for row in inventory_service.stock_by_site(session, principal):
+            if row.site_id == site_id:
+                grams[row.product_id] = round(grams.get(row.product_id, 0.0) + row.grams_available, 2)
+    # Payers' preferred products come with coverage policies (therapy-loop issue); until then, unknown.
+    return ChoiceContext(payer_preferred=None, grams_available=grams)
+
+
+def product_options(
+    session: Session, principal: Principal, patient_id: int, data: OrderIn
+) -> tuple[list[ProductOption], dict[str, Any]]:
+    """The product-choice assistant for this patient and order: every IV product ranked, with reasons."""
+    catalog = load_catalog()
+    patient = patients_service.check_access(session, principal, patient_id)
+    facts = patient_facts(session, patient, data, catalog)
+    applied = protocols_service.catalog_for_ids(session, facts.get("protocol_ids") or [], catalog)
+    try:
+        options = rank_products(
+            dose_request(data, facts), applied, _choice_context(session, principal, facts["site_id"])
+        )
+    except DoseInputError as exc:
+        raise InvalidInput(
+            f"patient_id: the patient's record: {exc.field} {exc.message}", "patient_id"
+        ) from None
+    audit.record(
+        session,
+        principal.actor,
+        "order.product_options",
+        "patient",
+        patient_id,
+        patient_id=patient_id,
+        detail={"indication": data.indication_id, "phase": data.phase},
+    )
+    session.commit()
+    return options, facts
+
+
 def create(session: Session, principal: Principal, data: OrderIn) -> Order:
     catalog = load_catalog()
     patient = patients_service.check_access(session, principal, data.patient_id)
@@ -343,7 +393,25 @@ def create(session: Session, principal: Principal, data: OrderIn) -> Order:
         )
     facts = patient_facts(session, patient, data, catalog)
     _plan(session, data, facts, catalog)  # invalid input is refused before anything is stored
-    order = Order(**data.model_dump(), entered_by_user_id=principal.user_id, status="active")
+    applied = protocols_service.catalog_for_ids(session, facts.get("protocol_ids") or [], catalog)
+    options = rank_products(
+        dose_request(data, facts), applied, _choice_context(session, principal, facts["site_id"])
+    )
+    chosen = next((o for o in options if o.product == data.product_id), None)
+    choice = (
+        None
+        if chosen is None
+        else {
+            "rank": chosen.rank,
+            "of": len(options),
+            "reasons": list(chosen.reasons),
+            "cautions": list(chosen.cautions),
+            "better_ranked": [o.name for o in options if o.rank < chosen.rank and o.usable],
+        }
+    )
+    order = Order(
+        **data.model_dump(), entered_by_user_id=principal.user_id, status="active", product_choice=choice
+    )
     session.add(order)
     session.flush()
     version = _append_version(session, order, facts, "order entered", None, catalog)
@@ -610,6 +678,7 @@ def to_out(session: Session, order: Order) -> OrderOut:
         first_infusion=order.first_infusion,
         override_reason=order.override_reason,
         notes=order.notes,
+        product_choice=order.product_choice,
         status=order.status,
         entered_by_user_id=order.entered_by_user_id,
         created_at=order.created_at,

@@ -111,6 +111,19 @@ CASES: dict[str, tuple[DoseRequest, Catalog | None]] = {
         with_decisions(after_reaction_max_rate_fraction=0.5),
     ),
     "after_reaction_no_protocol": (req(prior_reaction_grade=1), None),
+    "pre_pregnancy_weight_needed": (req(sex="female", pregnant=True, policy="ontario"), None),
+    # Asceniv is licensed for PI from 12 years of age
+    "outside_licensed_age": (
+        req(
+            indication="pid",
+            phase="maintenance",
+            product="asceniv",
+            age_years=8,
+            weight_kg=26.0,
+            height_cm=128.0,
+        ),
+        None,
+    ),
 }
 
 

@@ -256,3 +256,27 @@ def test_fallback_warning_only_when_the_formula_excludes_the_patient() -> None:
         and "200.0 g" in alert.message
         and "above the site protocol's 10 %" in alert.message
     )
+
+
+def test_a_pre_pregnancy_policy_doses_on_the_weight_before_pregnancy() -> None:
+    base = {
+        "indication": "itp-adult",
+        "phase": "acute",
+        "product": "privigen",
+        "sex": "female",
+        "age_years": 30.0,
+        "height_cm": 165.0,
+        "weight_kg": 75.0,
+        "pregnant": True,
+        "policy": "ontario",
+    }
+    asked = plan_dose(DoseRequest(**base), CATALOG)  # type: ignore[arg-type]
+    assert "pre_pregnancy_weight_needed" in asked.alert_codes
+    dosed = plan_dose(DoseRequest(**base, pre_pregnancy_weight_kg=62.0), CATALOG)  # type: ignore[arg-type]
+    assert "pre_pregnancy_weight_needed" not in dosed.alert_codes
+    assert dosed.dosing_weight_kg == 62.0 and dosed.weight_kg == 75.0  # today's weight still shown
+    assert dosed.prescribed_g is not None and asked.prescribed_g is not None
+    assert dosed.prescribed_g < asked.prescribed_g
+    # a policy that uses actual weight in pregnancy ignores it
+    actual = plan_dose(DoseRequest(**{**base, "policy": "actual"}, pre_pregnancy_weight_kg=62.0), CATALOG)  # type: ignore[arg-type]
+    assert actual.dosing_weight_kg == 75.0

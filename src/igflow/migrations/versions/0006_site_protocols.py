@@ -85,6 +85,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("chart_entry", schema=None) as batch_op:
         batch_op.add_column(sa.Column("occurred_at", igflow.types.UTCDateTime(), nullable=True))
+    with op.batch_alter_table("ig_order", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("product_choice", sa.JSON(), nullable=True))
     with op.batch_alter_table("dose_verification", schema=None) as batch_op:
         batch_op.create_unique_constraint(
             batch_op.f("uq_dose_verification_plan_version_id"), ["plan_version_id", "sequence"]
@@ -92,6 +94,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("ig_order", schema=None) as batch_op:
+        batch_op.drop_column("product_choice")
     with op.batch_alter_table("chart_entry", schema=None) as batch_op:
         batch_op.drop_column("occurred_at")
     with op.batch_alter_table("dose_verification", schema=None) as batch_op:
