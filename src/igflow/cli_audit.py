@@ -68,7 +68,7 @@ def audit_verify(
             raise typer.Exit(2) from None
     db = _database()
     try:
-        with db.session() as session:
+        with db.read_session() as session:  # a snapshot: writers go on while the chain is walked
             report = verify_with_settings(
                 session, get_settings(), external, public_key_file=public_key, max_lag_s=max_lag
             )
@@ -172,7 +172,7 @@ def audit_export_checkpoints(
 
     db = _database()
     try:
-        with db.session() as session:
+        with db.read_session() as session:
             if str(output) == "-":
                 count = export_checkpoints(session, sys.stdout)
             else:
