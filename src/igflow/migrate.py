@@ -5,6 +5,17 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
+#: Tables in the same database that igflow's migrations do not own: the job queue's (huey's PostgreSQL
+#: storage creates and manages its own ``huey_*`` tables).
+FOREIGN_TABLE_PREFIXES = ("huey_",)
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic's filter: leave tables that another library owns out of autogenerate and comparisons."""
+    table = getattr(obj, "table", None)
+    table_name = name if type_ == "table" else getattr(table, "name", None)
+    return not (table_name or "").startswith(FOREIGN_TABLE_PREFIXES)
+
 
 def alembic_config(database_url: str) -> Config:
     config = Config()

@@ -1,4 +1,4 @@
-"""Site protocols through the API: governance (second person, once), plans that cite them, pharmacist values."""
+"""Site protocols through the API: governance (second person, once), plans citing them, pharmacist values."""
 
 from __future__ import annotations
 
@@ -354,3 +354,48 @@ def test_the_order_form_ranks_products_and_the_order_keeps_the_reasons(world: Wo
     )
     detail = world.client("pharmacist").get(f"/orders/{order['id']}")
     assert "Product choice: ranked" in detail.text
+
+
+def test_the_protocol_pages_propose_edit_and_approve(world: World) -> None:
+    _approvers(world)
+    pharmacist = world.client("pharmacist")
+    form = {
+        "title": "Centre protocol",
+        "site_id": "",
+        "effective_from": "2026-01-01",
+        "summary": "first version",
+        "cap0.products": "*",
+        "cap0.risk_groups": ["renal", "thrombosis"],
+        "cap0.max": "3,3",
+        "at_risk_max_rate.basis": "",
+        "chair_weight_change_max_percent.value": "5",
+        "chair_weight_change_max_percent.basis": "within whole-vial rounding",
+        "premedication_after_reaction.value": "Paracetamol by mouth\nAn oral antihistamine",
+        "premedication_after_reaction.basis": "CMAJ table 2",
+    }
+    missing_basis = pharmacist.post("/protocols/new", data=form, follow_redirects=False)
+    assert missing_basis.status_code == 422
+    assert "At-risk maximum infusion rate, basis" in missing_basis.text
+    assert "values." not in missing_basis.text and "cap0" not in missing_basis.text.split("<form")[0]
+    assert 'value="Centre protocol"' in missing_basis.text  # the answers are kept
+    form["at_risk_max_rate.basis"] = "lowest numeric label cap"
+    created = pharmacist.post("/protocols/new", data=form, follow_redirects=False)
+    assert created.status_code == 303, created.text
+    url = created.headers["location"]
+    stored = pharmacist.get("/api/v1" + url).json()
+    assert stored["values"]["at_risk_max_rate"]["value"][0]["max_rate_mg_per_kg_min"] == 3.3
+    assert stored["values"]["premedication_after_reaction"]["value"] == [
+        "Paracetamol by mouth",
+        "An oral antihistamine",
+    ]
+    page = " ".join(pharmacist.get(url).text.split())
+    assert "3.3 mg/kg/min for every IV product, patients with renal risk or thrombosis risk" in page
+    assert "Approve version" not in page  # the proposer sees no approve button
+    approver = world.client("pt.chair")
+    decided = approver.post(
+        f"{url}/decision", data={"decision": "approved", "version": "1", "note": ""}, follow_redirects=False
+    )
+    assert decided.status_code == 303
+    assert "In force" in pharmacist.get("/protocols").text
+    edit = pharmacist.get(f"{url}/edit", follow_redirects=False)
+    assert edit.status_code == 303 and "/protocols/new?from=" in edit.headers["location"]

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from igflow.db import Database
 from igflow.demo.network import DEMO_USERS, load_demo
+from igflow.migrate import include_object
 from igflow.models import Base
 from igflow.patients.models import Measurement, Patient, PatientSite
 from igflow.referrals.models import Referral
@@ -23,7 +24,8 @@ QUIET = Console(file=open("/dev/null", "w"))  # noqa: SIM115 - lives for the tes
 
 def test_migrations_match_the_models(db: Database) -> None:
     with db.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(connection, opts={"include_object": include_object})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == [], "the models changed without a migration: run alembic revision --autogenerate"
 
 

@@ -242,6 +242,12 @@ def _first_error(exc: ValidationError) -> str:
         message = "is not a setting a protocol can decide"
     elif err["type"] == "missing":
         message = "is required"
+    elif err["type"] in ("float_parsing", "float_type", "int_parsing", "int_type"):
+        message = "must be a number"
+    elif err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        words = {"gt": "above", "ge": "at least", "lt": "below", "le": "at most"}
+        bound = ", ".join(f"{words[k]} {v}" for k, v in err.get("ctx", {}).items() if k in words)
+        message = f"must be {bound}" if bound else message
     return f"{', '.join(parts) or 'document'}: {message}"
 
 

@@ -164,7 +164,7 @@ def _parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     for index in range(CAP_ROWS):
         products = form.getlist(f"cap{index}.products")
         groups = form.getlist(f"cap{index}.risk_groups")
-        maximum = str(form.get(f"cap{index}.max", "")).strip()
+        maximum = str(form.get(f"cap{index}.max", "")).strip().replace(",", ".", 1)  # decimal comma accepted
         if not (products or groups or maximum):
             continue
         rule: dict[str, Any] = {
