@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -57,11 +57,30 @@ def worker(
         _exit_with_parent(parent_pid)
     recover(db, queue)  # jobs whose worker died are marked failed; lost queue messages are sent again
     console.print(f"igflow worker: {threads} thread(s) on {_describe(queue.url)}  (Ctrl+C to stop)")
+    stop = threading.Event()
+    if settings.audit_seal_every_s > 0:
+        threading.Thread(
+            target=seal_audit_log, args=(db, settings, stop), name="audit-sealer", daemon=True
+        ).start()
     try:
         queue.consumer(threads).run()
     finally:
+        stop.set()
         queue.close()
         db.dispose()
+
+
+def seal_audit_log(db: Any, settings: Any, stop: threading.Event) -> None:
+    """Every few seconds: chain the audit rows appended since, and sign a checkpoint. Several workers
+    may run this; one seals at a time and the others find it busy and wait for the next turn."""
+    from igflow.security.audit import seal_database
+
+    log = logging.getLogger("igflow.audit")
+    while not stop.wait(settings.audit_seal_every_s):
+        try:
+            seal_database(db, settings)
+        except Exception as exc:  # keep sealing on the next turn; the log names the error's type only
+            log.warning("audit sealing failed: %s", type(exc).__name__)
 
 
 def _describe(url: str) -> str:

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         default=None,
         description="Public key that verification checks checkpoints against (default: the signing key's).",
     )
+    audit_seal_every_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="How often each `igflow worker` seals new audit rows and signs a checkpoint (0: never).",
+    )
     jobs_url: str = Field(
         default="",
         description=(
