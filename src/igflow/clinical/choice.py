@@ -82,10 +82,12 @@ def rank_products(
 ) -> list[ProductOption]:
     """Every IV product planned for this request, best first, each with the reasons for its place.
 
-    Order: usable (no hard stop) before stopped; licensed for the indication before off-label; in stock
-    before short; the payer's preferred before others; then the shortest total chair time.
+    Order: usable (no hard stop) before stopped; licensed for the indication before off-label; for heart
+    failure the smaller volume; in stock before short; the payer's preferred before others; then the
+    shortest total chair time.
     """
     context = context or ChoiceContext()
+    cardiac = "cardiac" in risk_groups(request, catalog)
     scored: list[tuple[tuple[object, ...], ProductOption]] = []
     for product_id, product in catalog.products.items():
         if not product.is_iv:
@@ -129,9 +131,12 @@ def rank_products(
         if any(a.code == "rate_capped_for_risk" for a in plan.alerts):
             reasons.append("slower plan for the patient's risks")
         cautions = tuple(_cautions(dataclasses.replace(request, product=product_id), plan, catalog))
+        # heart failure: less volume (a more concentrated product) first, among the usable and licensed
+        volume_ml = sum(day.volume_ml for day in plan.days) if cardiac and plan.days else 0.0
         key = (
             bool(stops),
             licensed is not True,
+            volume_ml,
             in_stock is False,
             preferred is False,
             chair if chair is not None else float("inf"),
