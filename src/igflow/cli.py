@@ -127,7 +127,8 @@ def demo(
     table.add_column("username")
     table.add_column("password")
     for user in DEMO_USERS:
-        table.add_row(user.role, user.username, user.password)
+        roles = ", ".join((user.role, *user.extra_roles)).replace("pt_approver", "P&T approver")
+        table.add_row(roles, user.username, user.password)
     console.print(table)
 
 
