@@ -240,6 +240,24 @@ def preview(data: DosePreviewIn, catalog: Catalog | None = None) -> dict[str, An
         raise InvalidInput(f"{exc.field}: {exc.message}", exc.field) from None
 
 
+#: The tracked facts as a pharmacist reads them ("what changed", "why here").
+FACT_NAMES = {
+    "weight_kg": "weight (kg)",
+    "height_cm": "height (cm)",
+    "creatinine_umol_per_l": "serum creatinine (µmol/L)",
+    "egfr_ml_per_min_1_73m2": "eGFR (mL/min/1.73 m²)",
+    "sex": "sex",
+    "age_years": "age (years)",
+    "risks": "risk factors",
+    "pregnant": "pregnant",
+    "iga_deficient_with_antibodies": "IgA deficiency with anti-IgA antibodies",
+    "policy": "dosing-weight policy",
+    "protocol_ids": "site protocol versions in force",
+    "prior_reaction_grade": "highest reaction grade on the chart",
+    "pharmacist_values": "values entered by the verifying pharmacist",
+    "pre_pregnancy_weight_kg": "pre-pregnancy weight (kg)",
+}
+
 # Facts added after the first release: a version stored before them reads as "none" (no new version).
 _EMPTY_IS_NONE = frozenset(
     {"protocol_ids", "prior_reaction_grade", "pharmacist_values", "pre_pregnancy_weight_kg"}
@@ -308,7 +326,7 @@ def refresh(session: Session, order: Order, catalog: Catalog | None = None) -> t
     changes = _changes(latest.inputs, facts)
     if not changes:
         return latest, False
-    reason = "patient facts changed: " + ", ".join(c["fact"] for c in changes)
+    reason = "patient facts changed: " + ", ".join(FACT_NAMES.get(c["fact"], c["fact"]) for c in changes)
     try:
         with session.begin_nested():
             version = _append_version(session, order, facts, reason, latest, catalog)
