@@ -372,6 +372,8 @@ def test_the_protocol_pages_propose_edit_and_approve(world: World) -> None:
         "chair_weight_change_max_percent.basis": "within whole-vial rounding",
         "premedication_after_reaction.value": "Paracetamol by mouth\nAn oral antihistamine",
         "premedication_after_reaction.basis": "CMAJ table 2",
+        "vital_limits.heart_rate_bpm.high": "110",
+        "vital_limits.basis": "local early-warning choice",
     }
     missing_basis = pharmacist.post("/protocols/new", data=form, follow_redirects=False)
     assert missing_basis.status_code == 422
@@ -390,6 +392,8 @@ def test_the_protocol_pages_propose_edit_and_approve(world: World) -> None:
     ]
     page = " ".join(pharmacist.get(url).text.split())
     assert "3.3 mg/kg/min for every IV product, patients with renal risk or thrombosis risk" in page
+    assert "Heart rate (/min): alert above 110" in page
+    assert stored["values"]["vital_limits"]["value"] == {"heart_rate_bpm": {"high": 110.0}}
     assert "Approve version" not in page  # the proposer sees no approve button
     approver = world.client("pt.chair")
     decided = approver.post(

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from igflow.catalog.loader import Catalog
-from igflow.catalog.models import AtRiskCap, CapGroup, Fact
+from igflow.catalog.models import AtRiskCap, CapGroup, Fact, VitalLimit, VitalName
 
 T = TypeVar("T")
 
@@ -51,6 +51,21 @@ class CapRule(_Strict):
     max_rate_mg_per_kg_min: float = Field(gt=0, le=100)
 
 
+class VitalBand(_Strict):
+    """Alert limits for one vital sign; a side left out has no limit."""
+
+    low: float | None = Field(default=None, gt=0, le=1000)
+    high: float | None = Field(default=None, gt=0, le=1000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VitalBand:
+        if self.low is None and self.high is None:
+            raise ValueError("give a low or a high limit")
+        if self.low is not None and self.high is not None and self.low >= self.high:
+            raise ValueError("the low limit must be below the high limit")
+        return self
+
+
 PositiveFloat = Annotated[float, Field(gt=0, le=1000)]
 Minutes = Annotated[int, Field(ge=0, le=24 * 60)]
 PositiveMinutes = Annotated[int, Field(gt=0, le=24 * 60)]
@@ -74,6 +89,8 @@ class ProtocolValues(_Strict):
     premedication_after_reaction: Decision[list[PremedItem]] | None = None
     after_reaction_max_rate_fraction: Decision[Fraction] | None = None
     first_dose_at_home: Decision[bool] | None = None
+    vital_limits: Decision[dict[VitalName, VitalBand]] | None = None
+    reaction_escalate_from_grade: Decision[Annotated[int, Field(ge=1, le=5)]] | None = None
 
     def decided(self) -> list[str]:
         return [name for name in type(self).model_fields if getattr(self, name) is not None]
@@ -144,6 +161,18 @@ SETTINGS: dict[str, SettingInfo] = {
         "First dose of a product at home",
         "yes / no",
         "Whether a patient's first dose of a product may be given at home.",
+    ),
+    "vital_limits": SettingInfo(
+        "Vital-sign alert limits",
+        "per vital sign",
+        "Readings outside these limits raise an alert at the chair. The catalog's defaults are general "
+        "early-warning (NEWS2) bands, not IVIG values; a vital sign named here replaces its default.",
+    ),
+    "reaction_escalate_from_grade": SettingInfo(
+        "Reaction grade that notifies the pharmacist and prescriber",
+        "CTCAE grade",
+        "From this grade a reaction opens review tasks and flags the next plan (slower rate, premedication, "
+        "product review). The grade that stops the infusion stays the reaction protocol's.",
     ),
 }
 
@@ -334,6 +363,26 @@ def apply_protocol(catalog: Catalog, values: ProtocolValues, citation: str) -> C
     if values.low_iga_max_ug_per_ml is not None:
         screening = screening.model_copy(
             update={"low_iga_max_ug_per_ml": _fact(values.low_iga_max_ug_per_ml, citation)}
+        )
+    if values.vital_limits is not None:
+        limits = dict(day.vital_limits.limits)
+        for vital, band in values.vital_limits.value.items():
+            limits[vital] = VitalLimit(
+                low=None
+                if band.low is None
+                else _fact(values.vital_limits.model_copy(update={"value": band.low}), citation),
+                high=None
+                if band.high is None
+                else _fact(values.vital_limits.model_copy(update={"value": band.high}), citation),
+            )
+        day = day.model_copy(update={"vital_limits": day.vital_limits.model_copy(update={"limits": limits})})
+    if values.reaction_escalate_from_grade is not None:
+        day = day.model_copy(
+            update={
+                "reaction_protocol": day.reaction_protocol.model_copy(
+                    update={"escalate_from_grade": _fact(values.reaction_escalate_from_grade, citation)}
+                )
+            }
         )
     if values.chair_weight_change_max_percent is not None:
         day = day.model_copy(

@@ -368,7 +368,16 @@ def task_queue(
 ) -> Response:
     tasks = service.tasks(session, principal)
     names = patients_service.display_names(session, {t.patient_id for t in tasks})
-    context = {"tasks": tasks, "names": names, "error": None, "client_id": f"release-{uuid.uuid4().hex}"}
+    organisation = sites_service.get_organisation(session)
+    tz = ZoneInfo(organisation.timezone if organisation else "UTC")
+    context = {
+        "tasks": tasks,
+        "names": names,
+        "error": None,
+        "client_id": f"release-{uuid.uuid4().hex}",
+        "tz": tz,
+        "tz_name": organisation.timezone if organisation else "UTC",
+    }
     return render(request, "chair/tasks.html", context)
 
 

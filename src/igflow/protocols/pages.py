@@ -36,7 +36,15 @@ _INT_SETTINGS = (
     "observation_first_infusion_min",
     "observation_later_min",
     "renal_creatinine_max_age_days",
+    "reaction_escalate_from_grade",
 )
+VITALS = {
+    "systolic_bp_mmhg": "Systolic BP (mmHg)",
+    "heart_rate_bpm": "Heart rate (/min)",
+    "resp_rate_per_min": "Respiratory rate (/min)",
+    "spo2_percent": "SpO2 (%)",
+    "temperature_c": "Temperature (°C)",
+}
 
 
 def _people(session: Session, protocols: list[ClinicalProtocol]) -> dict[int, str]:
@@ -63,6 +71,7 @@ def _context(session: Session, protocols: list[ClinicalProtocol]) -> dict[str, A
         "indications": {iid: i.name for iid, i in catalog.indications.items()},
         "decisions": catalog.administration.site_decisions,
         "group_names": {"renal": "renal risk", "thrombosis": "thrombosis risk", "cardiac": "heart failure"},
+        "vitals": VITALS,
     }
 
 
@@ -140,6 +149,11 @@ def _form_from_protocol(protocol: ClinicalProtocol) -> dict[str, Any]:
                 out[f"cap{index}.risk_groups"] = rule["risk_groups"]
                 out[f"cap{index}.indications"] = rule.get("indications") or []
                 out[f"cap{index}.max"] = f"{rule['max_rate_mg_per_kg_min']:g}"
+        elif name == "vital_limits":
+            for vital, band in (value or {}).items():
+                for side in ("low", "high"):
+                    if band.get(side) is not None:
+                        out[f"vital_limits.{vital}.{side}"] = f"{band[side]:g}"
         elif name in _LIST_SETTINGS:
             out[f"{name}.value"] = "\n".join(value or [])
         elif name in _BOOL_SETTINGS:
@@ -182,6 +196,17 @@ def _parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         if name == "at_risk_max_rate":
             raw: Any = rules
             present = bool(rules)
+        elif name == "vital_limits":
+            raw = {}
+            for vital in VITALS:
+                band = {
+                    side: text.replace(",", ".", 1)
+                    for side in ("low", "high")
+                    if (text := str(form.get(f"vital_limits.{vital}.{side}", "")).strip())
+                }
+                if band:
+                    raw[vital] = band
+            present = bool(raw)
         else:
             text = str(form.get(f"{name}.value", "")).strip()
             present = bool(text)

@@ -280,3 +280,25 @@ def test_a_pre_pregnancy_policy_doses_on_the_weight_before_pregnancy() -> None:
     # a policy that uses actual weight in pregnancy ignores it
     actual = plan_dose(DoseRequest(**{**base, "policy": "actual"}, pre_pregnancy_weight_kg=62.0), CATALOG)  # type: ignore[arg-type]
     assert actual.dosing_weight_kg == 75.0
+
+
+def test_protocol_vital_limits_and_escalation_grade_reach_the_chair_rules() -> None:
+    from igflow.clinical.infusion_day import VitalSigns, assess_reaction, evaluate_vitals
+
+    values = parse_values(
+        {
+            "vital_limits": {"value": {"heart_rate_bpm": {"low": 50, "high": 110}}, "basis": "test"},
+            "reaction_escalate_from_grade": {"value": 2, "basis": "test"},
+        }
+    )
+    catalog = apply_protocol(CATALOG, values, "T v1")
+    fast = VitalSigns(heart_rate_bpm=115)
+    assert not evaluate_vitals(fast, CATALOG.infusion_day.vital_limits, None)  # NEWS2 default: 131
+    assert evaluate_vitals(fast, catalog.infusion_day.vital_limits, None)
+    default = assess_reaction(2, ["headache"], CATALOG.infusion_day, "pause_then_resume_lower")
+    local = assess_reaction(2, ["headache"], catalog.infusion_day, "pause_then_resume_lower")
+    assert not default.notify_queues and local.notify_queues
+    with pytest.raises(ProtocolFileError, match="low limit must be below"):
+        parse_values(
+            {"vital_limits": {"value": {"heart_rate_bpm": {"low": 120, "high": 110}}, "basis": "x y"}}
+        )
