@@ -173,6 +173,12 @@ def test_an_approved_protocol_makes_the_plan_slower_and_cites_it(world: World) -
     assert before["verification_status"] == "hard_stop"
     protocol = _propose(world)
     assert _decide(world, "pt.chair", protocol).status_code == 200
+    # Reading never writes: the order reads as out of date until a POST recomputes its plan.
+    stale = world.client("pharmacist").get(f"/api/v1/orders/{before['id']}").json()
+    assert stale["verification_status"] == "out_of_date" and stale["current_version"] == 1
+    assert [c["fact"] for c in stale["out_of_date_changes"]] == ["protocol_ids"]
+    recomputed = world.client("pharmacist").post(f"/api/v1/orders/{before['id']}/plan-versions")
+    assert recomputed.status_code == 200, recomputed.text
     order = world.client("pharmacist").get(f"/api/v1/orders/{before['id']}").json()
     latest = order["versions"][-1]
     assert order["verification_status"] == "pending" and latest["inputs"]["protocol_ids"] == [protocol["id"]]
@@ -186,27 +192,30 @@ def test_an_approved_protocol_makes_the_plan_slower_and_cites_it(world: World) -
     assert verified.status_code == 201, verified.text
 
 
-def test_a_version_is_decided_once_and_changed_only_by_a_reasoned_re_review(world: World) -> None:
+def _maintenance_order(world: World) -> Any:
+    """A CIDP maintenance order on Privigen for a patient with no risk factors (a plan without stops)."""
     nurse = world.client("nurse")
     for kind, value in (("weight_kg", 70.0), ("height_cm", 170.0)):
         nurse.post(
             f"/api/v1/patients/{world.patients['ann']}/measurements",
             json={"kind": kind, "value": value, "measured_on": "2026-11-01"},
         )
-    order = (
-        world.client("prescriber")
-        .post(
-            "/api/v1/orders",
-            json={
-                "patient_id": world.patients["ann"],
-                "prescriber_id": world.prescriber_id,
-                "indication_id": "cidp",
-                "phase": "maintenance",
-                "product_id": "privigen",
-            },
-        )
-        .json()
+    response = world.client("prescriber").post(
+        "/api/v1/orders",
+        json={
+            "patient_id": world.patients["ann"],
+            "prescriber_id": world.prescriber_id,
+            "indication_id": "cidp",
+            "phase": "maintenance",
+            "product_id": "privigen",
+        },
     )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_version_is_decided_once_and_changed_only_by_a_reasoned_re_review(world: World) -> None:
+    order = _maintenance_order(world)
     url = f"/api/v1/orders/{order['id']}/verifications"
     pharmacist = world.client("pharmacist")
     assert pharmacist.post(url, json={"version": 1, "decision": "verified"}).status_code == 201
@@ -226,27 +235,8 @@ def test_a_version_is_decided_once_and_changed_only_by_a_reasoned_re_review(worl
 def test_concurrent_verify_and_reject_exactly_one_wins(world: World) -> None:
     if world.db.engine.dialect.name != "postgresql":
         pytest.skip("the race needs PostgreSQL's concurrent transactions")
-    nurse = world.client("nurse")
-    for kind, value in (("weight_kg", 70.0), ("height_cm", 170.0)):
-        nurse.post(
-            f"/api/v1/patients/{world.patients['ann']}/measurements",
-            json={"kind": kind, "value": value, "measured_on": "2026-11-01"},
-        )
     world.add_user("pharmacist.b", ["pharmacist"])
-    order = (
-        world.client("prescriber")
-        .post(
-            "/api/v1/orders",
-            json={
-                "patient_id": world.patients["ann"],
-                "prescriber_id": world.prescriber_id,
-                "indication_id": "cidp",
-                "phase": "maintenance",
-                "product_id": "privigen",
-            },
-        )
-        .json()
-    )
+    order = _maintenance_order(world)
     url = f"/api/v1/orders/{order['id']}/verifications"
     clients = [world.client("pharmacist"), world.client("pharmacist.b")] * 3
     bodies = [

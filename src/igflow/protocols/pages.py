@@ -275,12 +275,6 @@ def _detail(
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
-    may_approve = (
-        protocol.status == "draft"
-        and principal.can(Perm.PROTOCOL_APPROVE)
-        and principal.can(Perm.PLAN_VERIFY)
-        and principal.user_id != protocol.proposed_by_user_id
-    )
     return render(
         request,
         "protocols/detail.html",
@@ -289,7 +283,7 @@ def _detail(
             "protocol": protocol,
             "citation": service.citation(protocol),
             "may_edit": protocol.status == "draft" and principal.user_id == protocol.proposed_by_user_id,
-            "may_approve": may_approve,
+            "may_approve": service.may_decide(principal, protocol),
             "errors": errors,
         },
         status_code=status_code,

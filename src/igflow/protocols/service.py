@@ -165,6 +165,16 @@ def update_draft(
     return protocol
 
 
+def may_decide(principal: Principal, protocol: ClinicalProtocol) -> bool:
+    """A P&T approver who is a pharmacist and did not propose this draft (the page shows the form)."""
+    return (
+        protocol.status == "draft"
+        and principal.can(Perm.PROTOCOL_APPROVE)
+        and principal.can(Perm.PLAN_VERIFY)
+        and principal.user_id != protocol.proposed_by_user_id
+    )
+
+
 def decide(
     session: Session, principal: Principal, protocol_id: int, data: ProtocolDecisionIn
 ) -> ClinicalProtocol:
