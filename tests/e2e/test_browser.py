@@ -205,6 +205,16 @@ def test_scheduler_cancels_then_rebooks_from_the_chair_board(page: Any, tmp_path
     assert page.csp_violations == []
 
 
+def _record_checklist(page: Any) -> None:
+    """Two identifiers, hydration and IV access on the chair page's checklist form."""
+    checklist = page.locator("form#checklist")
+    checklist.get_by_label("name", exact=True).check()
+    checklist.get_by_label("date of birth").check()
+    checklist.get_by_label("Hydration confirmed").check()
+    checklist.get_by_label("IV access").fill("22G left forearm")
+    checklist.get_by_role("button", name="Record checklist").click()
+
+
 def test_a_whole_infusion_on_a_tablet(browser: Any, live_server: str, tmp_path: Path) -> None:
     """Checklist, weight, vitals, scanned vials, start, two rate steps, vitals, a grade 2 reaction, end,
     discharge vitals and signature, on a tablet-sized screen."""
@@ -241,12 +251,7 @@ def test_a_whole_infusion_on_a_tablet(browser: Any, live_server: str, tmp_path: 
     record = page.request.get(f"/api/v1/infusions/{record_id}").json()
     plan_weight = page.locator("p.ids").inner_text().split("Plan weight ")[1].split(" kg")[0]
 
-    checklist = page.locator("form#checklist")
-    checklist.get_by_label("name", exact=True).check()
-    checklist.get_by_label("date of birth").check()
-    checklist.get_by_label("Hydration confirmed").check()
-    checklist.get_by_label("IV access").fill("22G left forearm")
-    checklist.get_by_role("button", name="Record checklist").click()
+    _record_checklist(page)
     page.locator("form#weight").get_by_label("Weight today (kg)").fill(plan_weight)
     page.locator("form#weight").get_by_role("button", name="Record weight").click()
 
@@ -469,12 +474,7 @@ def test_an_at_risk_patient_gets_a_slower_plan_verified_and_infused(browser: Any
     record_id = int(nurse.url.rstrip("/").rsplit("/", 1)[1])
     record = nurse.request.get(f"/api/v1/infusions/{record_id}").json()
     assert "Prior reactions" in nurse.locator("section.safety").inner_text()
-    checklist = nurse.locator("form#checklist")
-    checklist.get_by_label("name", exact=True).check()
-    checklist.get_by_label("date of birth").check()
-    checklist.get_by_label("Hydration confirmed").check()
-    checklist.get_by_label("IV access").fill("22G left forearm")
-    checklist.get_by_role("button", name="Record checklist").click()
+    _record_checklist(nurse)
     plan_weight = nurse.locator("p.ids").inner_text().split("Plan weight ")[1].split(" kg")[0]
     nurse.locator("form#weight").get_by_label("Weight today (kg)").fill(plan_weight)
     nurse.locator("form#weight").get_by_role("button", name="Record weight").click()
