@@ -7,19 +7,19 @@ return a plan whose alerts contain a ``hard_stop``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from igflow.catalog import PHASES, Catalog, Indication, Phase, Policy, Product, Regimen, Titration
+from igflow.catalog import PHASES, Catalog, Indication, Phase, Policy, Product, Regimen
+from igflow.clinical.adapt import creatinine_alert, fallback_alert, premedication, rate_limit, weight_request
 from igflow.clinical.alerts import Alert
 from igflow.clinical.errors import DoseInputError
 from igflow.clinical.models import DayPlan, DosePlan, DoseRequest, WeightResult
 from igflow.clinical.screening import screen
-from igflow.clinical.titration import build_ladder, plan_steps, to_mg_per_kg_min
-from igflow.clinical.vials import plan_vials
+from igflow.clinical.titration import Ladder, build_ladder, plan_steps
+from igflow.clinical.vials import VialPlan, plan_vials
 from igflow.clinical.weight import dosing_weight
 
 SEXES = ("female", "male")
@@ -87,235 +87,108 @@ def validate_request(request: DoseRequest, catalog: Catalog) -> Policy:
     return catalog.policies[policy_id]
 
 
-@dataclass(frozen=True)
-class _RateLimit:
-    """The maximum rate a patient's risks and history allow, with the alerts and sources that explain it."""
-
-    cap_mg_per_kg_min: float | None
-    known: bool
-    alerts: tuple[Alert, ...]
-    sources: tuple[str, ...]
-
-
-def _rate_limit(
-    request: DoseRequest,
-    catalog: Catalog,
-    product: Product,
-    protocol: Titration,
-    cap_groups: list[str],
-    concentration: float,
-) -> _RateLimit:
-    """The lowest of the label's at-risk cap, the site protocol's, the pharmacist's, the after-reaction cap.
-
-    A patient at risk with none of the first three known gets ``known=False``: a hard stop that the
-    verifying pharmacist can resolve by entering a value with a reason.
-    """
-    decisions = catalog.administration.site_decisions
-    caps: list[tuple[float, str]] = []
-    notes: list[str] = []
-    alerts: list[Alert] = []
-    known = True
-    if cap_groups:
-        if protocol.at_risk_max_rate is not None:
-            label_cap = to_mg_per_kg_min(protocol.at_risk_max_rate, protocol.rate_unit, concentration)
-            caps.append((label_cap, f"At-risk maximum ({product.name} label): {protocol.at_risk_note}"))
-        for rule in decisions.at_risk_caps:
-            if rule.applies(product.id, request.indication, cap_groups):
-                caps.append(
-                    (
-                        rule.max_rate_mg_per_kg_min,
-                        f"At-risk maximum {rule.max_rate_mg_per_kg_min:g} mg/kg/min: {rule.source}",
-                    )
-                )
-        entered = request.pharmacist_max_rate_mg_per_kg_min
-        if entered is not None:
-            reason = (request.pharmacist_reason or "").strip()
-            caps.append(
-                (
-                    entered,
-                    f"At-risk maximum {entered:g} mg/kg/min entered by the verifying pharmacist for this "
-                    f"patient: {reason}",
-                )
-            )
-            alerts.append(
-                Alert.make(
-                    "rate_cap_by_pharmacist",
-                    f"At-risk maximum {entered:g} mg/kg/min entered by the verifying pharmacist for this "
-                    f"patient ({', '.join(cap_groups)}): {reason}",
-                )
-            )
-        if not caps:
-            known = False
-            alerts.append(
-                Alert.make(
-                    "risk_rate_cap_unknown",
-                    f"Patient at risk ({', '.join(cap_groups)}): the {product.name} label asks for the "
-                    "minimum practicable rate but gives no number "
-                    f"({protocol.at_risk_note or 'no note'}), and no "
-                    "approved site protocol sets one. The verifying pharmacist enters the at-risk maximum "
-                    "for this patient with a reason (Verification queue, on the order), or a P&T approver "
-                    "sets it for the site (Site protocols page); or choose a product whose label gives one.",
-                )
-            )
-    if request.prior_reaction_grade:
-        fraction = decisions.after_reaction_max_rate_fraction
-        premedication = decisions.premedication_after_reaction
-        grade = request.prior_reaction_grade
-        if fraction.value is not None and protocol.max_rate is not None:
-            label_max = to_mg_per_kg_min(protocol.max_rate, protocol.rate_unit, concentration)
-            slowed = round(label_max * fraction.value, 4)
-            caps.append((slowed, f"After a reaction: {fraction.source}"))
-            alerts.append(
-                Alert.make(
-                    "rate_slowed_after_reaction",
-                    f"A grade {grade} reaction is on the chart: maximum rate {slowed:g} mg/kg/min "
-                    f"({fraction.value:g} of the label's {label_max:g}), site protocol.",
-                )
-            )
-        if premedication.value:
-            alerts.append(
-                Alert.make(
-                    "premedication_after_reaction",
-                    f"A grade {grade} reaction is on the chart: give the site protocol's premedication "
-                    f"before the infusion: {'; '.join(premedication.value)}.",
-                )
-            )
-            notes.append(f"Premedication after a reaction: {premedication.source}")
-        if fraction.value is None and not premedication.value:
-            alerts.append(
-                Alert.make(
-                    "after_reaction_no_protocol",
-                    f"A grade {grade} reaction is on the chart and no site protocol sets premedication or a "
-                    "slower rate: the verifying pharmacist decides (record it in the verification note).",
-                )
-            )
-    return _RateLimit(
-        cap_mg_per_kg_min=min(value for value, _ in caps) if caps else None,
-        known=known,
-        alerts=tuple(alerts),
-        sources=tuple(source for _, source in sorted(caps, key=lambda item: item[0])) + tuple(notes),
-    )
-
-
-def _weight_request(request: DoseRequest, policy: Policy, alerts: list[Alert]) -> DoseRequest:
-    """The request the dosing weight is computed from: for a pregnant patient under a policy that doses
-    on pre-pregnancy weight, that weight (or a warning asking for it)."""
-    if not (request.pregnant and policy.pregnancy_weight == "pre-pregnancy"):
-        return request
-    before = request.pre_pregnancy_weight_kg
-    if before is None:
-        alerts.append(
-            Alert.make(
-                "pre_pregnancy_weight_needed",
-                f"Policy {policy.name} doses a pregnant patient on her pre-pregnancy weight "
-                f"({policy.source}); none is recorded, so today's weight is used. Record the pre-pregnancy "
-                "weight on the patient's chart (the plan is recomputed).",
-            )
-        )
-        return request
-    if not math.isfinite(before) or before <= 0:
-        raise DoseInputError("pre_pregnancy_weight_kg", "must be a positive weight in kg")
-    return dataclasses.replace(request, weight_kg=before)
-
-
-def _fallback_alert(
-    request: DoseRequest, catalog: Catalog, indication: Indication, policy: Policy, weight: WeightResult
-) -> Alert:
-    """A policy fell back to actual weight: a warning with both doses when that changes the dose enough."""
-    reasoning = " ".join(weight.reasoning)
-    formula_kg = weight.formula_weight_kg
-    regimen = indication.regimens.get(cast(Phase, request.phase))
-    g_per_kg = request.dose_g_per_kg or (regimen.usual_g_per_kg if regimen is not None else None)
-    if formula_kg is None or g_per_kg is None:
-        return Alert.make("policy_weight_reasoning", reasoning)
-    actual_g = g_per_kg * weight.dosing_weight_kg
-    formula_g = g_per_kg * formula_kg
-    change = 100 * (actual_g - formula_g) / formula_g
-    threshold = catalog.administration.site_decisions.dosing_weight_fallback_warning_percent
-    if threshold.value is not None and change <= threshold.value:
-        return Alert.make("policy_weight_reasoning", reasoning)
-    why = (
-        f"above the site protocol's {threshold.value:g} %"
-        if threshold.value is not None
-        else "no site protocol sets how much change needs a decision"
-    )
-    return Alert.make(
-        "dosing_weight_fallback",
-        f"{reasoning} On actual weight the dose is {actual_g:.1f} g; policy {policy.id}'s formula would give "
-        f"{formula_kg:g} kg and {formula_g:.1f} g ({change:+.1f} %, {why}). The pharmacist decides which "
-        "weight to dose on (a prescriber can set the order's policy).",
-    )
-
-
-def _creatinine_alert(request: DoseRequest, catalog: Catalog) -> list[Alert]:
-    days = catalog.administration.site_decisions.renal_creatinine_max_age_days.value
-    if days is None or (request.creatinine_age_days is not None and request.creatinine_age_days <= days):
-        return []
-    have = (
-        "no serum creatinine is on record"
-        if request.creatinine_age_days is None
-        else f"the latest serum creatinine is {request.creatinine_age_days} days old"
-    )
-    return [
-        Alert.make(
-            "creatinine_out_of_date",
-            f"Renal risk: {have}; the site protocol asks for one within {days} days before the course. "
-            "Record a creatinine on the patient's chart (the plan is recomputed).",
-        )
-    ]
-
-
-def _premedication(request: DoseRequest, catalog: Catalog) -> list[str]:
-    items = catalog.administration.site_decisions.premedication_after_reaction.value
-    return list(items) if request.prior_reaction_grade and items else []
-
-
 def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
     """Plan one course: dosing weight, per-day whole vials, volumes, rate steps, chair time, alerts.
 
     Raises ``DoseInputError`` for invalid input. Check ``plan.hard_stopped`` (or the alerts) before
     using the plan; ``plan.to_contract_dict()`` returns the JSON of ``shared/contracts/dose.md``.
+    The steps, in order: weigh, screen, check route and regimen, check the dose, choose whole vials,
+    build the titration ladder, plan each day. A step that finds a hard stop ends the plan there.
     """
     policy = validate_request(request, catalog)
     indication = catalog.indications[request.indication]
     product = catalog.products[request.product]
     alerts: list[Alert] = []
-    weight = dosing_weight(_weight_request(request, policy, alerts), policy, catalog)
     sources: list[str] = [f"Policy {policy.id}: {policy.source}"]
-    if weight.fell_back_to_actual and policy.ibw_formula is not None:
-        alerts.append(_fallback_alert(request, catalog, indication, policy, weight))
-    if policy.ibw_formula is not None:
-        sources.append(f"IBW formula: {catalog.formulas[policy.ibw_formula].source}")
+    weight = _weigh(request, catalog, policy, indication, alerts, sources)
     screening = screen(request, indication, product, catalog)
     alerts.extend(screening.alerts)
     if "renal" in screening.risk_groups:
-        alerts.extend(_creatinine_alert(request, catalog))
-    rate_weight_kg = round(min(request.weight_kg, weight.dosing_weight_kg), 1)
+        alerts.extend(creatinine_alert(request, catalog))
+    ctx = _context(request, catalog, policy, indication, weight)
+    concentration = product.concentration_g_per_ml.value
+    if concentration is not None:
+        sources.append(f"{product.name} concentration: {product.concentration_g_per_ml.source}")
+    regimen = _route_and_regimen(ctx, product, alerts, sources)
+    if regimen is None:
+        return _finish(ctx, alerts, sources, (), None, concentration)
+    days = request.days if request.days is not None else regimen.usual_days
+    max_course_g = round(regimen.max_g_per_kg * weight.dosing_weight_kg, 2)
+    sizes = product.vial_sizes_g.value
+    if not _dose_in_range(ctx, regimen, days, max_course_g, alerts) or not _product_known(
+        product, concentration, sizes, alerts, sources
+    ):
+        return _finish(ctx, alerts, sources, (), max_course_g, concentration)
+    assert concentration is not None and sizes is not None and ctx.prescribed_g is not None
+    vial_plan = _vials(ctx, catalog, product, tuple(sizes), days, max_course_g, alerts)
+    if vial_plan is None:
+        return _finish(ctx, alerts, sources, (), max_course_g, concentration)
+    ladder = _ladder(
+        request, catalog, product, indication, screening.cap_groups, concentration, alerts, sources
+    )
+    day_plans = _days(ctx, catalog, vial_plan, days, ladder, concentration, sources)
+    dispensed_g = vial_plan.course_cg / 100
+    if "cardiac" in screening.risk_groups:
+        largest = max(day.volume_ml for day in day_plans)
+        alerts.append(
+            Alert.make(
+                "heart_failure_volume",
+                f"Heart failure / volume overload risk: up to {largest:g} mL in one day at "
+                f"{concentration * 100:g}% ({dispensed_g:g} g over {days} day(s)); "
+                "slower rate, consider more "
+                "days, prefer a 10% product, monitor fluid balance.",
+            )
+        )
+    return _finish(ctx, alerts, sources, tuple(day_plans), max_course_g, concentration, dispensed_g)
+
+
+def _weigh(
+    request: DoseRequest,
+    catalog: Catalog,
+    policy: Policy,
+    indication: Indication,
+    alerts: list[Alert],
+    sources: list[str],
+) -> WeightResult:
+    """The dosing weight under the policy (pre-pregnancy weight where it says so), with its reasoning."""
+    weight = dosing_weight(weight_request(request, policy, alerts), policy, catalog)
+    if weight.fell_back_to_actual and policy.ibw_formula is not None:
+        alerts.append(fallback_alert(request, catalog, indication, policy, weight))
+    if policy.ibw_formula is not None:
+        sources.append(f"IBW formula: {catalog.formulas[policy.ibw_formula].source}")
     if request.pregnant and policy.pregnancy_weight == "pre-pregnancy" and request.pre_pregnancy_weight_kg:
         before = request.pre_pregnancy_weight_kg
         sources.append(f"Pregnancy: dosed on pre-pregnancy weight {before:g} kg ({policy.source})")
+    return weight
+
+
+def _context(
+    request: DoseRequest, catalog: Catalog, policy: Policy, indication: Indication, weight: WeightResult
+) -> _Context:
     regimen = indication.regimens.get(cast(Phase, request.phase))  # phase validated above
     dose_g_per_kg = (
         request.dose_g_per_kg
         if request.dose_g_per_kg is not None
         else (regimen.usual_g_per_kg if regimen is not None else None)
     )
-    prescribed_g = None if dose_g_per_kg is None else round(dose_g_per_kg * weight.dosing_weight_kg, 2)
-    ctx = _Context(
+    return _Context(
         request=request,
         policy=policy,
         weight=weight,
-        rate_weight_kg=rate_weight_kg,
+        rate_weight_kg=round(min(request.weight_kg, weight.dosing_weight_kg), 1),
         dose_g_per_kg=dose_g_per_kg,
-        prescribed_g=prescribed_g,
+        prescribed_g=None if dose_g_per_kg is None else round(dose_g_per_kg * weight.dosing_weight_kg, 2),
         regimen=regimen,
         indication=indication,
-        premedication=_premedication(request, catalog),
+        premedication=premedication(request, catalog),
     )
 
-    concentration = product.concentration_g_per_ml.value
-    if concentration is not None:
-        sources.append(f"{product.name} concentration: {product.concentration_g_per_ml.source}")
+
+def _route_and_regimen(
+    ctx: _Context, product: Product, alerts: list[Alert], sources: list[str]
+) -> Regimen | None:
+    """The regimen to dose by, or None with a hard stop (SC product, no sourced regimen for the phase)."""
+    request, indication = ctx.request, ctx.indication
     if not product.is_iv:
         alerts.append(
             Alert.make(
@@ -324,8 +197,8 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 "engine version. No plan.",
             )
         )
-        return _finish(ctx, alerts, sources, (), None, concentration)
-    if regimen is None:
+        return None
+    if ctx.regimen is None:
         alerts.append(
             Alert.make(
                 "no_regimen_for_phase",
@@ -334,21 +207,27 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 + f". Phases with a regimen: {_ids(indication.regimens) or 'none'}.",
             )
         )
-        return _finish(ctx, alerts, sources, (), None, concentration)
-    sources.append(f"{indication.name} {request.phase} regimen: {regimen.source}")
-    assert dose_g_per_kg is not None and prescribed_g is not None
-    days = request.days if request.days is not None else regimen.usual_days
-    max_course_g = round(regimen.max_g_per_kg * weight.dosing_weight_kg, 2)
+        return None
+    sources.append(f"{indication.name} {request.phase} regimen: {ctx.regimen.source}")
+    return ctx.regimen
+
+
+def _dose_in_range(
+    ctx: _Context, regimen: Regimen, days: int, max_course_g: float, alerts: list[Alert]
+) -> bool:
+    """Dose and days against the regimen: above the maximum stops; below the range or odd days warn."""
+    request, indication, dose_g_per_kg = ctx.request, ctx.indication, ctx.dose_g_per_kg
+    assert dose_g_per_kg is not None
     if dose_g_per_kg > regimen.max_g_per_kg + 1e-9:
         alerts.append(
             Alert.make(
                 "dose_above_max",
                 f"{dose_g_per_kg:g} g/kg is above the {request.phase} maximum of "
                 f"{regimen.max_g_per_kg:g} g/kg per course for {indication.name} "
-                f"({max_course_g:g} g at {weight.dosing_weight_kg:g} kg). No plan.",
+                f"({max_course_g:g} g at {ctx.weight.dosing_weight_kg:g} kg). No plan.",
             )
         )
-        return _finish(ctx, alerts, sources, (), max_course_g, concentration)
+        return False
     if dose_g_per_kg < regimen.min_g_per_kg - 1e-9:
         alerts.append(
             Alert.make(
@@ -365,7 +244,16 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 f"for {indication.name} ({request.phase}).",
             )
         )
-    sizes = product.vial_sizes_g.value
+    return True
+
+
+def _product_known(
+    product: Product,
+    concentration: float | None,
+    sizes: list[float] | None,
+    alerts: list[Alert],
+    sources: list[str],
+) -> bool:
     if concentration is None or sizes is None:
         missing = [
             name for name, fact in (("concentration", concentration), ("vial sizes", sizes)) if fact is None
@@ -375,13 +263,27 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 "product_data_unknown", f"{product.name}: {' and '.join(missing)} unknown in the catalog."
             )
         )
-        return _finish(ctx, alerts, sources, (), max_course_g, concentration)
+        return False
     sources.append(f"{product.name} vial sizes: {product.vial_sizes_g.source}")
+    return True
 
+
+def _vials(
+    ctx: _Context,
+    catalog: Catalog,
+    product: Product,
+    sizes: tuple[float, ...],
+    days: int,
+    max_course_g: float,
+    alerts: list[Alert],
+) -> VialPlan | None:
+    """Whole vials per day by the policy's rounding rule (children's rule under the adult age)."""
+    request, policy, prescribed_g = ctx.request, ctx.policy, ctx.prescribed_g
+    assert prescribed_g is not None
     adult_age = catalog.administration.screening.adult_age_years.value
     is_child = adult_age is not None and request.age_years < adult_age
     rule = policy.rounding_children if is_child else policy.rounding
-    vial_plan = plan_vials(prescribed_g, max_course_g, days, tuple(sizes), rule, policy.rounding_step_g)
+    vial_plan = plan_vials(prescribed_g, max_course_g, days, sizes, rule, policy.rounding_step_g)
     if vial_plan is None:
         alerts.append(
             Alert.make(
@@ -391,7 +293,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 f"{days} day(s) with rounding '{rule}' and the maximum {max_course_g:g} g.",
             )
         )
-        return _finish(ctx, alerts, sources, (), max_course_g, concentration)
+        return None
     dispensed_g = vial_plan.course_cg / 100
     if vial_plan.course_cg != round(prescribed_g * 100):
         difference = dispensed_g - prescribed_g
@@ -404,57 +306,77 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 f"{policy.id}, never above the maximum {max_course_g:g} g.",
             )
         )
+    return vial_plan
 
-    # titration protocol for the indication, or the label's general protocol (off-label)
+
+def _ladder(
+    request: DoseRequest,
+    catalog: Catalog,
+    product: Product,
+    indication: Indication,
+    cap_groups: list[str],
+    concentration: float,
+    alerts: list[Alert],
+    sources: list[str],
+) -> Ladder | None:
+    """The rate ladder: the label's protocol for the indication (or its general one, off-label), capped
+    for the patient's risks and history; None when no rate can be given (with the alert that says why)."""
     protocol = product.titration_for(indication.id)
     if protocol is None and product.default_titration_indication is not None:
         protocol = product.titration_for(product.default_titration_indication)
-    steps_possible = protocol is not None and protocol.max_rate is not None
-    ladder = None
     if protocol is None or protocol.max_rate is None:
         alerts.append(
             Alert.make("product_data_unknown", f"{product.name}: no infusion-rate protocol in the catalog.")
         )
-    else:
-        sources.append(f"{product.name} infusion rates: {protocol.source}")
-        limit = _rate_limit(request, catalog, product, protocol, screening.cap_groups, concentration)
-        alerts.extend(limit.alerts)
-        sources.extend(limit.sources)
-        steps_possible = limit.known
-        cap = limit.cap_mg_per_kg_min
-        if steps_possible:
-            site = catalog.administration.site_titration
-            ladder = build_ladder(protocol, concentration, site.interval_min, cap)
-            if (
-                screening.cap_groups
-                and cap is not None
-                and ladder.cap_mg_per_kg_min < ladder.label_max_mg_per_kg_min
-            ):
-                alerts.append(
-                    Alert.make(
-                        "rate_capped_for_risk",
-                        f"Slower plan: maximum rate {ladder.cap_mg_per_kg_min:.4g} mg/kg/min instead of the "
-                        f"label's {ladder.label_max_mg_per_kg_min:.4g} because of: "
-                        f"{', '.join(screening.cap_groups)}. Steps, pump rates, infusion and chair time are "
-                        "computed for the slower rate.",
-                    )
-                )
-            if ladder.uses_site_protocol:
-                sources.append(f"Step schedule: {site.source}")
-                interval_text = (
-                    f"the label's {protocol.step_interval_min}-min interval"
-                    if protocol.step_interval_min
-                    else f"every {site.interval_min} min (site interval)"
-                )
-                alerts.append(
-                    Alert.make(
-                        "titration_site_protocol",
-                        f"{product.name}'s label says to increase the rate gradually as tolerated without "
-                        f"step sizes; the site protocol doubles the rate, {interval_text}, up to the "
-                        "maximum.",
-                    )
-                )
+        return None
+    sources.append(f"{product.name} infusion rates: {protocol.source}")
+    limit = rate_limit(request, catalog, product, protocol, cap_groups, concentration)
+    alerts.extend(limit.alerts)
+    sources.extend(limit.sources)
+    if not limit.known:
+        return None
+    cap = limit.cap_mg_per_kg_min
+    site = catalog.administration.site_titration
+    ladder = build_ladder(protocol, concentration, site.interval_min, cap)
+    if cap_groups and cap is not None and ladder.cap_mg_per_kg_min < ladder.label_max_mg_per_kg_min:
+        alerts.append(
+            Alert.make(
+                "rate_capped_for_risk",
+                f"Slower plan: maximum rate {ladder.cap_mg_per_kg_min:.4g} mg/kg/min instead of the "
+                f"label's {ladder.label_max_mg_per_kg_min:.4g} because of: "
+                f"{', '.join(cap_groups)}. Steps, pump rates, infusion and chair time are "
+                "computed for the slower rate.",
+            )
+        )
+    if ladder.uses_site_protocol:
+        sources.append(f"Step schedule: {site.source}")
+        interval_text = (
+            f"the label's {protocol.step_interval_min}-min interval"
+            if protocol.step_interval_min
+            else f"every {site.interval_min} min (site interval)"
+        )
+        alerts.append(
+            Alert.make(
+                "titration_site_protocol",
+                f"{product.name}'s label says to increase the rate gradually as tolerated without "
+                f"step sizes; the site protocol doubles the rate, {interval_text}, up to the "
+                "maximum.",
+            )
+        )
+    return ladder
 
+
+def _days(
+    ctx: _Context,
+    catalog: Catalog,
+    vial_plan: VialPlan,
+    days: int,
+    ladder: Ladder | None,
+    concentration: float,
+    sources: list[str],
+) -> list[DayPlan]:
+    """Each day: its share of the dose, vials, volume, pump steps and chair time."""
+    assert ctx.prescribed_g is not None
     chair = catalog.administration.chair
     setup = chair.setup_min.value
     obs_first = chair.observation_first_infusion_min.value
@@ -463,14 +385,14 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
         f"Chair time: set-up {chair.setup_min.source}; observation "
         f"{chair.observation_first_infusion_min.source}; {chair.observation_later_min.source}"
     )
-    day_prescribed_cg = _split_exact(round(prescribed_g * 100), days)
+    day_prescribed_cg = _split_exact(round(ctx.prescribed_g * 100), days)
     day_plans: list[DayPlan] = []
     for index in range(days):
         dispensed_day = vial_plan.days_cg[index] / 100
         volume = round(dispensed_day / concentration, 1)
-        steps = () if ladder is None else plan_steps(ladder, volume, rate_weight_kg, concentration)
+        steps = () if ladder is None else plan_steps(ladder, volume, ctx.rate_weight_kg, concentration)
         infusion = round(sum(step.minutes for step in steps), 1) if steps else None
-        observation = obs_first if (request.first_infusion and index == 0) else obs_later
+        observation = obs_first if (ctx.request.first_infusion and index == 0) else obs_later
         chair_min = (
             None
             if infusion is None or setup is None or observation is None
@@ -490,18 +412,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
                 observation_min=observation,
             )
         )
-    if "cardiac" in screening.risk_groups:
-        largest = max(day.volume_ml for day in day_plans)
-        alerts.append(
-            Alert.make(
-                "heart_failure_volume",
-                f"Heart failure / volume overload risk: up to {largest:g} mL in one day at "
-                f"{concentration * 100:g}% ({dispensed_g:g} g over {days} day(s)); "
-                "slower rate, consider more "
-                "days, prefer a 10% product, monitor fluid balance.",
-            )
-        )
-    return _finish(ctx, alerts, sources, tuple(day_plans), max_course_g, concentration, dispensed_g)
+    return day_plans
 
 
 def _split_exact(total_cg: int, days: int) -> list[int]:
