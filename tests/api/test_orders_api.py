@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from igflow.cli_dose import dose
+from igflow.cli.dose import dose
 from igflow.orders.models import PlanVersion, Verification
 from igflow.security.models import User
 from tests.conftest import World
@@ -32,6 +32,18 @@ def _order(world: World, user: str = "prescriber", **changes: Any) -> Any:
         **changes,
     }
     return world.client(user).post("/api/v1/orders", json=body)
+
+
+def _plan_versions(world: World) -> int:
+    with world.db.session() as session:
+        return len(session.execute(select(PlanVersion)).scalars().all())
+
+
+def _recompute(world: World, order_id: int) -> Any:
+    """The POST that brings an out-of-date plan up to date (a GET never writes a version)."""
+    response = world.client("pharmacist").post(f"/api/v1/orders/{order_id}/plan-versions")
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 def _ready(world: World) -> None:
@@ -101,8 +113,16 @@ def test_a_new_weight_makes_a_new_version_that_needs_a_new_verification(world: W
     url = f"/api/v1/orders/{order['id']}/verifications"
     assert pharmacist.post(url, json={"version": 1, "decision": "verified"}).status_code == 201
     _measure(world, "weight_kg", 95.0, on="2026-11-15")
+    # Reading never writes: the order reads as out of date, with what changed, until a POST recomputes it.
+    read = pharmacist.get(f"/api/v1/orders/{order['id']}").json()
+    assert read["current_version"] == 1 and read["verification_status"] == "out_of_date"
+    assert [c["fact"] for c in read["out_of_date_changes"]] == ["weight_kg"]
+    assert _plan_versions(world) == 1
+    assert order["id"] in [o["id"] for o in pharmacist.get("/api/v1/verification-queue").json()]
+    assert _plan_versions(world) == 1
+    _recompute(world, order["id"])
     now = pharmacist.get(f"/api/v1/orders/{order['id']}").json()
-    assert now["current_version"] == 2
+    assert now["current_version"] == 2 and now["out_of_date_changes"] == []
     assert now["verification_status"] == "pending"
     changes = {c["fact"]: (c["before"], c["after"]) for c in now["versions"][1]["changes"]}
     assert changes["weight_kg"] == (72.0, 95.0)
@@ -115,10 +135,10 @@ def test_a_new_weight_makes_a_new_version_that_needs_a_new_verification(world: W
         == "verified"
     )
     _measure(world, "creatinine_umol_per_l", 160, on="2026-11-16")
+    _recompute(world, order["id"])
     again = pharmacist.get(f"/api/v1/orders/{order['id']}").json()
     assert again["current_version"] == 3 and again["verification_status"] == "pending"
-    with world.db.session() as session:
-        assert len(session.execute(select(PlanVersion)).scalars().all()) == 3
+    assert _plan_versions(world) == 3
 
 
 def test_a_hard_stopped_plan_cannot_be_verified(world: World) -> None:

@@ -294,7 +294,7 @@ def test_cli_with_the_exported_protocol_gives_the_same_plan_as_the_api(world: Wo
     import typer
     from typer.testing import CliRunner
 
-    from igflow.cli_dose import dose
+    from igflow.cli.dose import dose
 
     _approvers(world)
     protocol = _propose(world)

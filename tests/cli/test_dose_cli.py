@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from igflow.catalog.loader import default_data_dir
-from igflow.cli_dose import catalog_app, dose
+from igflow.cli.dose import catalog_app, dose
 
 app = typer.Typer()
 app.command("dose")(dose)
@@ -140,7 +140,7 @@ def test_catalog_check_fails_on_bad_data(tmp_path: Path) -> None:
 
 def test_python_m_entry_point() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "igflow.cli_dose", *BASE, "--json"],
+        [sys.executable, "-m", "igflow.cli.dose", *BASE, "--json"],
         capture_output=True,
         text=True,
         check=False,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from igflow.cli_schedule import schedule_app
+from igflow.cli.schedule import schedule_app
 
 runner = CliRunner()
 

@@ -242,7 +242,7 @@ def test_demo_inventory_recall_trace_and_cli(db: Any, tmp_path: Any, monkeypatch
     from rich.console import Console
     from typer.testing import CliRunner
 
-    from igflow.cli_lots import lots_app
+    from igflow.cli.lots import lots_app
     from igflow.config import get_settings
     from igflow.demo.inventory import load_inventory_demo
     from igflow.demo.network import load_demo

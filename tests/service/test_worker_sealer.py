@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from igflow.cli_worker import seal_audit_log
+from igflow.cli.worker import seal_audit_log
 from igflow.config import Settings
 from igflow.db import Database
 from igflow.security import audit

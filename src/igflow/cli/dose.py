@@ -1,7 +1,7 @@
 """`igflow dose` and `igflow catalog check` (shared/contracts/dose.md).
 
 The lead's ``igflow.cli`` registers ``dose`` as a command and ``catalog_app`` as the ``catalog`` group.
-For local use: ``python -m igflow.cli_dose dose ...`` or ``python -m igflow.cli_dose catalog check``.
+For local use: ``python -m igflow.cli.dose dose ...`` or ``python -m igflow.cli.dose catalog check``.
 """
 
 from __future__ import annotations

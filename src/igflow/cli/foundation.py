@@ -15,11 +15,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from igflow.cli_audit import audit_app
-from igflow.cli_dose import catalog_app, dose
-from igflow.cli_lots import lots_app
-from igflow.cli_schedule import schedule_app
-from igflow.cli_worker import worker
+from igflow.cli.audit import audit_app
+from igflow.cli.dose import catalog_app, dose
+from igflow.cli.lots import lots_app
+from igflow.cli.schedule import schedule_app
+from igflow.cli.worker import worker
 from igflow.config import get_settings
 
 app = typer.Typer(help="igflow: immunoglobulin therapy from referral to outcome.", no_args_is_help=True)
@@ -85,7 +85,7 @@ def serve(
     console.print(
         f"igflow serving on http://{host or settings.host}:{port or settings.port}  (Ctrl+C to stop)"
     )
-    from igflow.cli_worker import start_worker_process, stop_worker_process
+    from igflow.cli.worker import start_worker_process, stop_worker_process
 
     job_worker = start_worker_process() if (settings.serve_worker if worker is None else worker) else None
     try:
@@ -312,7 +312,3 @@ def restore(
         err.print("[red]pg_restore failed; see its message above.[/red]")
         raise typer.Exit(result.returncode)
     console.print(f"[green]Restored {backup_file}.[/green]")
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m igflow.cli`
-    app()
