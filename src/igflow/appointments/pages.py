@@ -9,12 +9,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from igflow.appointments import service as appointments_service
-from igflow.appointments.models import PlanningRun
 from igflow.appointments.routes import calendar_response
 from igflow.appointments.schemas import BookIn, PlanningIn, StatusIn
 from igflow.db import utcnow
@@ -217,7 +215,7 @@ def load_page(
     except ValueError:
         raise InvalidInput("week: use the form YYYY-MM-DD", "week") from None
     monday = day - dt.timedelta(days=day.weekday())
-    days = appointments_service.week_load(session, chosen.id, monday)
+    days = appointments_service.week_load(session, principal, chosen.id, monday)
     return render(
         request,
         "schedule/load.html",
@@ -233,7 +231,7 @@ def load_page(
 
 
 def _planning_context(session: Session, principal: Principal, error: str | None) -> dict[str, Any]:
-    runs = list(session.execute(select(PlanningRun).order_by(PlanningRun.id.desc()).limit(20)).scalars())
+    runs = appointments_service.list_runs(session, principal, limit=20)
     jobs = [
         j
         for j in jobs_service.list_jobs(session, principal, planning_job.KIND_NAME, limit=10)
@@ -295,7 +293,7 @@ def planning_run_page(
     principal: Principal = require(Perm.SCHEDULE_PLAN),
     session: Session = Depends(get_session),
 ) -> Response:
-    run = appointments_service.get_run(session, run_id)
+    run = appointments_service.get_run(session, principal, run_id)
     moves, unscheduled = appointments_service.run_moves(session, run)
     names = patients_service.display_names(session, [m["patient_id"] for m in moves + unscheduled])
     context = {"run": run, "moves": moves, "unscheduled": unscheduled, "names": names, "error": None}

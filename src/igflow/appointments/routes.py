@@ -116,7 +116,10 @@ def week_load(
     session: Session = Depends(get_session),
 ) -> list[dict[str, Any]]:
     monday = week - dt.timedelta(days=week.weekday())
-    return [{**day, "date": day["date"].isoformat()} for day in service.week_load(session, site_id, monday)]
+    return [
+        {**day, "date": day["date"].isoformat()}
+        for day in service.week_load(session, principal, site_id, monday)
+    ]
 
 
 def _run_out(session: Session, run: Any) -> PlanningRunOut:
@@ -142,6 +145,7 @@ def run_planning(
     queue: JobQueue = Depends(get_queue),
 ) -> JobOut:
     """Queue a planning run; poll the returned job (``GET /jobs/{id}``) for progress and its draft run."""
+    service.check_free_appointments(session, principal, data.free_appointment_ids)
     job = jobs_service.submit(session, queue, principal, planning_job.KIND_NAME, planning_job.params_of(data))
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return jobs_service.job_out(job)
@@ -151,7 +155,7 @@ def run_planning(
 def read_run(
     run_id: int, principal: Principal = require(Perm.SCHEDULE_PLAN), session: Session = Depends(get_session)
 ) -> PlanningRunOut:
-    return _run_out(session, service.get_run(session, run_id))
+    return _run_out(session, service.get_run(session, principal, run_id))
 
 
 @router.post("/planning-runs/{run_id}/publish", response_model=PlanningRunOut)

@@ -43,7 +43,7 @@ from igflow.scheduling.evaluate import evaluate
 from igflow.scheduling.greedy import solve_greedy
 from igflow.scheduling.models import Instance, Schedule, hhmm_to_min, min_to_hhmm
 from igflow.scheduling.suggest import SlotIndex
-from igflow.security import audit
+from igflow.security import audit, scope
 from igflow.security.principal import Principal
 from igflow.sites.models import Chair, Site
 from igflow.sites.schemas import WEEKDAYS
@@ -100,10 +100,11 @@ def create_course(
     session: Session, principal: Principal, order_id: int, not_before: dt.date | None = None
 ) -> Course:
     """A course for the next cycle of a verified order: sessions, chair minutes, window, priority."""
-    order = session.get(Order, order_id)
-    if order is None:
-        raise NotFound(f"order {order_id} not found", "order_id")
-    patients_service.check_access(session, principal, order.patient_id)
+    order = scope.get(session, principal, Order, order_id, "order")
+    try:
+        patients_service.check_access(session, principal, order.patient_id)
+    except NotFound:
+        raise NotFound(f"order {order_id} not found", "order_id") from None
     verified = orders_service.current_verified_plan(session, order_id)
     if verified is None:
         session.commit()  # keep a plan version the refresh may have appended
@@ -204,9 +205,7 @@ def _sessions(session: Session, course_id: int) -> list[CourseSession]:
 
 
 def _load_course(session: Session, principal: Principal, course_id: int) -> Course:
-    course = session.get(Course, course_id)
-    if course is None:
-        raise NotFound(f"course {course_id} not found")
+    course = scope.get(session, principal, Course, course_id, "course")
     try:
         patients_service.check_access(session, principal, course.patient_id)
     except NotFound:
@@ -248,16 +247,8 @@ def read_course(session: Session, principal: Principal, course_id: int) -> Cours
 
 
 def waiting_courses(session: Session, principal: Principal) -> list[CourseOut]:
-    courses = list(
-        session.execute(
-            select(Course).where(Course.status == "waiting").order_by(Course.priority, Course.target)
-        ).scalars()
-    )
-    visible = [
-        c
-        for c in courses
-        if principal.may_see_sites(patients_service.patient_site_ids(session, c.patient_id))
-    ]
+    query = select(Course).where(Course.status == "waiting").order_by(Course.priority, Course.target)
+    visible = list(session.execute(scope.rows(query, principal, Course)).scalars())
     audit.record(
         session, principal.actor, "course.list", "course", detail={"returned_ids": [c.id for c in visible]}
     )
@@ -329,11 +320,19 @@ def build_instance(
     *,
     free_appointment_ids: set[int] | None = None,
     only_course_ids: set[int] | None = None,
+    principal: Principal | None = None,
 ) -> InstanceMap:
-    """The contract instance for a horizon: centres, waiting courses, and booked appointments as fixed."""
+    """The contract instance for a horizon: centres, waiting courses, and booked appointments as fixed.
+
+    With a site-limited ``principal``, only their centres and the courses of patients they may see (the
+    run then records just those centres); freeing an appointment at another centre is refused."""
     rules = policy()
     end = start + dt.timedelta(days=days - 1)
     centres = _centres(session)
+    if principal is not None:
+        centres = [s for s in centres if scope.sees_site(principal, s.id)]
+        for appointment_id in sorted(free_appointment_ids or set()):
+            scope.appointment(session, principal, appointment_id, "free_appointment_ids")
     if not centres:
         raise InvalidInput("no active infusion centre to schedule into")
     codes = {s.id: s.code for s in centres}
@@ -386,6 +385,8 @@ def build_instance(
     query = select(Course).where(Course.status == "waiting", Course.earliest <= end, Course.latest >= start)
     if only_course_ids is not None:
         query = query.where(Course.id.in_(only_course_ids))
+    if principal is not None:
+        query = scope.rows(query, principal, Course)
     courses = list(session.execute(query.order_by(Course.id)).scalars())
     courses += [c for c in freed_courses if c not in courses]
     preferred = _patient_sites(session, {c.patient_id for c in courses}, codes)
@@ -699,6 +700,9 @@ def suggest(
     sites = _course_sites(session, course, preferred[course.patient_id], centres)
     if not sites:
         raise InvalidInput("course_id: the patient is seen at home only; no chair to book", "course_id")
+    sites = [code for code in sites if scope.sees_site(principal, imap.site_ids[code])]
+    if not sites:
+        raise InvalidInput("course_id: none of the patient's centres is yours to book", "course_id")
     docs = _course_session_docs(session, course, sites, start, imap.instance.end_date)
     from igflow.scheduling.models import Session as ContractSession
 
@@ -744,6 +748,7 @@ def book(session: Session, principal: Principal, course_id: int, data: BookIn) -
     ).scalar_one_or_none()
     if site is None:
         raise InvalidInput(f"site: unknown centre '{data.site}'", "site")
+    scope.require_own_site(principal, site.id, "site")
     chairs = _active_chairs(site)
     placements = []
     for cs, day, start, number in zip(sessions, data.dates, data.starts, data.chairs, strict=True):
@@ -796,10 +801,11 @@ def change_status(
 ) -> tuple[AppointmentOut, list[dict[str, Any]]]:
     """Cancel or mark a no-show: frees the chair and nurse capacity, puts the course back to waiting, and
     suggests the freed time to waiting courses (everyone else stays where they are)."""
-    appt = session.get(Appointment, appointment_id)
-    if appt is None:
-        raise NotFound(f"appointment {appointment_id} not found")
-    patients_service.check_access(session, principal, appt.patient_id)
+    appt = scope.appointment(session, principal, appointment_id)
+    try:
+        patients_service.check_access(session, principal, appt.patient_id)
+    except NotFound:
+        raise NotFound(f"appointment {appointment_id} not found") from None
     if appt.status != "booked":
         raise Conflict(f"status: the appointment is already {appt.status}", "status")
     cs = session.get(CourseSession, appt.course_session_id)
@@ -960,7 +966,9 @@ def run_planning(
     Synchronous (scripts, the demo loader): the read transaction ends before the solve, so no database
     lock is held while it runs. Pages and the API run planning as a background job
     (:mod:`igflow.jobs.planning`) instead."""
-    imap = build_instance(session, start, days, free_appointment_ids=free_appointment_ids)
+    imap = build_instance(
+        session, start, days, free_appointment_ids=free_appointment_ids, principal=principal
+    )
     session.commit()  # no transaction open during the solve
     greedy, optimised = solve_planning(imap.instance, time_limit_s=time_limit_s, seed=seed)
     run = save_planning_run(session, principal, imap, start, days, greedy, optimised)
@@ -968,11 +976,25 @@ def run_planning(
     return run
 
 
-def get_run(session: Session, run_id: int) -> PlanningRun:
-    run = session.get(PlanningRun, run_id)
-    if run is None:
-        raise NotFound(f"planning run {run_id} not found")
-    return run
+def list_runs(session: Session, principal: Principal, limit: int = 20) -> list[PlanningRun]:
+    """The newest planning runs that cover only centres the principal works at."""
+    query = (
+        select(PlanningRun)
+        .order_by(PlanningRun.id.desc())
+        .limit(limit if not scope.limited(principal) else 500)
+    )
+    return scope.runs(session, principal, query)[:limit]
+
+
+def check_free_appointments(session: Session, principal: Principal, appointment_ids: list[int]) -> None:
+    """Refuse, before a run is queued, freeing an appointment the principal may not see."""
+    for appointment_id in sorted(set(appointment_ids)):
+        scope.appointment(session, principal, appointment_id, "free_appointment_ids")
+
+
+def get_run(session: Session, principal: Principal, run_id: int) -> PlanningRun:
+    """A planning run covering only centres the principal works at (others are not found)."""
+    return scope.planning_run(session, principal, run_id)
 
 
 def run_moves(session: Session, run: PlanningRun) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -1000,7 +1022,7 @@ def run_moves(session: Session, run: PlanningRun) -> tuple[list[dict[str, Any]],
 def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
     """Book the draft's proposals course by course; a course that clashes with a booking made since the run
     is reported and left waiting, never half-booked."""
-    run = get_run(session, run_id)
+    run = get_run(session, principal, run_id)
     if run.status != "draft":
         raise Conflict(f"planning run {run.id} is {run.status}, not a draft", "status")
     meta = run.instance["x_igflow"]
@@ -1065,7 +1087,7 @@ def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
 
 
 def discard(session: Session, principal: Principal, run_id: int) -> PlanningRun:
-    run = get_run(session, run_id)
+    run = get_run(session, principal, run_id)
     if run.status != "draft":
         raise Conflict(f"planning run {run.id} is {run.status}, not a draft", "status")
     run.status = "discarded"
@@ -1079,6 +1101,7 @@ def discard(session: Session, principal: Principal, run_id: int) -> PlanningRun:
 
 def chair_board(session: Session, principal: Principal, site_id: int, day: dt.date) -> dict[str, Any]:
     """Chairs × time for one centre and date: each booked appointment with its patient and indication."""
+    scope.require_site(principal, site_id)
     site = session.get(Site, site_id)
     if site is None:
         raise NotFound(f"site {site_id} not found")
@@ -1131,8 +1154,9 @@ def chair_board(session: Session, principal: Principal, site_id: int, day: dt.da
     }
 
 
-def week_load(session: Session, site_id: int, monday: dt.date) -> list[dict[str, Any]]:
+def week_load(session: Session, principal: Principal, site_id: int, monday: dt.date) -> list[dict[str, Any]]:
     """Per day of the week: patients in chairs per slot against the nurse and chair capacity."""
+    scope.require_site(principal, site_id)
     site = session.get(Site, site_id)
     if site is None:
         raise NotFound(f"site {site_id} not found")
@@ -1245,11 +1269,10 @@ def ics_for_patient(session: Session, principal: Principal, patient_id: int, hos
 
 def ready_to_schedule(session: Session, principal: Principal) -> list[dict[str, Any]]:
     """Active orders whose current plan is verified and that have no course waiting or booked."""
-    orders = list(session.execute(select(Order).where(Order.status == "active").order_by(Order.id)).scalars())
+    query = select(Order).where(Order.status == "active").order_by(Order.id)
+    orders = list(session.execute(scope.rows(query, principal, Order)).scalars())
     out = []
     for order in orders:
-        if not principal.may_see_sites(patients_service.patient_site_ids(session, order.patient_id)):
-            continue
         busy = session.execute(
             select(Course.id).where(Course.order_id == order.id, Course.status.in_(("waiting", "booked")))
         ).first()

@@ -39,7 +39,7 @@ from igflow.infusions.schemas import PAYLOADS, EntryIn
 from igflow.orders.models import Order, PlanVersion
 from igflow.patients import service as patients_service
 from igflow.patients.schemas import MeasurementIn
-from igflow.security import audit
+from igflow.security import audit, scope
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
@@ -129,10 +129,11 @@ def _deliverable_ml(day: dict[str, Any], minutes: float) -> float:
 
 def check_in(session: Session, principal: Principal, appointment_id: int) -> InfusionRecord:
     """Open the chart for today's appointment (the same record if it is already open)."""
-    appointment = session.get(Appointment, appointment_id)
-    if appointment is None:
-        raise NotFound(f"appointment {appointment_id} not found")
-    patients_service.check_access(session, principal, appointment.patient_id)
+    appointment = scope.appointment(session, principal, appointment_id)
+    try:
+        patients_service.check_access(session, principal, appointment.patient_id)
+    except NotFound:
+        raise NotFound(f"appointment {appointment_id} not found") from None
     existing = session.execute(
         select(InfusionRecord).where(InfusionRecord.appointment_id == appointment.id)
     ).scalar_one_or_none()
@@ -180,9 +181,7 @@ def check_in(session: Session, principal: Principal, appointment_id: int) -> Inf
 
 
 def _load(session: Session, principal: Principal, record_id: int) -> InfusionRecord:
-    record = session.get(InfusionRecord, record_id)
-    if record is None:
-        raise NotFound(f"infusion record {record_id} not found")
+    record = scope.get(session, principal, InfusionRecord, record_id, "infusion record")
     try:
         patients_service.check_access(session, principal, record.patient_id)
     except NotFound:
@@ -656,16 +655,12 @@ def tasks(session: Session, principal: Principal, queue: str | None = None) -> l
         if queue not in queues:
             raise Forbidden(f"queue: the {queue} queue is not yours", "queue")
         queues = [queue]
-    rows = list(
-        session.execute(
-            select(WorkTask)
-            .where(WorkTask.status == "open", WorkTask.queue.in_(queues))
-            .order_by(WorkTask.due_by.is_(None), WorkTask.due_by, WorkTask.id)
-        ).scalars()
+    query = (
+        select(WorkTask)
+        .where(WorkTask.status == "open", WorkTask.queue.in_(queues))
+        .order_by(WorkTask.due_by.is_(None), WorkTask.due_by, WorkTask.id)
     )
-    visible = [
-        t for t in rows if principal.may_see_sites(patients_service.patient_site_ids(session, t.patient_id))
-    ]
+    visible = list(session.execute(scope.rows(query, principal, WorkTask)).scalars())
     audit.record(
         session, principal.actor, "task.list", "work_task", detail={"returned_ids": [t.id for t in visible]}
     )
@@ -676,10 +671,7 @@ def tasks(session: Session, principal: Principal, queue: str | None = None) -> l
 def complete_task(
     session: Session, principal: Principal, task_id: int, outcome: dict[str, Any], note: str
 ) -> WorkTask:
-    task = session.get(WorkTask, task_id)
-    if task is None:
-        raise NotFound(f"task {task_id} not found")
-    patients_service.check_access(session, principal, task.patient_id)
+    task = scope.get(session, principal, WorkTask, task_id, "task")
     if task.queue not in my_queues(principal):
         raise Forbidden(f"This task is in the {task.queue} queue.", "queue")
     if task.status != "open":
@@ -699,6 +691,7 @@ def complete_task(
 
 def today_at_site(session: Session, principal: Principal, site_id: int, day: Any) -> list[dict[str, Any]]:
     """The day's appointments at a centre with each chair's live state (for the chair side and the board)."""
+    scope.require_site(principal, site_id)
     appointments = list(
         session.execute(
             select(Appointment)
@@ -757,12 +750,13 @@ def states_for_appointments(session: Session, appointment_ids: list[int]) -> dic
 def history(session: Session, principal: Principal, patient_id: int) -> list[dict[str, Any]]:
     """A patient's infusions: date, product, lots, dose, reactions."""
     patients_service.check_access(session, principal, patient_id)
-    rows = session.execute(
+    query = (
         select(InfusionRecord, Appointment)
         .join(Appointment, Appointment.id == InfusionRecord.appointment_id)
         .where(InfusionRecord.patient_id == patient_id)
         .order_by(Appointment.date)
-    ).all()
+    )
+    rows = session.execute(scope.rows(query, principal, Appointment)).all()
     out = []
     for record, appointment in rows:
         entries = _entries(session, record.id)
@@ -789,11 +783,12 @@ def history(session: Session, principal: Principal, patient_id: int) -> list[dic
 
 def reaction_report(session: Session, principal: Principal) -> dict[str, Any]:
     """Reaction rates per product, indication and first-vs-later infusion, beside the published baseline."""
-    rows = session.execute(
+    query = (
         select(InfusionRecord, Order.indication_id)
         .join(Order, Order.id == InfusionRecord.order_id)
         .where(InfusionRecord.status.in_(("signed", "observation", "stopped")))
-    ).all()
+    )
+    rows = session.execute(scope.rows(query, principal, InfusionRecord)).all()
     groups: dict[str, dict[str, dict[str, int]]] = {"product": {}, "indication": {}, "infusion": {}}
     for record, indication in rows:
         for dimension, key in (

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +24,7 @@ from igflow.appointments.models import Appointment, Course, CourseSession
 from igflow.catalog import load_catalog
 from igflow.catalog.models import Product
 from igflow.db import utcnow
-from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
+from igflow.errors import Conflict, InvalidInput, NotFound
 from igflow.inventory import core, gs1
 from igflow.inventory.models import (
     InventoryLot,
@@ -62,7 +62,7 @@ from igflow.orders.models import Order, PlanVersion
 from igflow.patients import service as patients_service
 from igflow.patients.models import Patient
 from igflow.scheduling.models import min_to_hhmm
-from igflow.security import audit
+from igflow.security import audit, scope
 from igflow.security.principal import Principal
 from igflow.sites.models import Site
 
@@ -395,6 +395,7 @@ def receive(session: Session, principal: Principal, data: ReceiptIn) -> LotOut:
             "vial_size_g",
         )
     site = _site(session, data.site_id)
+    scope.require_own_site(principal, site.id)
     if data.label_expiry < utcnow().date():
         raise InvalidInput(
             f"label_expiry: {data.label_expiry.isoformat()} has passed; do not receive it", "label_expiry"
@@ -515,9 +516,9 @@ def list_lots(
 
 def read_lot(session: Session, principal: Principal, lot_id: int) -> LotDetailOut:
     lot = _lot(session, lot_id)
-    moves = list(
-        session.execute(select(StockMove).where(StockMove.lot_id == lot.id).order_by(StockMove.id)).scalars()
-    )
+    query = select(StockMove).where(StockMove.lot_id == lot.id).order_by(StockMove.id)
+    # Availability is shared, the ledger is not: other sites' moves (their patients) are left out.
+    moves = list(session.execute(scope.rows(query, principal, StockMove)).scalars())
     patient_ids = sorted({m.patient_id for m in moves if m.patient_id is not None})
     if patient_ids:  # the ledger links the lot to patients: an audited read
         audit.record(
@@ -537,6 +538,7 @@ def set_storage(session: Session, principal: Principal, lot_id: int, data: Stora
     if data.room_temperature_since is not None and data.room_temperature_since > utcnow().date():
         raise InvalidInput("room_temperature_since: the date is in the future", "room_temperature_since")
     lot = _lot(session, lot_id, lock="update")
+    scope.require_own_site(principal, lot.site_id, "lot_id")
     before = (lot.storage_place, lot.room_temperature_since)
     lot.storage_place = data.storage_place
     lot.room_temperature_since = data.room_temperature_since
@@ -566,6 +568,7 @@ def set_storage(session: Session, principal: Principal, lot_id: int, data: Stora
 def change_status(session: Session, principal: Principal, lot_id: int, data: StatusIn) -> StatusChangeOut:
     """Quarantine, release or recall a lot at every site; quarantine and recall drop every allocation."""
     lot = _lot(session, lot_id, lock="update")
+    _require_every_holding_site(session, principal, lot)
     current = lot.status
     if data.action == "release" and current != "quarantined":
         raise Conflict(f"action: lot {lot.lot_number} is {current}, not quarantined", "action")
@@ -619,9 +622,25 @@ def change_status(session: Session, principal: Principal, lot_id: int, data: Sta
     return StatusChangeOut(lot=lot_out(session, lot), move=move_out(move), released=released)
 
 
+def _require_every_holding_site(session: Session, principal: Principal, lot: InventoryLot) -> None:
+    """A status change acts at every site holding the lot: a site-limited user needs all of them."""
+    if not scope.limited(principal):
+        return
+    held = set(
+        session.execute(
+            select(StockBalance.site_id).where(
+                StockBalance.lot_id == lot.id, or_(StockBalance.on_hand > 0, StockBalance.allocated > 0)
+            )
+        ).scalars()
+    )
+    for site_id in sorted(held | {lot.site_id}):
+        scope.require_own_site(principal, site_id, "lot_id")
+
+
 def transfer(session: Session, principal: Principal, lot_id: int, data: TransferIn) -> list[MoveOut]:
     if data.from_site_id == data.to_site_id:
         raise InvalidInput("to_site_id: a transfer goes to another site", "to_site_id")
+    scope.require_own_site(principal, data.from_site_id, "from_site_id")
     lot = _lot(session, lot_id, lock="share")
     _site(session, data.from_site_id, "from_site_id")
     _site(session, data.to_site_id, "to_site_id")
@@ -674,16 +693,18 @@ def transfer(session: Session, principal: Principal, lot_id: int, data: Transfer
 
 
 def _appointment(session: Session, principal: Principal, appointment_id: int) -> Appointment:
-    appt = session.get(Appointment, appointment_id)
-    if appt is None:
-        raise NotFound(f"appointment {appointment_id} not found", "appointment_id")
-    patients_service.check_access(session, principal, appt.patient_id)
+    appt = scope.appointment(session, principal, appointment_id, "appointment_id")
+    try:
+        patients_service.check_access(session, principal, appt.patient_id)
+    except NotFound:
+        raise NotFound(f"appointment {appointment_id} not found", "appointment_id") from None
     return appt
 
 
 def waste(session: Session, principal: Principal, lot_id: int, data: WasteIn) -> MoveOut:
     lot = _lot(session, lot_id, lock="share")
     _site(session, data.site_id)
+    scope.require_own_site(principal, data.site_id)
     patient_id = None
     if data.appointment_id is not None:
         appt = _appointment(session, principal, data.appointment_id)
@@ -775,6 +796,7 @@ def _net_dispensed(session: Session, lot_id: int, appointment_id: int) -> int:
 def set_par_level(session: Session, principal: Principal, data: ParLevelIn) -> dict[str, Any]:
     _product(data.product_id)
     _site(session, data.site_id)
+    scope.require_own_site(principal, data.site_id)
     stmt = _insert(session)(ParLevel).values(
         site_id=data.site_id,
         product_id=data.product_id,
@@ -1254,6 +1276,7 @@ def run_allocation(session: Session, principal: Principal, start: dt.date, days:
     date order, or, for a product in shortage over the horizon, in clinical-priority order: urgent, then
     recommended indications, induction, maintenance), and what cannot be found is reported as a shortfall.
     """
+    scope.require_unlimited(principal, "An allocation run")
     released: list[ReleasedOut] = []
     stale = session.execute(
         select(StockAllocation, Appointment)
@@ -1403,8 +1426,7 @@ def _picks(
 def pick_list(session: Session, principal: Principal, site_id: int, day: dt.date) -> list[PickOut]:
     """What to take out of the fridge at a site for a day, per appointment (FEFO allocations held)."""
     _site(session, site_id)
-    if principal.site_ids is not None and site_id not in principal.site_ids:
-        raise Forbidden(f"site_id: you do not work at site {site_id}", "site_id")
+    scope.require_own_site(principal, site_id)
     return _picks(session, principal, day, 1, site_id)
 
 
@@ -1443,8 +1465,8 @@ def _shortfalls(session: Session, start: dt.date, days: int) -> list[ShortfallOu
 
 
 def shortfalls(session: Session, principal: Principal, start: dt.date, days: int) -> list[ShortfallOut]:
-    """Booked appointment days whose vials are not (all) allocated yet."""
-    return _shortfalls(session, start, days)
+    """Booked appointment days whose vials are not (all) allocated yet (at the principal's sites)."""
+    return [s for s in _shortfalls(session, start, days) if scope.sees_site(principal, s.site_id)]
 
 
 def shortage(session: Session, principal: Principal, start: dt.date, days: int) -> ShortageOut:
@@ -1477,10 +1499,13 @@ def shortage(session: Session, principal: Principal, start: dt.date, days: int) 
         int(d.demand_id)
         for d in sorted(demands, key=lambda d: (d.priority, not d.recommended, d.on_date, d.demand_id))
         if d.product in result.shortage_products
+        and scope.sees_site(principal, by_id[d.demand_id].appointment.site_id)
     ]
     proposals = []
     for p in result.proposals:
         r = by_id[p.demand_id]
+        if not scope.sees_site(principal, r.appointment.site_id):
+            continue  # the priority order is the network's; each site sees its own appointments in it
         proposals.append(
             ProposalOut(
                 appointment_id=r.appointment.id,

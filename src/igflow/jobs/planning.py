@@ -50,7 +50,11 @@ def plan(
     report(0.01, "Reading waiting courses, bookings and chairs")
     with db.read_session() as session:
         imap = appointments_service.build_instance(
-            session, start, days, free_appointment_ids=set(params.get("free_appointment_ids") or [])
+            session,
+            start,
+            days,
+            free_appointment_ids=set(params.get("free_appointment_ids") or []),
+            principal=principal,
         )
         session.rollback()
     # From here until the draft is saved no database transaction is open.

@@ -25,7 +25,7 @@ from igflow.patients.schemas import (
     PatientPatch,
     PatientSummary,
 )
-from igflow.security import audit
+from igflow.security import audit, scope
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
@@ -68,11 +68,7 @@ def _search_name(family: str, given: str) -> str:
 
 
 def _visible(query: Select[Any], principal: Principal) -> Select[Any]:
-    if principal.site_ids is None:
-        return query
-    return query.where(
-        exists().where(PatientSite.patient_id == Patient.id, PatientSite.site_id.in_(principal.site_ids))
-    )
+    return scope.rows(query, principal, Patient)
 
 
 def _check_access(principal: Principal, patient: Patient) -> None:

@@ -5,18 +5,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from igflow.db import utcnow
 from igflow.directory import service as directory_service
 from igflow.errors import Conflict, InvalidInput, NotFound, PreconditionRequired
 from igflow.patients import service as patients_service
-from igflow.patients.models import PatientSite
 from igflow.patients.schemas import Page
 from igflow.referrals.models import Referral, ReferralDocument
 from igflow.referrals.schemas import ReferralDecision, ReferralIn, ReferralOut
-from igflow.security import audit
+from igflow.security import audit, scope
 from igflow.security.principal import Principal
 
 # Allowed moves of a referral's status; accepted and declined may be reopened for review with a reason.
@@ -125,12 +124,7 @@ def search(
     if patient_id is not None:
         patients_service.check_access(session, principal, patient_id)
         query = query.where(Referral.patient_id == patient_id)
-    if principal.site_ids is not None:
-        query = query.where(
-            exists().where(
-                PatientSite.patient_id == Referral.patient_id, PatientSite.site_id.in_(principal.site_ids)
-            )
-        )
+    query = scope.by_patient(query, principal, Referral.patient_id)
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = list(
         session.execute(
