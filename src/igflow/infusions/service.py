@@ -860,3 +860,19 @@ def prior_reactions(session: Session, patient_id: int, exclude_record_id: int) -
         .limit(5)
     ).all()
     return [{"date": day, "grade": r.max_reaction_grade, "product_id": r.product_id} for r, day in rows]
+
+
+def highest_reaction_grades(session: Session, patient_ids: Any) -> dict[int, int | None]:
+    """:func:`highest_reaction_grade` for many patients in one query."""
+    ids = sorted(set(patient_ids))
+    out: dict[int, int | None] = dict.fromkeys(ids)
+    if not ids:
+        return out
+    rows = session.execute(
+        select(InfusionRecord.patient_id, InfusionRecord.max_reaction_grade)
+        .where(InfusionRecord.patient_id.in_(ids), InfusionRecord.max_reaction_grade > 0)
+        .order_by(InfusionRecord.patient_id, InfusionRecord.max_reaction_grade)
+    )
+    for patient_id, grade in rows:  # the highest comes last and stays
+        out[patient_id] = grade or None
+    return out

@@ -222,6 +222,17 @@ def order_detail(
     return _order_page(request, session, principal, order_id, None)
 
 
+@router.post("/orders/{order_id}/plan")
+def order_recompute(
+    order_id: int,
+    principal: Principal = require(Perm.ORDER_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    """The page's "Recompute the plan" button: a new version from the current facts, then the order."""
+    orders_service.recompute(session, principal, order_id)
+    return RedirectResponse(f"/orders/{order_id}", status_code=303)
+
+
 @router.post("/orders/{order_id}/verify", response_class=HTMLResponse)
 async def order_verify(
     request: Request,

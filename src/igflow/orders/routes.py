@@ -46,6 +46,15 @@ def read_order(
     return service.read(session, principal, order_id)
 
 
+@router.post("/orders/{order_id}/plan-versions", response_model=OrderOut)
+def recompute_plan(
+    order_id: int, principal: Principal = require(Perm.ORDER_READ), session: Session = Depends(get_session)
+) -> OrderOut:
+    """Bring an out-of-date plan up to date: a new version from the patient's current facts (none when
+    they have not changed). Reading an order never writes; this is how its plan follows the facts."""
+    return service.recompute(session, principal, order_id)[0]
+
+
 @router.get("/patients/{patient_id}/orders", response_model=list[OrderOut])
 def patient_orders(
     patient_id: int, principal: Principal = require(Perm.ORDER_READ), session: Session = Depends(get_session)

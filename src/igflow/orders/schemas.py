@@ -81,8 +81,12 @@ class OrderOut(BaseModel):
     status: str
     entered_by_user_id: int
     created_at: datetime
-    verification_status: Literal["verified", "pending", "rejected", "hard_stop"]
+    #: ``out_of_date``: the patient's facts changed since the current version (listed in
+    #: ``out_of_date_changes``); whatever was decided on it no longer clears the order until the plan is
+    #: recomputed (``POST /orders/{id}/plan-versions``, or a verification, which recomputes first).
+    verification_status: Literal["verified", "pending", "rejected", "hard_stop", "out_of_date"]
     current_version: int
+    out_of_date_changes: list[dict[str, Any]] = Field(default_factory=list)
     versions: list[PlanVersionOut]
 
 

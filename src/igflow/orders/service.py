@@ -1,17 +1,22 @@
 """Use cases of the orders capability: order entry, plan versions from the latest patient facts, verification.
 
 A plan version is computed from the order and the patient's facts at that moment (weight, height, sex, age,
-risks, creatinine). Whenever an order is read, the facts are compared with those of its latest version; if
-any differ, a new version is appended with the differences listed, and the earlier verification no longer
-applies to the current plan. Nothing is overwritten.
+risks, creatinine). Reading an order never writes: the facts are compared with those of its latest version
+and, if any differ, the order reads as "plan out of date" with the differences listed (it waits for a
+pharmacist, and scheduling and dispensing treat it as unverified). A POST brings it up to date
+(:func:`recompute`, and :func:`verify` always does first): a new version is appended with the differences,
+and the earlier verification no longer applies to the current plan. Nothing is overwritten.
+
+Lists check many orders at once with a :class:`FactSource`: one query per kind of fact for all their
+patients, and what does not depend on the patient (organisation, payers, protocols in force) once.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,29 +80,90 @@ def _age_years(dob: date, on: date) -> float:
     return round((on - dob).days / 365.25, 2)
 
 
-def _policy_for(
-    session: Session, order: Order | OrderIn, patient_id: int, catalog: Catalog
-) -> tuple[str, str]:
-    """The dosing-weight policy and its origin: the order, else the payer, the organisation, the catalog."""
-    policy_id = order.policy_id
-    if policy_id:
-        return policy_id, "order"
-    payer_id = patients_service.primary_payer_id(session, patient_id)
-    if payer_id is not None:
-        payer = directory_service.get_payer(session, payer_id)
-        if payer.dosing_policy_id:
-            return payer.dosing_policy_id, f"payer {payer.name}"
-    organisation = sites_service.get_organisation(session)
-    if organisation is not None and organisation.default_dosing_policy_id:
-        return organisation.default_dosing_policy_id, "organisation default"
-    return catalog.default_policy, "catalog default"
+_MEMO = "igflow.orders.facts_memo"
+
+
+def _transaction_memo(session: Session) -> dict[Any, Any]:
+    """Facts that do not depend on the patient, kept for the current transaction (a new one starts afresh)."""
+    transaction = session.get_transaction()
+    held = session.info.get(_MEMO)
+    if transaction is None:
+        return {}
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_MEMO] = held
+    memo: dict[Any, Any] = held[1]
+    return memo
+
+
+class FactSource:
+    """The stored facts behind the plans of some patients, loaded together (one query per kind of fact);
+    the organisation, payers and the protocol versions in force per site are looked up once per
+    transaction. Build one per request for a list of orders; :func:`patient_facts` builds its own."""
+
+    def __init__(self, session: Session, patient_ids: Any, catalog: Catalog) -> None:
+        from igflow.infusions import service as infusions_service  # infusions build on orders
+
+        ids = sorted(set(patient_ids))
+        self.session, self.catalog, self.today = session, catalog, utcnow().date()
+        self.latest = patients_service.latest_measurements_for(session, ids)
+        self.payer_ids = patients_service.primary_payer_ids(session, ids)
+        self.sites = patients_service.sites_of(session, ids)
+        self.reaction_grades = infusions_service.highest_reaction_grades(session, ids)
+        self.memo = _transaction_memo(session)
+
+    def _payer_policy(self, payer_id: int) -> tuple[str | None, str]:
+        key = ("payer", payer_id)
+        if key not in self.memo:
+            payer = directory_service.get_payer(self.session, payer_id)
+            self.memo[key] = (payer.dosing_policy_id, payer.name)
+        found: tuple[str | None, str] = self.memo[key]
+        return found
+
+    def _organisation_policy(self) -> str | None:
+        if "organisation" not in self.memo:
+            organisation = sites_service.get_organisation(self.session)
+            self.memo["organisation"] = organisation.default_dosing_policy_id if organisation else None
+        found: str | None = self.memo["organisation"]
+        return found
+
+    def policy(self, order: Order | OrderIn, patient_id: int) -> tuple[str, str]:
+        """The dosing-weight policy and its origin: the order, else the payer, the organisation, the
+        catalog."""
+        if order.policy_id:
+            return order.policy_id, "order"
+        payer_id = self.payer_ids.get(patient_id)
+        if payer_id is not None:
+            policy_id, name = self._payer_policy(payer_id)
+            if policy_id:
+                return policy_id, f"payer {name}"
+        default = self._organisation_policy()
+        if default:
+            return default, "organisation default"
+        return self.catalog.default_policy, "catalog default"
+
+    def home_site_id(self, patient_id: int) -> int | None:
+        sites = self.sites.get(patient_id) or []
+        return sites[0] if sites else None
+
+    def protocol_ids(self, site_id: int | None) -> list[int]:
+        key = ("protocols", site_id, self.today)
+        if key not in self.memo:
+            in_force = protocols_service.in_force(self.session, site_id, self.today, self.catalog)
+            self.memo[key] = list(in_force.ids)
+        return list(self.memo[key])
 
 
 def patient_facts(
-    session: Session, patient: Patient, order: Order | OrderIn, catalog: Catalog
+    session: Session,
+    patient: Patient,
+    order: Order | OrderIn,
+    catalog: Catalog,
+    source: FactSource | None = None,
 ) -> dict[str, Any]:
     """The facts a plan is computed from, as stored with each version (and compared to find changes)."""
-    latest = patients_service.latest_measurements(session, patient.id)
+    source = source or FactSource(session, [patient.id], catalog)
+    latest = source.latest.get(patient.id) or {}
     missing = [k for k in ("weight_kg", "height_cm") if k not in latest]
     if missing:
         names = " and ".join(k.split("_")[0] for k in missing)
@@ -109,9 +175,8 @@ def patient_facts(
             "patient_id",
         )
     risks = sorted({risk for flag, risk in _FLAG_RISKS if getattr(patient, flag)})
-    policy, policy_from = _policy_for(session, order, patient.id, catalog)
-    site_id = patients_service.home_site_id(session, patient.id)
-    protocols = protocols_service.in_force(session, site_id, utcnow().date(), catalog)
+    policy, policy_from = source.policy(order, patient.id)
+    site_id = source.home_site_id(patient.id)
     facts: dict[str, Any] = {
         "weight_kg": latest["weight_kg"].value,
         "weight_measured_on": latest["weight_kg"].measured_on.isoformat(),
@@ -136,17 +201,11 @@ def patient_facts(
         if patient.pregnancy_status == "pregnant" and "pre_pregnancy_weight_kg" in latest
         else None,
         "site_id": site_id,
-        "protocol_ids": protocols.ids,
-        "prior_reaction_grade": _prior_reaction_grade(session, patient.id),
+        "protocol_ids": source.protocol_ids(site_id),
+        "prior_reaction_grade": source.reaction_grades.get(patient.id),
         "pharmacist_values": None,
     }
     return facts
-
-
-def _prior_reaction_grade(session: Session, patient_id: int) -> int | None:
-    from igflow.infusions import service as infusions_service  # infusions build on orders
-
-    return infusions_service.highest_reaction_grade(session, patient_id)
 
 
 def _creatinine_age_days(facts: dict[str, Any]) -> int | None:
@@ -309,22 +368,82 @@ def _append_version(
     return version
 
 
-def refresh(session: Session, order: Order, catalog: Catalog | None = None) -> tuple[PlanVersion, bool]:
-    """Bring the order's plan up to date with the patient's facts; returns (current version, created?)."""
-    catalog = catalog or load_catalog()
-    versions = _versions(session, order.id)
-    latest = versions[-1]
+class _Head(NamedTuple):
+    """What a check needs of an order's current plan version (not the plan itself)."""
+
+    id: int
+    order_id: int
+    version: int
+    inputs: dict[str, Any]
+    hard_stopped: bool
+
+
+def _heads(session: Session, order_ids: Any) -> dict[int, _Head]:
+    """Each order's current (highest) plan version, without its plan, in one query."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    newest = (
+        select(PlanVersion.order_id, func.max(PlanVersion.version).label("version"))
+        .where(PlanVersion.order_id.in_(ids))
+        .group_by(PlanVersion.order_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            PlanVersion.id,
+            PlanVersion.order_id,
+            PlanVersion.version,
+            PlanVersion.inputs,
+            PlanVersion.hard_stopped,
+        ).join(
+            newest, (PlanVersion.order_id == newest.c.order_id) & (PlanVersion.version == newest.c.version)
+        )
+    )
+    return {row.order_id: _Head(*row) for row in rows}
+
+
+def _current_facts(
+    session: Session, order: Order, latest: PlanVersion | _Head, catalog: Catalog, source: FactSource | None
+) -> dict[str, Any] | None:
+    """The facts the order's plan would be computed from now; None when there is nothing to recompute
+    (the order is not active, or its facts are now incomplete: the last plan stands and verification rules
+    still apply)."""
     if order.status != "active":
-        return latest, False
+        return None
     patient = session.get(Patient, order.patient_id)
     assert patient is not None
     try:
-        facts = patient_facts(session, patient, order, catalog)
+        facts = patient_facts(session, patient, order, catalog, source)
     except InvalidInput:
-        return latest, False  # facts now incomplete: keep the last plan, verification rules still apply
+        return None
     facts["pharmacist_values"] = latest.inputs.get("pharmacist_values")  # they stay with the order
-    changes = _changes(latest.inputs, facts)
-    if not changes:
+    return facts
+
+
+def pending_changes(
+    session: Session,
+    order: Order,
+    latest: PlanVersion | _Head | None = None,
+    catalog: Catalog | None = None,
+    source: FactSource | None = None,
+) -> list[dict[str, Any]]:
+    """What differs between the patient's facts now and those of the order's current plan version (empty:
+    the plan is up to date). Reads only: :func:`refresh` appends the new version."""
+    latest = latest or _heads(session, [order.id])[order.id]
+    facts = _current_facts(session, order, latest, catalog or load_catalog(), source)
+    return [] if facts is None else _changes(latest.inputs, facts)
+
+
+def refresh(session: Session, order: Order, catalog: Catalog | None = None) -> tuple[PlanVersion, bool]:
+    """Bring the order's plan up to date with the patient's facts; returns (current version, created?).
+
+    This writes (a new version when facts changed): call it from a POST, never from a read."""
+    catalog = catalog or load_catalog()
+    latest = _versions(session, order.id)[-1]
+    facts = _current_facts(session, order, latest, catalog, None)
+    changes = [] if facts is None else _changes(latest.inputs, facts)
+    if facts is None or not changes:
         return latest, False
     reason = "patient facts changed: " + ", ".join(FACT_NAMES.get(c["fact"], c["fact"]) for c in changes)
     try:
@@ -458,11 +577,48 @@ def _load(session: Session, principal: Principal, order_id: int) -> Order:
 
 
 def read(session: Session, principal: Principal, order_id: int) -> OrderOut:
+    """The order with its versions; a plan the patient's facts no longer match reads as out of date (no
+    version is written here: :func:`recompute` does that, in a POST)."""
     order = _load(session, principal, order_id)
-    refresh(session, order)
+    out = _outs(session, [order], _stale(session, [order]))[0]
     audit.record(session, principal.actor, "order.read", "order", order.id, patient_id=order.patient_id)
     session.commit()
-    return to_out(session, order)
+    return out
+
+
+def recompute(session: Session, principal: Principal, order_id: int) -> tuple[OrderOut, bool]:
+    """Bring an out-of-date plan up to date (a new version from the current facts); (order, created?)."""
+    order = _load(session, principal, order_id)
+    current, created = refresh(session, order)
+    audit.record(
+        session,
+        principal.actor,
+        "order.recompute",
+        "order",
+        order.id,
+        patient_id=order.patient_id,
+        detail={"version": current.version, "created": created},
+    )
+    session.commit()
+    return _outs(session, [order], {})[0], created
+
+
+def _stale(
+    session: Session, orders: list[Order], heads: dict[int, _Head] | None = None
+) -> dict[int, list[dict[str, Any]]]:
+    """For each order whose plan is out of date, what changed (orders up to date are left out)."""
+    active = [o for o in orders if o.status == "active"]
+    if not active:
+        return {}
+    catalog = load_catalog()
+    patient_ids = {o.patient_id for o in active}
+    # held here so that session.get finds them in the identity map (it only keeps referenced objects)
+    patients = session.execute(select(Patient).where(Patient.id.in_(patient_ids))).scalars().all()
+    source = FactSource(session, patient_ids, catalog)
+    heads = heads if heads is not None else _heads(session, [o.id for o in active])
+    found = {o.id: pending_changes(session, o, heads[o.id], catalog, source) for o in active}
+    del patients
+    return {order_id: changes for order_id, changes in found.items() if changes}
 
 
 def list_for_patient(session: Session, principal: Principal, patient_id: int) -> list[OrderOut]:
@@ -472,9 +628,7 @@ def list_for_patient(session: Session, principal: Principal, patient_id: int) ->
             select(Order).where(Order.patient_id == patient_id).order_by(Order.id.desc())
         ).scalars()
     )
-    catalog = load_catalog()
-    for order in orders:
-        refresh(session, order, catalog)
+    outs = _outs(session, orders, _stale(session, orders))
     audit.record(
         session,
         principal.actor,
@@ -485,7 +639,7 @@ def list_for_patient(session: Session, principal: Principal, patient_id: int) ->
         detail={"count": len(orders)},
     )
     session.commit()
-    return [to_out(session, o) for o in orders]
+    return outs
 
 
 def verify(session: Session, principal: Principal, order_id: int, data: VerificationIn) -> OrderOut:
@@ -572,7 +726,7 @@ def verify(session: Session, principal: Principal, order_id: int, data: Verifica
         detail={"version": current.version, "re_review": data.re_review},
     )
     session.commit()
-    return to_out(session, order)
+    return _outs(session, [order], {})[0]  # refreshed above: up to date
 
 
 def _resolve_with_pharmacist_value(
@@ -628,35 +782,43 @@ def _resolve_with_pharmacist_value(
 
 
 def queue(session: Session, principal: Principal) -> list[OrderOut]:
-    """Active orders whose current plan awaits a pharmacist (refreshing each first)."""
+    """Active orders whose current plan awaits a pharmacist: pending, hard-stopped, or out of date (the
+    patient's facts changed since the plan; the pharmacist recomputes it). Reads only, in a few queries."""
     orders = list(
         session.execute(select(Order).where(Order.status == "active").order_by(Order.created_at)).scalars()
     )
-    catalog = load_catalog()
-    waiting: list[OrderOut] = []
-    for order in orders:
-        if not principal.may_see_sites(patients_service.patient_site_ids(session, order.patient_id)):
-            continue
-        refresh(session, order, catalog)
-        out = to_out(session, order)
-        if out.verification_status in ("pending", "hard_stop"):
-            waiting.append(out)
+    sites = patients_service.sites_of(session, {o.patient_id for o in orders})
+    orders = [o for o in orders if principal.may_see_sites(set(sites.get(o.patient_id) or []))]
+    latest = _heads(session, [o.id for o in orders])
+    stale = _stale(session, orders, latest)
+    decided = _latest_verifications(session, [v.id for v in latest.values()])
+    waiting = [
+        o
+        for o in orders
+        if o.id in stale or latest[o.id].hard_stopped or decided.get(latest[o.id].id) is None
+    ]
+    outs = _outs(session, waiting, stale)
     audit.record(
-        session, principal.actor, "order.queue", "order", detail={"returned_ids": [o.id for o in waiting]}
+        session, principal.actor, "order.queue", "order", detail={"returned_ids": [o.id for o in outs]}
     )
     session.commit()
-    return waiting
+    return outs
 
 
 def current_verified_plan(session: Session, order_id: int) -> tuple[PlanVersion, Verification] | None:
-    """For scheduling and dispensing: the current plan and its verification, or None if not verified now."""
+    """For scheduling and dispensing: the current plan and its verification, or None if not verified now
+    (never verified, rejected, or out of date because the patient's facts changed). Reads only."""
     order = session.get(Order, order_id)
     if order is None:
         return None
-    current, _created = refresh(session, order)
-    verification = _latest_verification(session, current.id)
+    head = _heads(session, [order.id])[order.id]
+    verification = _latest_verification(session, head.id)
     if verification is None or verification.decision != "verified":
         return None
+    if pending_changes(session, order, head):
+        return None
+    current = session.get(PlanVersion, head.id)
+    assert current is not None
     return current, verification
 
 
@@ -669,19 +831,53 @@ def _latest_verification(session: Session, plan_version_id: int) -> Verification
     ).scalar_one_or_none()
 
 
+def _latest_verifications(session: Session, plan_version_ids: Any) -> dict[int, Verification]:
+    """The latest decision on each of these plan versions (versions never decided are left out)."""
+    ids = sorted(set(plan_version_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Verification).where(Verification.plan_version_id.in_(ids)).order_by(Verification.id)
+    ).scalars()
+    return {v.plan_version_id: v for v in rows}  # the latest comes last and stays
+
+
 def to_out(session: Session, order: Order) -> OrderOut:
-    versions = _versions(session, order.id)
-    by_version = {
-        v.id: list(
-            session.execute(
-                select(Verification).where(Verification.plan_version_id == v.id).order_by(Verification.id)
-            ).scalars()
-        )
-        for v in versions
-    }
+    """The order with its versions and whether its plan is out of date (checked here)."""
+    return _outs(session, [order], _stale(session, [order]))[0]
+
+
+def _outs(session: Session, orders: list[Order], stale: dict[int, list[dict[str, Any]]]) -> list[OrderOut]:
+    """Orders with every version and verification, in two queries; ``stale`` names the out-of-date ones."""
+    if not orders:
+        return []
+    versions: dict[int, list[PlanVersion]] = {o.id: [] for o in orders}
+    for v in session.execute(
+        select(PlanVersion)
+        .where(PlanVersion.order_id.in_(versions))
+        .order_by(PlanVersion.order_id, PlanVersion.version)
+    ).scalars():
+        versions[v.order_id].append(v)
+    checks: dict[int, list[Verification]] = {v.id: [] for vs in versions.values() for v in vs}
+    for x in session.execute(
+        select(Verification).where(Verification.plan_version_id.in_(checks)).order_by(Verification.id)
+    ).scalars():
+        checks[x.plan_version_id].append(x)
+    return [_out(order, versions[order.id], checks, stale.get(order.id) or []) for order in orders]
+
+
+def _out(
+    order: Order,
+    versions: list[PlanVersion],
+    checks: dict[int, list[Verification]],
+    changes: list[dict[str, Any]],
+) -> OrderOut:
     current = versions[-1]
-    latest = by_version[current.id][-1] if by_version[current.id] else None
-    status = "hard_stop" if current.hard_stopped else latest.decision if latest is not None else "pending"
+    latest = checks[current.id][-1] if checks[current.id] else None
+    if changes:
+        status = "out_of_date"
+    else:
+        status = "hard_stop" if current.hard_stopped else latest.decision if latest is not None else "pending"
     return OrderOut(
         id=order.id,
         patient_id=order.patient_id,
@@ -700,8 +896,9 @@ def to_out(session: Session, order: Order) -> OrderOut:
         status=order.status,
         entered_by_user_id=order.entered_by_user_id,
         created_at=order.created_at,
-        verification_status=status,  # type: ignore[arg-type]
+        verification_status=status,
         current_version=current.version,
+        out_of_date_changes=changes,
         versions=[
             PlanVersionOut(
                 id=v.id,
@@ -712,7 +909,7 @@ def to_out(session: Session, order: Order) -> OrderOut:
                 changes=v.changes,
                 hard_stopped=v.hard_stopped,
                 plan=v.plan,
-                verifications=[VerificationOut.model_validate(x) for x in by_version[v.id]],
+                verifications=[VerificationOut.model_validate(x) for x in checks[v.id]],
             )
             for v in versions
         ],

@@ -449,3 +449,62 @@ def home_site_id(session: Session, patient_id: int) -> int | None:
         .order_by(PatientSite.rank)
         .limit(1)
     ).scalar_one_or_none()
+
+
+# --- many patients at once (for lists that check many orders in one request) ---------------------------
+
+
+def latest_measurements_for(session: Session, patient_ids: Any) -> dict[int, dict[str, MeasurementOut]]:
+    """:func:`latest_measurements` for many patients in one query (a patient with none maps to ``{}``)."""
+    ids = sorted(set(patient_ids))
+    out: dict[int, dict[str, MeasurementOut]] = {pid: {} for pid in ids}
+    if not ids:
+        return out
+    rows = session.execute(
+        select(Measurement)
+        .where(Measurement.patient_id.in_(ids))
+        .order_by(Measurement.patient_id, Measurement.measured_on.desc(), Measurement.id.desc())
+    ).scalars()
+    amended: set[int] = set()
+    for m in rows:
+        if m.amends_id:
+            amended.add(m.amends_id)
+        latest = out[m.patient_id]
+        if m.id in amended or m.kind in latest:
+            continue
+        latest[m.kind] = MeasurementOut.model_validate(m)
+    return out
+
+
+def primary_payer_ids(session: Session, patient_ids: Any) -> dict[int, int | None]:
+    """:func:`primary_payer_id` for many patients in one query."""
+    from igflow.patients.models import Coverage
+
+    ids = sorted(set(patient_ids))
+    out: dict[int, int | None] = dict.fromkeys(ids)
+    if not ids:
+        return out
+    rows = session.execute(
+        select(Coverage.patient_id, Coverage.payer_id)
+        .where(Coverage.patient_id.in_(ids), Coverage.active.is_(True))
+        .order_by(Coverage.patient_id, Coverage.rank.desc())
+    )
+    for patient_id, payer_id in rows:  # the lowest rank comes last and stays
+        out[patient_id] = payer_id
+    return out
+
+
+def sites_of(session: Session, patient_ids: Any) -> dict[int, list[int]]:
+    """Each patient's sites in preference order (the first is :func:`home_site_id`), in one query."""
+    ids = sorted(set(patient_ids))
+    out: dict[int, list[int]] = {pid: [] for pid in ids}
+    if not ids:
+        return out
+    rows = session.execute(
+        select(PatientSite.patient_id, PatientSite.site_id)
+        .where(PatientSite.patient_id.in_(ids))
+        .order_by(PatientSite.patient_id, PatientSite.rank)
+    )
+    for patient_id, site_id in rows:
+        out[patient_id].append(site_id)
+    return out
