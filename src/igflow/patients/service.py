@@ -30,6 +30,8 @@ from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
 
+#: A name search with at most this many matches sorts them instead of walking the name index in order.
+_SORT_MATCHES_UP_TO = 5000
 SORTS = {
     "name": (Patient.search_name, Patient.id),
     "mrn": (Patient.mrn,),
@@ -200,7 +202,13 @@ def search(
             exists().where(PatientSite.patient_id == Patient.id, PatientSite.site_id == site_id)
         )
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    columns = [c.desc() if descending else c.asc() for c in SORTS[key]]
+    order = SORTS[key]
+    if q and key == "name" and total <= _SORT_MATCHES_UP_TO:
+        # Few matches: find them by the trigram index (PostgreSQL, migration 0010) and sort them. Walking
+        # the name index in order instead (what the planner picks for LIMIT, its LIKE estimate being
+        # coarse) reads the whole table when the matches are rare; "|| ''" keeps it from doing that.
+        order = (Patient.search_name.concat(""), Patient.id)
+    columns = [c.desc() if descending else c.asc() for c in order]
     rows = list(
         session.execute(query.order_by(*columns).offset((page - 1) * page_size).limit(page_size)).scalars()
     )
