@@ -584,3 +584,19 @@ def test_not_found_names_the_record_asked_for_never_its_patient(world: World) ->
     assert "patient" not in course.json()["detail"]
     check_in = _limited(world, "nurse").post(f"/api/v1/appointments/{appointment_id}/infusion")
     assert check_in.json()["detail"] == f"appointment {appointment_id} not found"
+
+
+def test_every_model_with_a_patient_or_a_site_is_scoped_or_exempt_with_a_reason() -> None:
+    """A new table with a patient_id or site_id column must say how site scope applies to it."""
+    import igflow.models  # noqa: F401  (every capability's tables)
+    from igflow.models import Base
+    from igflow.security import scope
+
+    scoped = {model.__name__ for model in scope._RULES}
+    unclassified = sorted(
+        mapper.class_.__name__
+        for mapper in Base.registry.mappers
+        if {c.name for c in mapper.local_table.columns} & {"patient_id", "site_id"}
+        and mapper.class_.__name__ not in scoped | set(scope.UNSCOPED)
+    )
+    assert unclassified == []

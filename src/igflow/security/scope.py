@@ -41,7 +41,8 @@ from igflow.errors import Forbidden, NotFound
 from igflow.infusions.models import InfusionRecord, WorkTask
 from igflow.inventory.models import StockAllocation, StockMove
 from igflow.orders.models import Order
-from igflow.patients.models import Patient, PatientSite
+from igflow.patients.models import Coverage, Measurement, Patient, PatientSite
+from igflow.referrals.models import Referral
 from igflow.security.principal import Principal
 
 T = TypeVar("T")
@@ -71,9 +72,13 @@ def _appointment_site_in(sites: Sites, appointment_id: Any) -> ColumnElement[boo
     return exists().where(Appointment.id == appointment_id, Appointment.site_id.in_(sites))
 
 
-# How a row of each site-scoped model belongs to sites: a WHERE clause for the principal's sites.
+# How a row of each site-scoped model belongs to sites: a WHERE clause for the principal's sites. Every
+# model with a patient_id or site_id column is here or in UNSCOPED with its reason (a test checks it).
 _RULES: dict[type, Callable[[Sites], ColumnElement[bool]]] = {
     Patient: lambda s: patient_in(s, Patient.id),
+    Measurement: lambda s: patient_in(s, Measurement.patient_id),
+    Coverage: lambda s: patient_in(s, Coverage.patient_id),
+    Referral: lambda s: patient_in(s, Referral.patient_id),
     Order: lambda s: patient_in(s, Order.patient_id),
     Course: lambda s: patient_in(s, Course.patient_id),
     WorkTask: lambda s: patient_in(s, WorkTask.patient_id),
@@ -81,6 +86,23 @@ _RULES: dict[type, Callable[[Sites], ColumnElement[bool]]] = {
     InfusionRecord: lambda s: _appointment_site_in(s, InfusionRecord.appointment_id),
     StockMove: lambda s: StockMove.site_id.in_(s),
     StockAllocation: lambda s: StockAllocation.site_id.in_(s),
+}
+
+
+# Models with a patient_id or site_id column that are deliberately not narrowed, and why.
+UNSCOPED: dict[str, str] = {
+    "PatientSite": "the rule itself: which sites a patient belongs to",
+    "InventoryLot": "stock availability is shared between sites (transfers); writes need one's own site",
+    "StockBalance": "stock availability is shared between sites (transfers)",
+    "ParLevel": "par levels are availability planning, shared; writes need one's own site",
+    "Chair": "the site directory",
+    "SiteHours": "the site directory",
+    "ClosedDate": "the site directory",
+    "SiteSlotLoad": "chair load counts without patients; the week load page checks the site",
+    "ClinicalProtocol": "site clinical policy, no patient data",
+    "AuditEvent": "the audit log is read by auditors for the whole organisation",
+    "User": "administration: the account of a patient",
+    "UserSite": "administration: a user's site limits",
 }
 
 
