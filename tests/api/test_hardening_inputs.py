@@ -164,7 +164,7 @@ def test_serve_leaves_proxy_headers_to_the_app(monkeypatch: pytest.MonkeyPatch, 
     import uvicorn
     from typer.testing import CliRunner
 
-    from igflow import cli
+    from igflow.cli import foundation as cli
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
