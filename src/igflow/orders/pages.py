@@ -33,24 +33,6 @@ from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
 
-#: Plan-version facts as a pharmacist reads them in "what changed".
-FACT_NAMES = {
-    "weight_kg": "weight (kg)",
-    "height_cm": "height (cm)",
-    "creatinine_umol_per_l": "serum creatinine (µmol/L)",
-    "egfr_ml_per_min_1_73m2": "eGFR (mL/min/1.73 m²)",
-    "sex": "sex",
-    "age_years": "age (years)",
-    "risks": "risk factors",
-    "pregnant": "pregnant",
-    "iga_deficient_with_antibodies": "IgA deficiency with anti-IgA antibodies",
-    "policy": "dosing-weight policy",
-    "protocol_ids": "site protocol versions in force",
-    "prior_reaction_grade": "highest reaction grade on the chart",
-    "pharmacist_values": "values entered by the verifying pharmacist",
-    "pre_pregnancy_weight_kg": "pre-pregnancy weight (kg)",
-}
-
 
 # --- dose calculator, orders and verification --------------------------------------------------------
 
@@ -202,7 +184,7 @@ def _order_page(
             "people": security_service.display_names(session, verifier_ids | {order.entered_by_user_id}),
             "prescriber": directory_service.get_prescriber(session, order.prescriber_id),
             "resolvable": any(a.get("resolvable_by") == "pharmacist" for a in current.plan["alerts"]),
-            "fact_names": FACT_NAMES,
+            "fact_names": orders_service.FACT_NAMES,
             "patient_name": patients_service.display_name(session, order.patient_id),
             "can_verify": principal.can(Perm.PLAN_VERIFY) and order.entered_by_user_id != principal.user_id,
             "reaction_flags": infusions_service.flags_for_order(session, order.id),
