@@ -114,14 +114,15 @@ def _ready_patient(world: World, age_over_65: bool = True) -> None:
     assert response.status_code == 200, response.text
 
 
-def _order(world: World) -> Any:
+def _order(world: World, phase: str = "induction") -> Any:
+    """A CIDP order on Privigen for Ann, entered by the prescriber."""
     response = world.client("prescriber").post(
         "/api/v1/orders",
         json={
             "patient_id": world.patients["ann"],
             "prescriber_id": world.prescriber_id,
             "indication_id": "cidp",
-            "phase": "induction",
+            "phase": phase,
             "product_id": "privigen",
         },
     )
@@ -200,18 +201,7 @@ def _maintenance_order(world: World) -> Any:
             f"/api/v1/patients/{world.patients['ann']}/measurements",
             json={"kind": kind, "value": value, "measured_on": "2026-11-01"},
         )
-    response = world.client("prescriber").post(
-        "/api/v1/orders",
-        json={
-            "patient_id": world.patients["ann"],
-            "prescriber_id": world.prescriber_id,
-            "indication_id": "cidp",
-            "phase": "maintenance",
-            "product_id": "privigen",
-        },
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
+    return _order(world, "maintenance")
 
 
 def test_a_version_is_decided_once_and_changed_only_by_a_reasoned_re_review(world: World) -> None:
