@@ -75,7 +75,9 @@ class StateMachine:
         if to == current:
             message = f"{self.noun} is already {self.label(current)}"
         elif not self.allowed(current):
-            message = f"{self.noun} is {self.label(current)}, which is final: it cannot become {self.label(to)}"
+            message = (
+                f"{self.noun} is {self.label(current)}, which is final: it cannot become {self.label(to)}"
+            )
         else:
             options = ", ".join(self.label(s) for s in sorted(self.allowed(current)))
             message = (
@@ -92,11 +94,13 @@ class StateMachine:
         *,
         expected: str | Iterable[str] | None = None,
         field_name: str | None = None,
+        guards: Iterable[Any] = (),
         **values: Any,
     ) -> str:
         """Move ``obj`` to ``to`` (with any other column ``values``) by compare-and-set; returns the state
         it came from. ``expected`` narrows the states this use case starts from (a "release" only from
-        quarantined), on top of the table."""
+        quarantined), on top of the table; ``guards`` are further conditions the row must still meet
+        (``Referral.version == 3``), and a row that no longer meets them is a concurrent change too."""
         current = getattr(obj, self.column)
         if expected is not None:
             starts = {expected} if isinstance(expected, str) else set(expected)
@@ -105,14 +109,13 @@ class StateMachine:
                     self.check(current, to, field_name)
                 allowed_from = " or ".join(self.label(s) for s in sorted(starts))
                 name = field_name or self.column
-                raise Conflict(
-                    f"{name}: {self.noun} is {self.label(current)}, not {allowed_from}", name
-                )
+                raise Conflict(f"{name}: {self.noun} is {self.label(current)}, not {allowed_from}", name)
         self.check(current, to, field_name)
+        session.flush()  # the object's other pending changes go first: the refresh below reloads it
         column = getattr(self.model, self.column)
         result = session.execute(
             update(self.model)
-            .where(self.model.id == obj.id, column == current)
+            .where(self.model.id == obj.id, column == current, *guards)
             .values({self.column: to, **values})
             .execution_options(synchronize_session=False)
         )
@@ -152,4 +155,7 @@ def describe() -> str:
 
 
 if __name__ == "__main__":
-    print(describe(), end="")
+    # run as a script this file is ``__main__``; the capabilities register in ``igflow.statemachine``
+    from igflow.statemachine import describe as _describe
+
+    print(_describe(), end="")

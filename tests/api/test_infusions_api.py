@@ -252,7 +252,7 @@ def test_a_grade_3_reaction_stops_the_infusion_and_flags_the_next_plan(world: Wo
     assert state["status"] == "stopped" and state["next_plan_flags"]
     assert any(t["kind"] == "reaction_review" for t in world.client("pharmacist").get("/api/v1/tasks").json())
     assert any(t["kind"] == "reaction_review" for t in world.client("prescriber").get("/api/v1/tasks").json())
-    assert chart("rate_change", {"rate_ml_per_h": 10}).status_code == 422  # no longer infusing
+    assert chart("rate_change", {"rate_ml_per_h": 10}).status_code == 409  # no longer infusing
     report = world.client("pharmacist").get("/api/v1/reports/reactions").json()
     assert report["groups"]["product"]["gammagard-liquid"]["serious"] == 1
 

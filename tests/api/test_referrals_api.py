@@ -39,8 +39,9 @@ def test_referral_intake_and_decision_flow(world: World) -> None:
     accepted = pharmacist.put(url, json={"status": "accepted", "version": review.json()["version"]})
     assert accepted.json()["status"] == "accepted"
     wrong_move = pharmacist.put(url, json={"status": "new", "version": accepted.json()["version"]})
-    assert wrong_move.status_code == 422
-    assert "can move to in_review" in wrong_move.json()["detail"]
+    assert wrong_move.status_code == 409
+    assert "is accepted and cannot become new" in wrong_move.json()["detail"]
+    assert "it can become in review" in wrong_move.json()["detail"]
 
 
 def test_unknown_indication_lists_the_valid_ids(world: World) -> None:

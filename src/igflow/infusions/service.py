@@ -43,6 +43,7 @@ from igflow.security import audit, scope
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
+from igflow.statemachine import StateMachine
 
 _VITAL_FIELDS = ("systolic_bp_mmhg", "heart_rate_bpm", "resp_rate_per_min", "spo2_percent", "temperature_c")
 
@@ -290,6 +291,282 @@ def _replayed(existing: ChartEntry, record_id: int, data: EntryIn) -> ChartEntry
     return existing
 
 
+#: The infusion record's status. ``stopped`` is an infusion a reaction stopped; it is ended (volume
+#: infused) like any other, then observed and signed. A signed record takes only corrections.
+RECORD = StateMachine(
+    "infusion_record",
+    InfusionRecord,
+    {
+        "checked_in": frozenset({"infusing"}),
+        "infusing": frozenset({"stopped", "observation"}),
+        "stopped": frozenset({"observation"}),
+        "observation": frozenset({"signed"}),
+        "signed": frozenset(),
+    },
+    labels={
+        "checked_in": "checked in (not started)",
+        "infusing": "infusing",
+        "stopped": "stopped after a reaction",
+        "observation": "in observation",
+        "signed": "signed",
+    },
+    noun="the infusion",
+)
+TASK = StateMachine(
+    "work_task", WorkTask, {"open": frozenset({"done"}), "done": frozenset()}, noun="the task"
+)
+_NOT_SIGNED = frozenset(RECORD.states - {"signed"})
+
+
+@dataclass
+class _Charting:
+    """What one chart entry's handler works with; a handler fills ``result`` and, when the entry moves the
+    record on, names the new status in ``to`` (with the columns that change beside it in ``values``)."""
+
+    session: Session
+    principal: Principal
+    record: InfusionRecord
+    data: EntryIn
+    payload: Any
+    view: RecordView
+    catalog: Catalog
+    occurred: datetime
+    result: dict[str, Any] = field(default_factory=dict)
+    to: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """One kind of chart entry: the record states it may be charted in (with the sentence a nurse reads
+    otherwise) and its handler."""
+
+    handler: Any
+    states: frozenset[str] = _NOT_SIGNED
+    wrong_state: str = "The record is signed and locked; add a correction that names the entry and says why."
+
+
+def _chart_checklist(c: _Charting) -> None:
+    if len(set(c.payload.identifiers)) < 2:
+        raise InvalidInput(
+            "payload.identifiers: confirm two different patient identifiers", "payload.identifiers"
+        )
+    if not c.payload.hydration:
+        c.result["alerts"] = [
+            {"severity": "warning", "code": "hydration_not_confirmed", "message": "Hydration not confirmed."}
+        ]
+
+
+def _chart_weight(c: _Charting) -> None:
+    limits = c.catalog.infusion_day.weight_check
+    check = check_weight(float(c.view.plan["weight_kg"]), c.payload.weight_kg, limits)
+    c.result.update(
+        needs_pharmacist=check.needs_pharmacist,
+        change_kg=check.change_kg,
+        change_percent=check.change_percent,
+        threshold_percent=limits.max_change_percent.value,
+        threshold_source=limits.max_change_percent.source,
+        alerts=_alerts(check.alerts),
+    )
+    appointment = c.session.get(Appointment, c.record.appointment_id)
+    assert appointment is not None
+    site = sites_service.get_site(c.session, appointment.site_id)
+    stored = patients_service.add_measurement(
+        c.session,
+        c.principal,
+        c.record.patient_id,
+        MeasurementIn(
+            kind="weight_kg",
+            value=c.payload.weight_kg,
+            measured_on=c.occurred.astimezone(ZoneInfo(site.timezone)).date(),
+            note=f"weighed at the chair (infusion record {c.record.id})",
+        ),
+        commit=False,
+    )
+    c.result["measurement_id"] = stored.id
+    if check.needs_pharmacist:
+        _task(
+            c.session,
+            "weight_review",
+            "pharmacist",
+            c.record,
+            f"Weight at the chair {c.payload.weight_kg:g} kg vs plan {c.view.plan['weight_kg']:g} kg",
+            {"change_kg": check.change_kg, "change_percent": check.change_percent},
+        )
+
+
+def _chart_pharmacist_release(c: _Charting) -> None:
+    if not c.principal.can(Perm.PLAN_VERIFY):
+        raise Forbidden("Only a pharmacist can release a plan after a weight change.", "kind")
+    if not c.view.weight_pending_pharmacist:
+        raise InvalidInput("kind: no weight change is waiting for a pharmacist", "kind")
+    if c.payload.decision == "replan":
+        c.result.update(_replan_for_todays_weight(c.session, c.principal, c.record, c.payload.note))
+
+
+def _chart_vitals(c: _Charting) -> None:
+    reading = VitalSigns(**{k: getattr(c.payload, k) for k in _VITAL_FIELDS})
+    baseline = next((e for e in c.view.entries if e.kind == "vitals"), None)
+    base = VitalSigns(**{k: baseline.payload.get(k) for k in _VITAL_FIELDS}) if baseline else None
+    c.result["alerts"] = _alerts(evaluate_vitals(reading, c.catalog.infusion_day.vital_limits, base))
+
+
+def _chart_vial(c: _Charting) -> None:
+    from igflow.inventory import service as inventory_service
+
+    appointment_id = c.record.appointment_id
+    scan = inventory_service.scan_check(c.session, c.principal, appointment_id, c.payload.scan_text)
+    size = float(scan.vial_size_g)
+    if c.view.vials_scanned.get(size, 0) >= c.view.vials_needed.get(size, 0):
+        raise InvalidInput(
+            f"scan: the plan needs no more {size:g} g vials today (plan: {c.view.vials_needed})", "scan"
+        )
+    # The stock move's own idempotency key, derived from the chart entry's (and short enough for it).
+    move_key = "vial-" + hashlib.sha256(c.data.client_id.encode()).hexdigest()[:32]
+    move = inventory_service.dispense(
+        c.session, c.principal, appointment_id, scan.lot_id, 1, client_id=move_key
+    )
+    c.result.update(lot_id=scan.lot_id, lot_number=scan.lot_number, size_g=size, move_id=move.id)
+
+
+def _chart_start(c: _Charting) -> None:
+    if c.view.missing_to_start:
+        raise InvalidInput("Not ready to start: " + "; ".join(c.view.missing_to_start) + ".", "kind")
+    c.to, c.values = "infusing", {"started_at": c.occurred}
+
+
+def _chart_rate_change(c: _Charting) -> None:
+    rates = [float(s["rate_ml_per_h"]) for s in c.view.day["steps"]]
+    rate = c.payload.rate_ml_per_h
+    if rate > max(rates) + 0.05:
+        raise InvalidInput(
+            f"payload.rate_ml_per_h: {rate:g} mL/h is above the plan's maximum {max(rates):g} mL/h for today",
+            "payload.rate_ml_per_h",
+        )
+    c.result["step"] = max((k for k, r in enumerate(rates) if r <= rate + 0.05), default=0)
+
+
+def _chart_reaction(c: _Charting) -> None:
+    p, record = c.payload, c.record
+    assessment = assess_reaction(p.grade, p.symptoms, c.catalog.infusion_day, p.action_taken)
+    c.result.update(
+        recommended_action=assessment.recommended_action,
+        stops_infusion=assessment.stops_infusion,
+        notify=list(assessment.notify_queues),
+        next_plan_flags=list(assessment.next_plan_flags),
+        protocol_source=assessment.protocol_source,
+        alerts=_alerts(assessment.alerts),
+    )
+    record.max_reaction_grade = max(record.max_reaction_grade, p.grade)
+    if assessment.stops_infusion and record.status == "infusing":
+        c.to, c.values = "stopped", {"ended_at": utcnow()}
+    if assessment.next_plan_flags:
+        record.next_plan_flags = sorted(set(record.next_plan_flags) | set(assessment.next_plan_flags))
+    for queue in assessment.notify_queues:
+        _task(
+            c.session,
+            "reaction_review",
+            queue,
+            record,
+            f"Grade {p.grade} infusion reaction ({', '.join(p.symptoms)})",
+            {"grade": p.grade, "next_plan_flags": list(assessment.next_plan_flags)},
+        )
+
+
+def _chart_end(c: _Charting) -> None:
+    record, volume = c.record, c.payload.volume_infused_ml
+    started = record.started_at or c.occurred
+    elapsed_min = max(0.0, (c.occurred - started).total_seconds() / 60)
+    if record.status == "stopped" and record.ended_at is not None:
+        elapsed_min = max(0.0, (record.ended_at - started).total_seconds() / 60)
+    most = _deliverable_ml(c.view.day, elapsed_min)
+    margin = c.catalog.infusion_day.charting.volume_margin_percent
+    if volume > most * (1 + margin / 100) + 1 and not c.payload.confirm_volume:
+        raise InvalidInput(
+            f"payload.volume_infused_ml: {volume:g} mL is more than the plan's rates can deliver in "
+            f"{elapsed_min:.0f} min (at most about {most:.0f} mL). Check the pump's volume; "
+            "if it is right, confirm it.",
+            "payload.volume_infused_ml",
+        )
+    c.result.update(deliverable_ml=round(most, 1), elapsed_min=round(elapsed_min, 1))
+    c.to, c.values = "observation", {"volume_infused_ml": volume}
+    if record.status == "infusing":
+        c.values["ended_at"] = c.occurred
+
+
+def _chart_sign(c: _Charting) -> None:
+    record, view = c.record, c.view
+    end_id = max(e.id for e in view.entries if e.kind == "end")
+    if not any(e.kind == "vitals" and e.id > end_id for e in view.entries):
+        raise InvalidInput("kind: record discharge vital signs after the observation before signing", "kind")
+    observation_min = float(view.day.get("observation_min") or 0)
+    ended_at = record.ended_at or c.occurred
+    waited_min = (c.occurred - ended_at).total_seconds() / 60
+    early = c.payload.early_reason.strip()
+    if waited_min < observation_min and not early:
+        due = ended_at + timedelta(minutes=observation_min)
+        raise InvalidInput(
+            f"payload.early_reason: the plan's observation is {observation_min:g} min after the end; "
+            f"{observation_min - waited_min:.0f} min remain (until {due.strftime('%H:%M')} UTC). "
+            "Sign then, or give the reason to sign early.",
+            "payload.early_reason",
+        )
+    if early:
+        c.result.update(signed_early_min=round(observation_min - waited_min, 1), early_reason=early)
+    c.to, c.values = "signed", {"signed_at": utcnow(), "signed_by_user_id": c.principal.user_id}
+    task = follow_up_task(record.ended_at or utcnow(), c.catalog.infusion_day.follow_up)
+    _task(
+        c.session,
+        "follow_up",
+        "nurse",
+        record,
+        "Follow-up call after the infusion",
+        {"checklist": [{"id": i.id, "label": i.label} for i in task.checklist]},
+        due=(task.due_from_utc, task.due_by_utc),
+    )
+
+
+def _chart_note(c: _Charting) -> None:
+    """A free-text note: nothing to check beyond its schema."""
+
+
+def _chart_correction(c: _Charting) -> None:
+    target = c.session.get(ChartEntry, c.data.amends_id) if c.data.amends_id else None
+    if target is None or target.record_id != c.record.id:
+        raise InvalidInput("amends_id: name the entry of this record being corrected", "amends_id")
+    if not c.data.reason.strip():
+        raise InvalidInput("reason: say why the entry is corrected", "reason")
+
+
+#: Every kind of chart entry, with the record states it may be charted in.
+KINDS: dict[str, _Kind] = {
+    "checklist": _Kind(_chart_checklist),
+    "weight": _Kind(_chart_weight),
+    "pharmacist_release": _Kind(_chart_pharmacist_release),
+    "vitals": _Kind(_chart_vitals),
+    "vial": _Kind(_chart_vial, frozenset({"checked_in"}), "Vials are scanned before the infusion starts."),
+    "start": _Kind(
+        _chart_start, frozenset({"checked_in"}), "The infusion has already started: it is {status}."
+    ),
+    "rate_change": _Kind(
+        _chart_rate_change, frozenset({"infusing"}), "Rates are changed while infusing; it is {status}."
+    ),
+    "reaction": _Kind(_chart_reaction),
+    "end": _Kind(
+        _chart_end,
+        frozenset({"infusing", "stopped"}),
+        "Only a running or stopped infusion can be ended; it is {status}.",
+    ),
+    "sign": _Kind(
+        _chart_sign,
+        frozenset({"observation"}),
+        "End the infusion (volume infused, vials) before signing; it is {status}.",
+    ),
+    "note": _Kind(_chart_note),
+    "correction": _Kind(_chart_correction, RECORD.states),
+}
+
+
 def chart(session: Session, principal: Principal, record_id: int, data: EntryIn) -> ChartEntry:
     """Append one chart entry; a retried submission (same client_id) returns the stored entry."""
     record = _load(session, principal, record_id)
@@ -304,204 +581,18 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or data.kind
         raise InvalidInput(f"payload.{name}: {first['msg']}", f"payload.{name}") from None
-    view = _view(session, record)
-    result: dict[str, Any] = {}
-    if record.status == "signed" and data.kind != "correction":
-        raise Conflict(
-            "The record is signed and locked; add a correction that names the entry and says why.", "kind"
-        )
+    spec = KINDS[data.kind]
+    if record.status not in spec.states:
+        raise Conflict(spec.wrong_state.format(status=RECORD.label(record.status)), "kind")
     catalog = _site_catalog(session, record)
-    occurred = _occurred_at(record, data, catalog)
-    kind = data.kind
-    if kind == "checklist":
-        ids = set(payload.identifiers)  # type: ignore[attr-defined]
-        if len(ids) < 2:
-            raise InvalidInput(
-                "payload.identifiers: confirm two different patient identifiers", "payload.identifiers"
-            )
-        if not payload.hydration:  # type: ignore[attr-defined]
-            result["alerts"] = [
-                {
-                    "severity": "warning",
-                    "code": "hydration_not_confirmed",
-                    "message": "Hydration not confirmed.",
-                }
-            ]
-    elif kind == "weight":
-        check = check_weight(
-            float(view.plan["weight_kg"]), payload.weight_kg, catalog.infusion_day.weight_check
-        )  # type: ignore[attr-defined]
-        result = {
-            "needs_pharmacist": check.needs_pharmacist,
-            "change_kg": check.change_kg,
-            "change_percent": check.change_percent,
-            "threshold_percent": catalog.infusion_day.weight_check.max_change_percent.value,
-            "threshold_source": catalog.infusion_day.weight_check.max_change_percent.source,
-            "alerts": _alerts(check.alerts),
-        }
-        appointment = session.get(Appointment, record.appointment_id)
-        assert appointment is not None
-        site = sites_service.get_site(session, appointment.site_id)
-        stored = patients_service.add_measurement(
-            session,
-            principal,
-            record.patient_id,
-            MeasurementIn(
-                kind="weight_kg",
-                value=payload.weight_kg,  # type: ignore[attr-defined]
-                measured_on=occurred.astimezone(ZoneInfo(site.timezone)).date(),
-                note=f"weighed at the chair (infusion record {record.id})",
-            ),
-            commit=False,
-        )
-        result["measurement_id"] = stored.id
-        if check.needs_pharmacist:
-            _task(
-                session,
-                "weight_review",
-                "pharmacist",
-                record,
-                f"Weight at the chair {payload.weight_kg:g} kg vs plan {view.plan['weight_kg']:g} kg",  # type: ignore[attr-defined]
-                {"change_kg": check.change_kg, "change_percent": check.change_percent},
-            )
-    elif kind == "pharmacist_release":
-        if not principal.can(Perm.PLAN_VERIFY):
-            raise Forbidden("Only a pharmacist can release a plan after a weight change.", "kind")
-        if not view.weight_pending_pharmacist:
-            raise InvalidInput("kind: no weight change is waiting for a pharmacist", "kind")
-        if payload.decision == "replan":  # type: ignore[attr-defined]
-            result = _replan_for_todays_weight(session, principal, record, payload.note)  # type: ignore[attr-defined]
-    elif kind == "vitals":
-        reading = VitalSigns(**{k: getattr(payload, k) for k in _VITAL_FIELDS})
-        baseline = next((e for e in view.entries if e.kind == "vitals"), None)
-        base = VitalSigns(**{k: baseline.payload.get(k) for k in _VITAL_FIELDS}) if baseline else None
-        result = {"alerts": _alerts(evaluate_vitals(reading, catalog.infusion_day.vital_limits, base))}
-    elif kind == "vial":
-        if record.status != "checked_in":
-            raise InvalidInput("kind: vials are scanned before the infusion starts", "kind")
-        from igflow.inventory import service as inventory_service
-
-        appointment = session.get(Appointment, record.appointment_id)
-        assert appointment is not None
-        scan = inventory_service.scan_check(session, principal, appointment.id, payload.scan_text)  # type: ignore[attr-defined]
-        size = float(scan.vial_size_g)
-        if view.vials_scanned.get(size, 0) >= view.vials_needed.get(size, 0):
-            raise InvalidInput(
-                f"scan: the plan needs no more {size:g} g vials today (plan: {view.vials_needed})", "scan"
-            )
-        # The stock move's own idempotency key, derived from the chart entry's (and short enough for it).
-        move_key = "vial-" + hashlib.sha256(data.client_id.encode()).hexdigest()[:32]
-        move = inventory_service.dispense(
-            session, principal, appointment.id, scan.lot_id, 1, client_id=move_key
-        )
-        result = {"lot_id": scan.lot_id, "lot_number": scan.lot_number, "size_g": size, "move_id": move.id}
-    elif kind == "start":
-        if record.status != "checked_in":
-            raise InvalidInput(f"kind: the infusion is already {record.status}", "kind")
-        if view.missing_to_start:
-            raise InvalidInput("Not ready to start: " + "; ".join(view.missing_to_start) + ".", "kind")
-        record.status, record.started_at = "infusing", occurred
-    elif kind == "rate_change":
-        if record.status != "infusing":
-            raise InvalidInput("kind: rates are changed while infusing", "kind")
-        rates = [float(s["rate_ml_per_h"]) for s in view.day["steps"]]
-        rate = payload.rate_ml_per_h  # type: ignore[attr-defined]
-        if rate > max(rates) + 0.05:
-            raise InvalidInput(
-                f"payload.rate_ml_per_h: {rate:g} mL/h is above the plan's maximum "
-                f"{max(rates):g} mL/h for today",
-                "payload.rate_ml_per_h",
-            )
-        result = {"step": max((k for k, r in enumerate(rates) if r <= rate + 0.05), default=0)}
-    elif kind == "reaction":
-        assessment = assess_reaction(
-            payload.grade, payload.symptoms, catalog.infusion_day, payload.action_taken
-        )  # type: ignore[attr-defined]
-        result = {
-            "recommended_action": assessment.recommended_action,
-            "stops_infusion": assessment.stops_infusion,
-            "notify": list(assessment.notify_queues),
-            "next_plan_flags": list(assessment.next_plan_flags),
-            "protocol_source": assessment.protocol_source,
-            "alerts": _alerts(assessment.alerts),
-        }
-        record.max_reaction_grade = max(record.max_reaction_grade, payload.grade)  # type: ignore[attr-defined]
-        if assessment.stops_infusion and record.status == "infusing":
-            record.status = "stopped"
-            record.ended_at = utcnow()
-        if assessment.next_plan_flags:
-            record.next_plan_flags = sorted(set(record.next_plan_flags) | set(assessment.next_plan_flags))
-        for queue in assessment.notify_queues:
-            _task(
-                session,
-                "reaction_review",
-                queue,
-                record,
-                f"Grade {payload.grade} infusion reaction ({', '.join(payload.symptoms)})",  # type: ignore[attr-defined]
-                {"grade": payload.grade, "next_plan_flags": list(assessment.next_plan_flags)},  # type: ignore[attr-defined]
-            )
-    elif kind == "end":
-        if record.status not in ("infusing", "stopped"):
-            raise InvalidInput(f"kind: cannot end an infusion that is {record.status}", "kind")
-        volume = payload.volume_infused_ml  # type: ignore[attr-defined]
-        started = record.started_at or occurred
-        elapsed_min = max(0.0, (occurred - started).total_seconds() / 60)
-        if record.status == "stopped" and record.ended_at is not None:
-            elapsed_min = max(0.0, (record.ended_at - started).total_seconds() / 60)
-        most = _deliverable_ml(view.day, elapsed_min)
-        margin = catalog.infusion_day.charting.volume_margin_percent
-        if volume > most * (1 + margin / 100) + 1 and not payload.confirm_volume:  # type: ignore[attr-defined]
-            raise InvalidInput(
-                f"payload.volume_infused_ml: {volume:g} mL is more than the plan's rates can deliver in "
-                f"{elapsed_min:.0f} min (at most about {most:.0f} mL). Check the pump's volume; "
-                "if it is right, confirm it.",
-                "payload.volume_infused_ml",
-            )
-        result = {"deliverable_ml": round(most, 1), "elapsed_min": round(elapsed_min, 1)}
-        record.volume_infused_ml = volume
-        if record.status == "infusing":
-            record.ended_at = occurred
-        record.status = "observation"
-    elif kind == "sign":
-        if record.status != "observation":
-            raise InvalidInput("kind: end the infusion (volume infused, vials) before signing", "kind")
-        end_id = max(e.id for e in view.entries if e.kind == "end")
-        if not any(e.kind == "vitals" and e.id > end_id for e in view.entries):
-            raise InvalidInput(
-                "kind: record discharge vital signs after the observation before signing", "kind"
-            )
-        observation_min = float(view.day.get("observation_min") or 0)
-        ended_at = record.ended_at or occurred
-        waited_min = (occurred - ended_at).total_seconds() / 60
-        early = payload.early_reason.strip()  # type: ignore[attr-defined]
-        if waited_min < observation_min and not early:
-            due = ended_at + timedelta(minutes=observation_min)
-            raise InvalidInput(
-                f"payload.early_reason: the plan's observation is {observation_min:g} min after the end; "
-                f"{observation_min - waited_min:.0f} min remain (until {due.strftime('%H:%M')} UTC). "
-                "Sign then, or give the reason to sign early.",
-                "payload.early_reason",
-            )
-        if early:
-            result = {"signed_early_min": round(observation_min - waited_min, 1), "early_reason": early}
-        record.status, record.signed_at, record.signed_by_user_id = "signed", utcnow(), principal.user_id
-        ended = record.ended_at or utcnow()
-        task = follow_up_task(ended, catalog.infusion_day.follow_up)
-        _task(
-            session,
-            "follow_up",
-            "nurse",
-            record,
-            "Follow-up call after the infusion",
-            {"checklist": [{"id": c.id, "label": c.label} for c in task.checklist]},
-            due=(task.due_from_utc, task.due_by_utc),
-        )
-    elif kind == "correction":
-        target = session.get(ChartEntry, data.amends_id) if data.amends_id else None
-        if target is None or target.record_id != record.id:
-            raise InvalidInput("amends_id: name the entry of this record being corrected", "amends_id")
-        if not data.reason.strip():
-            raise InvalidInput("reason: say why the entry is corrected", "reason")
+    charting = _Charting(
+        session, principal, record, data, payload, _view(session, record), catalog,
+        _occurred_at(record, data, catalog),
+    )  # fmt: skip
+    spec.handler(charting)
+    if charting.to is not None:
+        RECORD.move(session, record, charting.to, field_name="kind", **charting.values)
+    kind, occurred, result = data.kind, charting.occurred, charting.result
     entry = ChartEntry(
         record_id=record.id,
         client_id=data.client_id,
@@ -569,8 +660,14 @@ def release(session: Session, principal: Principal, record_id: int, data: Any) -
             WorkTask.record_id == record_id, WorkTask.kind == "weight_review", WorkTask.status == "open"
         )
     ).scalars():
-        task.status, task.outcome = "done", {"decision": data.decision, "note": data.note}
-        task.completed_by_user_id, task.completed_at = principal.user_id, utcnow()
+        TASK.move(
+            session,
+            task,
+            "done",
+            outcome={"decision": data.decision, "note": data.note},
+            completed_by_user_id=principal.user_id,
+            completed_at=utcnow(),
+        )
     session.commit()
     return entry
 
@@ -674,16 +771,21 @@ def complete_task(
     task = scope.get(session, principal, WorkTask, task_id, "task")
     if task.queue not in my_queues(principal):
         raise Forbidden(f"This task is in the {task.queue} queue.", "queue")
-    if task.status != "open":
-        raise Conflict("The task is already done.", "status")
+    TASK.check(task.status, "done")
     if task.kind == "follow_up":
         expected = {c["id"] for c in task.detail.get("checklist", [])}
         if set(outcome) != expected:
             raise InvalidInput(
                 f"outcome: answer every item of the checklist ({', '.join(sorted(expected))})", "outcome"
             )
-    task.status, task.outcome = "done", {**outcome, "note": note}
-    task.completed_by_user_id, task.completed_at = principal.user_id, utcnow()
+    TASK.move(
+        session,
+        task,
+        "done",
+        outcome={**outcome, "note": note},
+        completed_by_user_id=principal.user_id,
+        completed_at=utcnow(),
+    )
     audit.record(session, principal.actor, "task.complete", "work_task", task.id, patient_id=task.patient_id)
     session.commit()
     return task

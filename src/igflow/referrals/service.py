@@ -17,14 +17,21 @@ from igflow.referrals.models import Referral, ReferralDocument
 from igflow.referrals.schemas import ReferralDecision, ReferralIn, ReferralOut
 from igflow.security import audit, scope
 from igflow.security.principal import Principal
+from igflow.statemachine import StateMachine
 
 # Allowed moves of a referral's status; accepted and declined may be reopened for review with a reason.
-TRANSITIONS: dict[str, set[str]] = {
-    "new": {"in_review", "accepted", "declined"},
-    "in_review": {"accepted", "declined", "new"},
-    "accepted": {"in_review"},
-    "declined": {"in_review"},
-}
+REFERRAL = StateMachine(
+    "referral",
+    Referral,
+    {
+        "new": frozenset({"in_review", "accepted", "declined"}),
+        "in_review": frozenset({"accepted", "declined", "new"}),
+        "accepted": frozenset({"in_review"}),
+        "declined": frozenset({"in_review"}),
+    },
+    labels={"new": "new", "in_review": "in review", "accepted": "accepted", "declined": "declined"},
+)
+TRANSITIONS = REFERRAL.transitions
 
 # File types accepted as referral documents, recognised by their first bytes (not by the name).
 _SIGNATURES: list[tuple[bytes, str]] = [
@@ -159,22 +166,21 @@ def decide(
             f"{referral.version}). Reload and decide again.",
             "version",
         )
-    if data.status not in TRANSITIONS[referral.status]:
-        allowed = ", ".join(sorted(TRANSITIONS[referral.status]))
-        raise InvalidInput(
-            f"status: a referral that is '{referral.status}' can move to {allowed}, not '{data.status}'",
-            "status",
-        )
+    REFERRAL.check(referral.status, data.status)
     if data.status == "declined" and not data.reason:
         raise InvalidInput("reason: say why the referral is declined", "reason")
     if referral.status in ("accepted", "declined") and not data.reason:
         raise InvalidInput("reason: say why a decided referral is reopened", "reason")
-    before = referral.status
-    referral.status = data.status
-    referral.decision_reason = data.reason
-    referral.decided_by_user_id = principal.user_id
-    referral.decided_at = utcnow()
-    session.flush()
+    before = REFERRAL.move(
+        session,
+        referral,
+        data.status,
+        guards=[Referral.version == referral.version],
+        version=Referral.version + 1,
+        decision_reason=data.reason,
+        decided_by_user_id=principal.user_id,
+        decided_at=utcnow(),
+    )
     audit.record(
         session,
         principal.actor,
