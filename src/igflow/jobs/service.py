@@ -30,17 +30,10 @@ from igflow.jobs.schemas import JobOut
 from igflow.security import audit
 from igflow.security.audit import Actor
 from igflow.security.principal import Principal
+from igflow.statemachine import StateMachine
 
 log = logging.getLogger("igflow.jobs")
 
-ALLOWED: dict[str, frozenset[str]] = {
-    "queued": frozenset({"running", "cancelled", "failed"}),
-    "running": frozenset({"succeeded", "failed", "cancelled"}),
-    "succeeded": frozenset(),
-    "failed": frozenset(),
-    "cancelled": frozenset(),
-}
-TERMINAL = frozenset(s for s, nxt in ALLOWED.items() if not nxt)
 STATE_LABELS = {
     "queued": "waiting for a worker",
     "running": "running",
@@ -48,6 +41,23 @@ STATE_LABELS = {
     "failed": "failed",
     "cancelled": "cancelled",
 }
+#: Declared with every other status field (``igflow.statemachine``); :func:`transition` is its
+#: compare-and-set, because a job's move also sets times, attempts and progress and is audited.
+JOB = StateMachine(
+    "job",
+    Job,
+    {
+        "queued": frozenset({"running", "cancelled", "failed"}),
+        "running": frozenset({"succeeded", "failed", "cancelled"}),
+        "succeeded": frozenset(),
+        "failed": frozenset(),
+        "cancelled": frozenset(),
+    },
+    labels=STATE_LABELS,
+    column="state",
+)
+ALLOWED = JOB.transitions
+TERMINAL = JOB.terminal
 STALE_AFTER_S = 60.0  # a running job whose worker has not written for this long has lost its worker
 WORKER = Actor(None, "worker")
 

@@ -33,13 +33,17 @@ from igflow.security.audit import Actor
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
+from igflow.statemachine import StateMachine
 
-#: status -> statuses it may move to
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "draft": frozenset({"approved", "rejected"}),
-    "approved": frozenset(),
-    "rejected": frozenset(),
-}
+#: status -> statuses it may move to; :func:`decide` is its compare-and-set (it also guards on the
+#: draft's last edit, so a decision is never made on a text the approver did not read)
+PROTOCOL = StateMachine(
+    "clinical_protocol",
+    ClinicalProtocol,
+    {"draft": frozenset({"approved", "rejected"}), "approved": frozenset(), "rejected": frozenset()},
+    noun="this protocol version",
+)
+TRANSITIONS = PROTOCOL.transitions
 
 
 def _scope(site_id: int | None) -> str:
