@@ -38,13 +38,17 @@ from igflow.logging_setup import exception_place
 from igflow.openapi import install as install_openapi
 from igflow.orders import pages as order_pages
 from igflow.orders.routes import router as orders_router
+from igflow.patients import pages as patient_pages
 from igflow.patients.routes import router as patients_router
 from igflow.protocols import pages as protocol_pages
 from igflow.protocols.routes import router as protocols_router
+from igflow.referrals import pages as referral_pages
 from igflow.referrals.routes import router as referrals_router
 from igflow.request_guard import RequestGuardMiddleware
+from igflow.security import pages as security_pages
 from igflow.security.deps import route_permissions
 from igflow.security.routes import router as security_router
+from igflow.sites import pages as site_pages
 from igflow.sites.routes import router as sites_router
 from igflow.web import pages
 from igflow.web.render import render
@@ -250,6 +254,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(patient_pages.router)
+    app.include_router(referral_pages.router)
+    app.include_router(site_pages.router)
+    app.include_router(security_pages.router)
     app.include_router(order_pages.router)
     app.include_router(appointment_pages.router)
     app.include_router(inventory_pages.router)

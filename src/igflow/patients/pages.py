@@ -1,0 +1,163 @@
+"""Pages of the patients capability: the patient list (searched as you type), a new patient, the chart."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from igflow.catalog_access import indication_names
+from igflow.errors import IgflowError, InvalidInput
+from igflow.orders import service as orders_service
+from igflow.patients import service as patients_service
+from igflow.patients.schemas import MeasurementIn, PatientIn
+from igflow.referrals import service as referrals_service
+from igflow.security.deps import get_session, require
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+from igflow.sites import service as sites_service
+from igflow.web.charts import weight_trend_svg
+from igflow.web.forms import errors_of, form_values
+from igflow.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/patients", response_class=HTMLResponse)
+def patient_list(
+    request: Request,
+    q: str = "",
+    dob: str = "",
+    page: int = 1,
+    principal: Principal = require(Perm.PATIENT_LIST),
+    session: Session = Depends(get_session),
+) -> Response:
+    error = None
+    dob_value: date | None = None
+    if dob:
+        try:
+            dob_value = date.fromisoformat(dob)
+        except ValueError:
+            error = "Date of birth: use the form YYYY-MM-DD."
+    try:
+        results = patients_service.search(
+            session, principal, q=q[:100] or None, date_of_birth=dob_value, page=max(page, 1), page_size=25
+        )
+    except InvalidInput as exc:
+        error, results = exc.message, None
+    pages = (results.total + 24) // 25 if results else 0
+    context = {
+        "q": q,
+        "dob": dob,
+        "results": results,
+        "pages": pages,
+        "error": error,
+        "qs": urlencode({"q": q, "dob": dob}),
+    }
+    template = "patients/_results.html" if request.headers.get("hx-request") else "patients/list.html"
+    return render(request, template, context)
+
+
+@router.get("/patients/new", response_class=HTMLResponse)
+def patient_new(
+    request: Request,
+    principal: Principal = require(Perm.PATIENT_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    sites = sites_service.list_sites(session, only=principal.site_ids, active_only=True)
+    return render(request, "patients/new.html", {"sites": sites, "values": {}, "errors": {}})
+
+
+@router.post("/patients/new", response_class=HTMLResponse)
+async def patient_create(
+    request: Request,
+    principal: Principal = require(Perm.PATIENT_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    values = form_values(form)
+    data = dict(values)
+    data["site_ids"] = [int(v) for v in form.getlist("site_ids") if str(v).isdigit()]
+    for flag in (
+        "prior_severe_ig_reaction",
+        "renal_impairment",
+        "diabetes",
+        "heart_failure",
+        "thrombosis_history",
+        "hyperviscosity",
+        "hyperprolinaemia",
+    ):
+        data[flag] = flag in form
+    errors: dict[str, str] = {}
+    try:
+        patient_in = PatientIn.model_validate(data)
+        patient = await run_in_threadpool(patients_service.create, session, principal, patient_in)
+        return RedirectResponse(f"/patients/{patient.id}", status_code=303)
+    except ValidationError as exc:
+        errors = errors_of(exc)
+    except IgflowError as exc:
+        errors = {exc.field or "form": exc.message}
+    sites = sites_service.list_sites(session, only=principal.site_ids, active_only=True)
+    return render(
+        request, "patients/new.html", {"sites": sites, "values": values, "errors": errors}, status_code=422
+    )
+
+
+def _chart_context(session: Session, principal: Principal, patient_id: int) -> dict[str, Any]:
+    shape = patients_service.read_shape(session, principal, patient_id)
+    context: dict[str, Any] = {"patient": shape, "clinical": principal.can(Perm.PATIENT_CLINICAL_READ)}
+    sites = {s.id: s for s in sites_service.list_sites(session)}
+    context["patient_sites"] = [sites[i] for i in shape.site_ids if i in sites]
+    if context["clinical"]:
+        rows = patients_service.measurements(session, principal, patient_id)
+        context["measurements"] = list(reversed(rows))
+        context["weight_svg"] = weight_trend_svg(patients_service.weight_trend(rows))
+        context["kinds"] = patients_service.measurement_kinds()
+        context["referrals"] = referrals_service.search(
+            session, principal, patient_id=patient_id, page_size=50
+        ).items
+        context["indications"] = indication_names()
+    if principal.can(Perm.ORDER_READ):
+        context["orders"] = orders_service.list_for_patient(session, principal, patient_id)
+    return context
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+def patient_chart(
+    request: Request,
+    patient_id: int,
+    principal: Principal = require(Perm.PATIENT_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    context = _chart_context(session, principal, patient_id)
+    return render(request, "patients/chart.html", {**context, "errors": {}, "values": {}})
+
+
+@router.post("/patients/{patient_id}/measurements", response_class=HTMLResponse)
+async def patient_add_measurement(
+    request: Request,
+    patient_id: int,
+    principal: Principal = require(Perm.MEASUREMENT_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    values = form_values(form)
+    errors: dict[str, str] = {}
+    try:
+        data = MeasurementIn.model_validate({k: v for k, v in values.items() if v != "" or k == "note"})
+        await run_in_threadpool(patients_service.add_measurement, session, principal, patient_id, data)
+        return RedirectResponse(f"/patients/{patient_id}#measurements", status_code=303)
+    except ValidationError as exc:
+        errors = errors_of(exc)
+    except IgflowError as exc:
+        errors = {exc.field or "form": exc.message}
+    context = _chart_context(session, principal, patient_id)
+    return render(
+        request, "patients/chart.html", {**context, "errors": errors, "values": values}, status_code=422
+    )
