@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.routing import BaseRoute, Mount
@@ -170,6 +171,19 @@ def _install_error_handlers(app: FastAPI) -> None:
             "A number in the request is out of range (ids, pages and counts must fit in 64 bits).",
         )
 
+    @app.exception_handler(PoolTimeout)
+    async def busy(request: Request, exc: Exception) -> Response:
+        # Every database connection stayed busy for the pool's timeout: a burst beyond what the pool
+        # serves. Nothing was done; say so and when to retry (a 503, not an error of ours).
+        logging.getLogger("igflow.error").warning(
+            "database connection pool exhausted on %s %s", request.method, _route_template(request)
+        )
+        response = _error_response(
+            request, 503, "igflow is very busy right now and did not do this; please try again shortly."
+        )
+        response.headers["Retry-After"] = "2"
+        return response
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         messages = {404: "Not found.", 405: "Method not allowed."}
@@ -230,7 +244,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         max_body_size=settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES,
     )
     app.state.settings = settings
-    app.state.db = database or Database(settings.database_url)
+    app.state.db = database or Database(settings.database_url, pool=settings.pool_options())
     app.state.jobs = JobQueue.from_settings(settings, app.state.db)
     app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(HttpMiddleware)  # its headers go on the guard's answers too

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +16,21 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///./igflow.db",
         description="SQLAlchemy URL; PostgreSQL in production (postgresql+psycopg://...).",
+    )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="Database connections each server process keeps open (PostgreSQL; SQLite too).",
+    )
+    db_pool_overflow: int = Field(
+        default=20, ge=0, le=500, description="Connections opened beyond the pool under a burst."
+    )
+    db_pool_timeout_s: float = Field(
+        default=10,
+        gt=0,
+        le=120,
+        description="How long a request waits for a free connection before it is answered 503 (busy).",
     )
     https: bool = Field(default=False, description="Served over https: session cookies get the Secure flag.")
     session_idle_min: int = Field(default=15, ge=1, le=24 * 60)
@@ -82,6 +98,14 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+
+    def pool_options(self) -> dict[str, Any]:
+        """The server's connection pool (SQLAlchemy's QueuePool, both databases)."""
+        return {
+            "pool_size": self.db_pool_size,
+            "max_overflow": self.db_pool_overflow,
+            "pool_timeout": self.db_pool_timeout_s,
+        }
 
 
 @lru_cache(maxsize=1)

@@ -64,9 +64,9 @@ def make_engine(url: str, *, snapshot_reads: bool = False, **kwargs: Any) -> Eng
 class Database:
     """An engine plus its session factory; the app and the CLI each hold one."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: dict[str, Any] | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, **(pool or {}))
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self._reader: sessionmaker[Session] | None = None
 

@@ -3,7 +3,7 @@
 FastAPI's default document declares 422 bodies as a list of Pydantic errors and leaves the other
 errors out; a generated client then fails to read igflow's answers. This replaces the 422 schema
 with igflow's error shape and declares the errors any route may give (401, 403, 404, 409, 413, 422,
-428, 429) on every operation, so that clients and schemathesis' response checks see the truth.
+428, 429, 503) on every operation, so that clients and schemathesis' response checks see the truth.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ ERRORS: dict[str, str] = {
     "422": "The request is invalid; `field` names the field and `detail` says why",
     "428": "A version (or an If-Match header) is required to change this",
     "429": "Too many attempts; wait and try again",
+    "503": "Busy: every database connection stayed in use; nothing was done, retry after `Retry-After`",
 }
 
 _REF = {"$ref": "#/components/schemas/Error"}

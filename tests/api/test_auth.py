@@ -216,3 +216,38 @@ def test_weak_password_is_refused_with_the_field_named(world: World) -> None:
     assert response.status_code == 422
     assert response.json()["field"] == "password"
     assert "12 characters" in response.json()["detail"]
+
+
+def test_the_password_check_holds_no_database_connection(world: World, monkeypatch: Any) -> None:
+    """Argon2 takes tens of ms of CPU: a burst of sign-ins must not hold pooled connections (or SQLite's
+    write lock) through it, or every other request waits behind them."""
+    from igflow.security import service as security_service
+
+    held: list[int] = []
+    real = security_service.verify_password
+
+    def watching(password_hash: str | None, password: str) -> bool:
+        held.append(world.db.engine.pool.checkedout())
+        return real(password_hash, password)
+
+    monkeypatch.setattr(security_service, "verify_password", watching)
+    _client, response = _login(world, "nurse", TEST_PASSWORD)
+    assert response.status_code == 303
+    _client, wrong = _login(world, "nurse", "not-the-password-at-all")
+    assert wrong.status_code == 400
+    assert held == [0, 0]
+
+
+def test_an_exhausted_connection_pool_is_a_503_to_retry_not_a_500(world: World, monkeypatch: Any) -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from igflow.patients import service as patients_service
+
+    def busy(*_args: Any, **_kwargs: Any) -> Any:
+        raise PoolTimeout("QueuePool limit of size 10 overflow 20 reached")
+
+    monkeypatch.setattr(patients_service, "search", busy)
+    client = world.client("nurse", raise_server_exceptions=False)
+    response = client.get("/api/v1/patients?q=north")
+    assert response.status_code == 503 and response.headers["retry-after"] == "2"
+    assert "try again" in response.json()["detail"]

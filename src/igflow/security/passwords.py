@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -11,6 +14,10 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("igflow-dummy-password-for-timing")
 
 MIN_PASSWORD_LENGTH = 12
+# Argon2id is deliberately costly (~50 ms of a core and 64 MiB each): a burst of sign-ins is verified a
+# core at a time, so 100 people signing in at 8:00 queue here for CPU instead of all thrashing at once
+# (and every other request still gets a core between them). Callers hold no database connection.
+_ARGON2_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1)))
 
 
 class WeakPasswordError(ValueError):
@@ -26,12 +33,14 @@ def check_strength(password: str) -> None:
 
 def hash_password(password: str) -> str:
     check_strength(password)
-    return _hasher.hash(password)
+    with _ARGON2_SLOTS:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        with _ARGON2_SLOTS:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -326,7 +326,12 @@ def authenticate(
             "or ask an administrator to reset your password."
         )
     user = get_user_by_username(session, username)
-    ok = verify_password(user.password_hash if user else None, password)
+    stored_hash = user.password_hash if user else None
+    # End the read transaction before the password check: Argon2 takes tens of milliseconds of CPU, and
+    # holding a pooled connection (on SQLite, the write lock) through it made a burst of sign-ins exhaust
+    # the pool and stall every other request.
+    session.commit()
+    ok = verify_password(stored_hash, password)
     ok = ok and user is not None and user.active and not user.is_service_account
     session.add(LoginAttempt(username=username, client_address=client_address, success=ok))
     if not ok or user is None:
