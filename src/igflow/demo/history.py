@@ -83,8 +83,13 @@ def create_past_appointments(db: Database, *, seed: int, count: int, console: Co
             placed: list[tuple[CourseSession, date, int, int]] = []
             for cs in sessions:
                 slot = _place(site, day, cs.duration_min, busy)
-                while slot is None and day > today - timedelta(days=40):
+                # The first day may move back to find a chair; later days only forward, after the day
+                # before (a full network once put day 2 before day 1: earliest after latest).
+                while slot is None and not placed and day > today - timedelta(days=40):
                     day -= timedelta(days=1)
+                    slot = _place(site, day, cs.duration_min, busy)
+                while slot is None and placed and day < today - timedelta(days=1):
+                    day += timedelta(days=1)
                     slot = _place(site, day, cs.duration_min, busy)
                 if slot is None:
                     break
