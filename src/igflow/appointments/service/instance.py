@@ -1,0 +1,246 @@
+"""The scheduling contract's instance from the database: centres, waiting courses, booked appointments
+held fixed, and how the contract's ids map back to rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from igflow.appointments.models import Appointment, Course, CourseSession
+from igflow.appointments.service._common import _active_chairs, _centres, _sessions, policy
+from igflow.errors import InvalidInput
+from igflow.patients import service as patients_service
+from igflow.patients.models import PatientSite
+from igflow.scheduling.models import Instance, Schedule, min_to_hhmm
+from igflow.security import scope
+from igflow.security.principal import Principal
+from igflow.sites.models import Site
+from igflow.sites.schemas import WEEKDAYS
+
+
+@dataclass
+class InstanceMap:
+    """How the contract's ids map back to rows: sessions, sites and chair numbers."""
+
+    instance: Instance
+    course_session_ids: dict[str, int]  # "S12" -> course_session.id
+    appointment_ids: dict[str, int]  # "A7" -> appointment.id (booked, kept fixed)
+    site_ids: dict[str, int]  # site code -> site.id
+    chair_ids: dict[str, list[int]]  # site code -> chair ids, chair number k is index k-1
+
+
+def _site_doc(site: Site, start: dt.date, end: dt.date) -> dict[str, Any]:
+    hours = {h.weekday: h for h in site.hours}
+    return {
+        "id": site.code,
+        "chairs": max(1, len(_active_chairs(site))),
+        "open": {
+            WEEKDAYS[d]: [hours[d].open_time.strftime("%H:%M"), hours[d].close_time.strftime("%H:%M")]
+            if d in hours
+            else None
+            for d in range(7)
+        },
+        "nurses": {WEEKDAYS[d]: hours[d].nurses if d in hours else 0 for d in range(7)},
+        "patients_per_nurse": site.patients_per_nurse,
+        "starts_per_nurse_per_slot": site.starts_per_nurse_per_slot,
+        "closed_dates": [c.date.isoformat() for c in site.closed_dates if start <= c.date <= end],
+    }
+
+
+def _patient_sites(session: Session, patient_ids: set[int], codes: dict[int, str]) -> dict[int, list[str]]:
+    rows = session.execute(
+        select(PatientSite.patient_id, PatientSite.site_id)
+        .where(PatientSite.patient_id.in_(patient_ids))
+        .order_by(PatientSite.patient_id, PatientSite.rank)
+    ).all()
+    out: dict[int, list[str]] = {pid: [] for pid in patient_ids}
+    for pid, site_id in rows:
+        if site_id in codes:
+            out[pid].append(codes[site_id])
+    return out
+
+
+def build_instance(
+    session: Session,
+    start: dt.date,
+    days: int,
+    *,
+    free_appointment_ids: set[int] | None = None,
+    only_course_ids: set[int] | None = None,
+    principal: Principal | None = None,
+) -> InstanceMap:
+    """The contract instance for a horizon: centres, waiting courses, and booked appointments as fixed.
+
+    With a site-limited ``principal``, only their centres and the courses of patients they may see (the
+    run then records just those centres); freeing an appointment at another centre is refused."""
+    rules = policy()
+    end = start + dt.timedelta(days=days - 1)
+    centres = _centres(session)
+    if principal is not None:
+        centres = [s for s in centres if scope.sees_site(principal, s.id)]
+        for appointment_id in sorted(free_appointment_ids or set()):
+            scope.appointment(session, principal, appointment_id, "free_appointment_ids")
+    if not centres:
+        raise InvalidInput("no active infusion centre to schedule into")
+    codes = {s.id: s.code for s in centres}
+    chair_ids = {s.code: [c.id for c in _active_chairs(s)] for s in centres}
+    freed_courses = _courses_of_appointments(session, free_appointment_ids or set())
+    # Freeing one day of a course frees the whole course: it is scheduled whole or not at all.
+    free = set(
+        session.execute(
+            select(Appointment.id)
+            .join(CourseSession, CourseSession.id == Appointment.course_session_id)
+            .where(CourseSession.course_id.in_([c.id for c in freed_courses]), Appointment.status == "booked")
+        ).scalars()
+    )
+    sessions_doc: list[dict[str, Any]] = []
+    course_session_ids: dict[str, int] = {}
+    appointment_ids: dict[str, int] = {}
+
+    booked = list(
+        session.execute(
+            select(Appointment).where(
+                Appointment.status == "booked", Appointment.date >= start, Appointment.date <= end
+            )
+        ).scalars()
+    )
+    for appt in booked:
+        code = codes.get(appt.site_id)
+        if code is None or appt.id in free or appt.chair_id not in chair_ids[code]:
+            continue
+        sid = f"A{appt.id}"
+        appointment_ids[sid] = appt.id
+        sessions_doc.append(
+            {
+                "id": sid,
+                "patient": f"P{appt.patient_id}",
+                "duration_min": appt.duration_min,
+                "sites": [code],
+                "earliest": appt.date.isoformat(),
+                "latest": appt.date.isoformat(),
+                "target": appt.date.isoformat(),
+                "priority": 3,
+                "fixed": {
+                    "site": code,
+                    "date": appt.date.isoformat(),
+                    "start": min_to_hhmm(appt.start_min),
+                    "chair": chair_ids[code].index(appt.chair_id) + 1,
+                },
+            }
+        )
+
+    query = select(Course).where(Course.status == "waiting", Course.earliest <= end, Course.latest >= start)
+    if only_course_ids is not None:
+        query = query.where(Course.id.in_(only_course_ids))
+    if principal is not None:
+        query = scope.rows(query, principal, Course)
+    courses = list(session.execute(query.order_by(Course.id)).scalars())
+    courses += [c for c in freed_courses if c not in courses]
+    preferred = _patient_sites(session, {c.patient_id for c in courses}, codes)
+    for course in courses:
+        sites = _course_sites(session, course, preferred.get(course.patient_id) or [], centres)
+        if sites:
+            docs = _course_session_docs(session, course, sites, start, end)
+            for doc in docs:
+                course_session_ids[doc["id"]] = int(doc["id"][1:])
+            sessions_doc.extend(docs)
+    instance = Instance.model_validate(
+        {
+            "format": "igflow.schedule-instance/1",
+            "slot_minutes": rules.slot_minutes,
+            "start_date": start.isoformat(),
+            "days": days,
+            "sites": [_site_doc(s, start, end) for s in centres],
+            "sessions": sessions_doc,
+        }
+    )
+    return InstanceMap(
+        instance, course_session_ids, appointment_ids, {s.code: s.id for s in centres}, chair_ids
+    )
+
+
+def _course_sites(session: Session, course: Course, preferred: list[str], centres: list[Site]) -> list[str]:
+    """The centres where a course may go: the patient's, in order; any centre if the patient names none."""
+    if preferred:
+        return preferred
+    if patients_service.patient_site_ids(session, course.patient_id):
+        return []  # home infusion only: not a chair booking
+    return [s.code for s in centres]
+
+
+def _course_session_docs(
+    session: Session, course: Course, sites: list[str], start: dt.date, end: dt.date
+) -> list[dict[str, Any]]:
+    """The contract sessions of one course inside a horizon (empty if its window misses the horizon)."""
+    gap_lo, gap_hi = policy().multi_day_gap_days
+    earliest0 = max(course.earliest, start)
+    latest0 = min(course.latest, end)
+    if earliest0 > latest0:
+        return []
+    docs: list[dict[str, Any]] = []
+    previous: str | None = None
+    for k, cs in enumerate(_sessions(session, course.id)):
+        lo = min(earliest0 + dt.timedelta(days=k * gap_lo), end)
+        hi = min(latest0 + dt.timedelta(days=k * gap_hi), end)
+        target = min(max(course.target + dt.timedelta(days=k * gap_lo), lo), hi)
+        doc: dict[str, Any] = {
+            "id": f"S{cs.id}",
+            "patient": f"P{course.patient_id}",
+            "duration_min": cs.duration_min,
+            "sites": sites,
+            "earliest": lo.isoformat(),
+            "latest": hi.isoformat(),
+            "target": target.isoformat(),
+            "priority": course.priority,
+        }
+        if previous is not None:
+            doc["after"] = {"session": previous, "min_days": gap_lo, "max_days": gap_hi}
+        docs.append(doc)
+        previous = doc["id"]
+    return docs
+
+
+def _courses_of_appointments(session: Session, appointment_ids: set[int]) -> list[Course]:
+    if not appointment_ids:
+        return []
+    return list(
+        session.execute(
+            select(Course)
+            .join(CourseSession, CourseSession.course_id == Course.id)
+            .join(Appointment, Appointment.course_session_id == CourseSession.id)
+            .where(Appointment.id.in_(appointment_ids))
+            .distinct()
+        ).scalars()
+    )
+
+
+def _booked_schedule(imap: InstanceMap) -> Schedule:
+    """The booked (fixed) sessions of an instance as a schedule, for the suggestion index."""
+    assignments = []
+    unscheduled = []
+    for s in imap.instance.sessions:
+        if s.fixed is not None:
+            assignments.append(
+                {
+                    "session": s.id,
+                    "site": s.fixed.site,
+                    "chair": s.fixed.chair,
+                    "date": s.fixed.date.isoformat(),
+                    "start": s.fixed.start,
+                }
+            )
+        else:
+            unscheduled.append({"session": s.id, "reason": "not booked yet"})
+    return Schedule.model_validate(
+        {
+            "format": "igflow.schedule/1",
+            "assignments": assignments,
+            "unscheduled": unscheduled,
+            "stats": {"solver": "booked", "status": "FEASIBLE", "solve_seconds": 0},
+        }
+    )

@@ -1,0 +1,233 @@
+"""Planning runs: solve a horizon (greedy and CP-SAT), keep the proposal as a draft, list, publish or
+discard it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from igflow.appointments.models import Appointment, Course, CourseSession, PlanningRun
+from igflow.appointments.service._common import policy
+from igflow.appointments.service.booking import _book_sessions, _release
+from igflow.appointments.service.instance import InstanceMap, build_instance
+from igflow.db import utcnow
+from igflow.errors import Conflict, InvalidInput
+from igflow.scheduling.cpsat import ProgressCallback, SolveOptions, solve
+from igflow.scheduling.evaluate import evaluate
+from igflow.scheduling.greedy import solve_greedy
+from igflow.scheduling.models import Instance, Schedule, hhmm_to_min
+from igflow.security import audit, scope
+from igflow.security.principal import Principal
+from igflow.sites.models import Chair, Site
+
+
+def _figures(instance: Instance, schedule: Schedule) -> dict[str, Any]:
+    ev = evaluate(instance, schedule)
+    out = ev.to_dict()
+    return {"violations": len(ev.violations), **(out["figures"] or {})}
+
+
+def solve_planning(
+    instance: Instance,
+    *,
+    time_limit_s: float | None = None,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+) -> tuple[Schedule, Schedule]:
+    """(front-desk greedy, optimised) for an instance: pure work, call it with no transaction open."""
+    greedy = solve_greedy(instance)
+    optimised = solve(
+        instance,
+        SolveOptions(time_limit_s=time_limit_s or policy().planning_time_limit_s, seed=seed),
+        progress=progress,
+    )
+    return greedy, optimised
+
+
+def save_planning_run(
+    session: Session,
+    principal: Principal,
+    imap: InstanceMap,
+    start: dt.date,
+    days: int,
+    greedy: Schedule,
+    optimised: Schedule,
+) -> PlanningRun:
+    """Keep a solved proposal as a draft run (flushed and audited; the caller commits)."""
+    run = PlanningRun(
+        start_date=start,
+        days=days,
+        status="draft",
+        instance={
+            **imap.instance.model_dump(mode="json"),
+            "x_igflow": {
+                "course_sessions": imap.course_session_ids,
+                "appointments": imap.appointment_ids,
+                "sites": imap.site_ids,
+                "chairs": imap.chair_ids,
+            },
+        },
+        schedule=optimised.model_dump(mode="json"),
+        figures={"optimiser": _figures(imap.instance, optimised), "greedy": _figures(imap.instance, greedy)},
+        created_by_user_id=principal.user_id,
+    )
+    session.add(run)
+    session.flush()
+    audit.record(
+        session,
+        principal.actor,
+        "planning.run",
+        "planning_run",
+        run.id,
+        detail={"start": start.isoformat(), "days": days, "sessions": len(imap.instance.sessions)},
+    )
+    return run
+
+
+def run_planning(
+    session: Session,
+    principal: Principal,
+    start: dt.date,
+    days: int,
+    *,
+    time_limit_s: float | None = None,
+    seed: int = 0,
+    free_appointment_ids: set[int] | None = None,
+) -> PlanningRun:
+    """Build the instance for a horizon, solve it (greedy and CP-SAT) and keep the proposal as a draft.
+
+    Synchronous (scripts, the demo loader): the read transaction ends before the solve, so no database
+    lock is held while it runs. Pages and the API run planning as a background job
+    (:mod:`igflow.jobs.planning`) instead."""
+    imap = build_instance(
+        session, start, days, free_appointment_ids=free_appointment_ids, principal=principal
+    )
+    session.commit()  # no transaction open during the solve
+    greedy, optimised = solve_planning(imap.instance, time_limit_s=time_limit_s, seed=seed)
+    run = save_planning_run(session, principal, imap, start, days, greedy, optimised)
+    session.commit()
+    return run
+
+
+def list_runs(session: Session, principal: Principal, limit: int = 20) -> list[PlanningRun]:
+    """The newest planning runs that cover only centres the principal works at."""
+    query = (
+        select(PlanningRun)
+        .order_by(PlanningRun.id.desc())
+        .limit(limit if not scope.limited(principal) else 500)
+    )
+    return scope.runs(session, principal, query)[:limit]
+
+
+def check_free_appointments(session: Session, principal: Principal, appointment_ids: list[int]) -> None:
+    """Refuse, before a run is queued, freeing an appointment the principal may not see."""
+    for appointment_id in sorted(set(appointment_ids)):
+        scope.appointment(session, principal, appointment_id, "free_appointment_ids")
+
+
+def get_run(session: Session, principal: Principal, run_id: int) -> PlanningRun:
+    """A planning run covering only centres the principal works at (others are not found)."""
+    return scope.planning_run(session, principal, run_id)
+
+
+def run_moves(session: Session, run: PlanningRun) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What the draft books (each with its course and patient) and what it leaves unscheduled."""
+    meta = run.instance.get("x_igflow", {})
+    course_sessions: dict[str, int] = meta.get("course_sessions", {})
+    owners = {
+        cs_id: (course_id, patient_id, day_index)
+        for cs_id, course_id, patient_id, day_index in session.execute(
+            select(CourseSession.id, Course.id, Course.patient_id, CourseSession.day_index)
+            .join(Course, Course.id == CourseSession.course_id)
+            .where(CourseSession.id.in_(list(course_sessions.values())))
+        ).all()
+    }
+
+    def describe(item: dict[str, Any]) -> dict[str, Any]:
+        course_id, patient_id, day_index = owners[course_sessions[item["session"]]]
+        return {**item, "course_id": course_id, "patient_id": patient_id, "day_index": day_index}
+
+    moves = [describe(a) for a in run.schedule["assignments"] if a["session"] in course_sessions]
+    unscheduled = [describe(u) for u in run.schedule["unscheduled"] if u["session"] in course_sessions]
+    return moves, unscheduled
+
+
+def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
+    """Book the draft's proposals course by course; a course that clashes with a booking made since the run
+    is reported and left waiting, never half-booked."""
+    run = get_run(session, principal, run_id)
+    if run.status != "draft":
+        raise Conflict(f"planning run {run.id} is {run.status}, not a draft", "status")
+    meta = run.instance["x_igflow"]
+    freed_ids = [
+        a for sid, a in meta["appointments"].items() if sid not in {s["id"] for s in run.instance["sessions"]}
+    ]
+    by_course: dict[int, list[tuple[CourseSession, dict[str, Any]]]] = {}
+    for assignment in run.schedule["assignments"]:
+        cs_id = meta["course_sessions"].get(assignment["session"])
+        if cs_id is None:
+            continue
+        cs = session.get(CourseSession, cs_id)
+        assert cs is not None
+        by_course.setdefault(cs.course_id, []).append((cs, assignment))
+    booked: list[int] = []
+    problems: list[dict[str, Any]] = []
+    for course_id, items in sorted(by_course.items()):
+        course = session.get(Course, course_id)
+        assert course is not None
+        if course.status == "booked":
+            # A freed course: release its current appointments first, then book the new places.
+            for appt in session.execute(
+                select(Appointment)
+                .join(CourseSession, CourseSession.id == Appointment.course_session_id)
+                .where(CourseSession.course_id == course.id, Appointment.status == "booked")
+            ).scalars():
+                _release(session, appt)
+                appt.status = "cancelled"
+                appt.status_reason = f"moved by planning run {run.id}"
+                appt.changed_at = utcnow()
+            course.status = "waiting"
+            session.flush()
+        if course.status != "waiting":
+            problems.append({"course_id": course_id, "problem": f"course is {course.status}"})
+            continue
+        placements = []
+        for cs, a in sorted(items, key=lambda x: x[0].day_index):
+            site = session.get(Site, meta["sites"][a["site"]])
+            assert site is not None
+            chair = session.get(Chair, meta["chairs"][a["site"]][a["chair"] - 1])
+            assert chair is not None
+            placements.append((cs, site, chair, dt.date.fromisoformat(a["date"]), hhmm_to_min(a["start"])))
+        try:
+            _book_sessions(session, principal, course, placements, f"planning-run {run.id}")
+            booked.append(course_id)
+        except (Conflict, InvalidInput) as exc:
+            problems.append({"course_id": course_id, "problem": exc.message})
+    run.status = "published"
+    run.published_at = utcnow()
+    run.published_by_user_id = principal.user_id
+    run.result = {"booked_courses": booked, "not_booked": problems, "freed": freed_ids}
+    audit.record(
+        session,
+        principal.actor,
+        "planning.publish",
+        "planning_run",
+        run.id,
+        detail={"booked": len(booked), "problems": len(problems)},
+    )
+    session.commit()
+    return run
+
+
+def discard(session: Session, principal: Principal, run_id: int) -> PlanningRun:
+    run = get_run(session, principal, run_id)
+    if run.status != "draft":
+        raise Conflict(f"planning run {run.id} is {run.status}, not a draft", "status")
+    run.status = "discarded"
+    audit.record(session, principal.actor, "planning.discard", "planning_run", run.id)
+    session.commit()
+    return run

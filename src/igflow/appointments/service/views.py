@@ -1,0 +1,171 @@
+"""Read views the pages draw: the chair board, the week's load, orders ready to schedule, and a patient's
+upcoming appointments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from igflow.appointments.models import Appointment, Course, CourseSession, SiteSlotLoad
+from igflow.appointments.service._common import _active_chairs, _capacity, _sessions, policy
+from igflow.db import utcnow
+from igflow.errors import InvalidInput, NotFound
+from igflow.orders import service as orders_service
+from igflow.orders.models import Order
+from igflow.patients import service as patients_service
+from igflow.scheduling.models import min_to_hhmm
+from igflow.security import audit, scope
+from igflow.security.principal import Principal
+from igflow.sites.models import Site
+
+
+def chair_board(session: Session, principal: Principal, site_id: int, day: dt.date) -> dict[str, Any]:
+    """Chairs × time for one centre and date: each booked appointment with its patient and indication."""
+    scope.require_site(principal, site_id)
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"site {site_id} not found")
+    hours = {h.weekday: h for h in site.hours}.get(day.weekday())
+    rows = session.execute(
+        select(Appointment, Course, Order)
+        .join(CourseSession, CourseSession.id == Appointment.course_session_id)
+        .join(Course, Course.id == CourseSession.course_id)
+        .join(Order, Order.id == Course.order_id)
+        .where(Appointment.site_id == site.id, Appointment.date == day, Appointment.status != "cancelled")
+        .order_by(Appointment.start_min)
+    ).all()
+    names = patients_service.display_names(session, {r[0].patient_id for r in rows})
+    appointments = [
+        {
+            "id": a.id,
+            "chair_id": a.chair_id,
+            "patient_id": a.patient_id,
+            "patient": names.get(a.patient_id, ""),
+            "indication": o.indication_id,
+            "product": o.product_id,
+            "start_min": a.start_min,
+            "duration_min": a.duration_min,
+            "status": a.status,
+            "course_id": c.id,
+            "day_index": next(
+                cs.day_index for cs in _sessions(session, c.id) if cs.id == a.course_session_id
+            ),
+            "days": len(_sessions(session, c.id)),
+        }
+        for a, c, o in rows
+    ]
+    audit.record(
+        session,
+        principal.actor,
+        "chair_board.read",
+        "site",
+        site.id,
+        detail={"date": day.isoformat(), "appointment_ids": [a["id"] for a in appointments]},
+    )
+    session.commit()
+    return {
+        "site": site,
+        "date": day,
+        "open_min": hours.open_time.hour * 60 + hours.open_time.minute if hours else None,
+        "close_min": hours.close_time.hour * 60 + hours.close_time.minute if hours else None,
+        "chairs": site.chairs,
+        "appointments": appointments,
+        "slot_minutes": policy().slot_minutes,
+    }
+
+
+def week_load(session: Session, principal: Principal, site_id: int, monday: dt.date) -> list[dict[str, Any]]:
+    """Per day of the week: patients in chairs per slot against the nurse and chair capacity."""
+    scope.require_site(principal, site_id)
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"site {site_id} not found")
+    slot_minutes = policy().slot_minutes
+    chairs = len(_active_chairs(site))
+    out = []
+    for k in range(7):
+        day = monday + dt.timedelta(days=k)
+        try:
+            open_min, close_min, max_in, _max_starts = _capacity(site, day)
+        except InvalidInput:
+            out.append({"date": day, "open": False})
+            continue
+        loads = dict(
+            session.execute(
+                select(SiteSlotLoad.slot, SiteSlotLoad.in_chairs).where(
+                    SiteSlotLoad.site_id == site.id, SiteSlotLoad.date == day
+                )
+            ).all()
+        )
+        slots = list(range(open_min // slot_minutes, close_min // slot_minutes))
+        series = [(min_to_hhmm(s * slot_minutes), int(loads.get(s, 0))) for s in slots]
+        out.append(
+            {
+                "date": day,
+                "open": True,
+                "capacity": min(chairs, max_in),
+                "chairs": chairs,
+                "nurse_capacity": max_in,
+                "series": series,
+                "peak": max((v for _t, v in series), default=0),
+                "chair_minutes": sum(v for _t, v in series) * slot_minutes,
+            }
+        )
+    return out
+
+
+def ready_to_schedule(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """Active orders whose current plan is verified and that have no course waiting or booked."""
+    query = select(Order).where(Order.status == "active").order_by(Order.id)
+    orders = list(session.execute(scope.rows(query, principal, Order)).scalars())
+    out = []
+    for order in orders:
+        busy = session.execute(
+            select(Course.id).where(Course.order_id == order.id, Course.status.in_(("waiting", "booked")))
+        ).first()
+        if busy is not None:
+            continue
+        verified = orders_service.current_verified_plan(session, order.id)
+        if verified is None:
+            continue
+        out.append(
+            {
+                "order_id": order.id,
+                "patient_id": order.patient_id,
+                "indication": order.indication_id,
+                "phase": order.phase,
+                "plan_version": verified[0].version,
+                "days": len(verified[0].plan.get("days") or []),
+            }
+        )
+    session.commit()
+    return out
+
+
+def upcoming_for_patient(session: Session, patient_id: int) -> list[dict[str, Any]]:
+    """The patient's booked appointments from today on (for their own page; the caller audits the read)."""
+    rows = session.execute(
+        select(Appointment, Site)
+        .join(Site, Site.id == Appointment.site_id)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.status == "booked",
+            Appointment.date >= utcnow().date(),
+        )
+        .order_by(Appointment.date, Appointment.start_min)
+    ).all()
+    return [
+        {
+            "date": a.date,
+            "start": min_to_hhmm(a.start_min),
+            "end": min_to_hhmm(a.start_min + a.duration_min),
+            "hours": round(a.duration_min / 60, 1),
+            "site": s.name,
+            "address": s.address,
+        }
+        for a, s in rows
+    ]
