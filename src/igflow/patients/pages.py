@@ -7,13 +7,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from igflow.catalog_access import indication_names
-from igflow.errors import IgflowError, InvalidInput
+from igflow.errors import InvalidInput
 from igflow.orders import service as orders_service
 from igflow.patients import service as patients_service
 from igflow.patients.schemas import MeasurementIn, PatientIn
@@ -23,7 +21,7 @@ from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
 from igflow.web.charts import weight_trend_svg
-from igflow.web.forms import errors_of, form_values
+from igflow.web.forms import form_action, form_values
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -64,14 +62,37 @@ def patient_list(
     return render(request, template, context)
 
 
+_RISK_FLAGS = (
+    "prior_severe_ig_reaction",
+    "renal_impairment",
+    "diabetes",
+    "heart_failure",
+    "thrombosis_history",
+    "hyperviscosity",
+    "hyperprolinaemia",
+)
+
+
+def _new_patient_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    sites = sites_service.list_sites(session, only=principal.site_ids, active_only=True)
+    context = {"sites": sites, "values": values, "errors": errors}
+    return render(request, "patients/new.html", context, status_code=status_code)
+
+
 @router.get("/patients/new", response_class=HTMLResponse)
 def patient_new(
     request: Request,
     principal: Principal = require(Perm.PATIENT_WRITE),
     session: Session = Depends(get_session),
 ) -> Response:
-    sites = sites_service.list_sites(session, only=principal.site_ids, active_only=True)
-    return render(request, "patients/new.html", {"sites": sites, "values": {}, "errors": {}})
+    return _new_patient_page(request, session, principal, {}, {})
 
 
 @router.post("/patients/new", response_class=HTMLResponse)
@@ -82,34 +103,28 @@ async def patient_create(
 ) -> Response:
     form = await request.form()
     values = form_values(form)
-    data = dict(values)
-    data["site_ids"] = [int(v) for v in form.getlist("site_ids") if str(v).isdigit()]
-    for flag in (
-        "prior_severe_ig_reaction",
-        "renal_impairment",
-        "diabetes",
-        "heart_failure",
-        "thrombosis_history",
-        "hyperviscosity",
-        "hyperprolinaemia",
-    ):
-        data[flag] = flag in form
-    errors: dict[str, str] = {}
-    try:
-        patient_in = PatientIn.model_validate(data)
-        patient = await run_in_threadpool(patients_service.create, session, principal, patient_in)
-        return RedirectResponse(f"/patients/{patient.id}", status_code=303)
-    except ValidationError as exc:
-        errors = errors_of(exc)
-    except IgflowError as exc:
-        errors = {exc.field or "form": exc.message}
-    sites = sites_service.list_sites(session, only=principal.site_ids, active_only=True)
-    return render(
-        request, "patients/new.html", {"sites": sites, "values": values, "errors": errors}, status_code=422
+    data = {
+        **values,
+        "site_ids": [int(v) for v in form.getlist("site_ids") if str(v).isdigit()],
+        **{flag: flag in form for flag in _RISK_FLAGS},
+    }
+    return await form_action(
+        session,
+        lambda: patients_service.create(session, principal, PatientIn.model_validate(data)),
+        lambda patient: f"/patients/{patient.id}",
+        lambda failure: _new_patient_page(request, session, principal, values, failure.errors, 422),
     )
 
 
-def _chart_context(session: Session, principal: Principal, patient_id: int) -> dict[str, Any]:
+def _chart_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    patient_id: int,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
     shape = patients_service.read_shape(session, principal, patient_id)
     context: dict[str, Any] = {"patient": shape, "clinical": principal.can(Perm.PATIENT_CLINICAL_READ)}
     sites = {s.id: s for s in sites_service.list_sites(session)}
@@ -125,7 +140,8 @@ def _chart_context(session: Session, principal: Principal, patient_id: int) -> d
         context["indications"] = indication_names()
     if principal.can(Perm.ORDER_READ):
         context["orders"] = orders_service.list_for_patient(session, principal, patient_id)
-    return context
+    context |= {"errors": errors, "values": values}
+    return render(request, "patients/chart.html", context, status_code=status_code)
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
@@ -135,8 +151,7 @@ def patient_chart(
     principal: Principal = require(Perm.PATIENT_READ),
     session: Session = Depends(get_session),
 ) -> Response:
-    context = _chart_context(session, principal, patient_id)
-    return render(request, "patients/chart.html", {**context, "errors": {}, "values": {}})
+    return _chart_page(request, session, principal, patient_id, {}, {})
 
 
 @router.post("/patients/{patient_id}/measurements", response_class=HTMLResponse)
@@ -146,18 +161,13 @@ async def patient_add_measurement(
     principal: Principal = require(Perm.MEASUREMENT_WRITE),
     session: Session = Depends(get_session),
 ) -> Response:
-    form = await request.form()
-    values = form_values(form)
-    errors: dict[str, str] = {}
-    try:
-        data = MeasurementIn.model_validate({k: v for k, v in values.items() if v != "" or k == "note"})
-        await run_in_threadpool(patients_service.add_measurement, session, principal, patient_id, data)
-        return RedirectResponse(f"/patients/{patient_id}#measurements", status_code=303)
-    except ValidationError as exc:
-        errors = errors_of(exc)
-    except IgflowError as exc:
-        errors = {exc.field or "form": exc.message}
-    context = _chart_context(session, principal, patient_id)
-    return render(
-        request, "patients/chart.html", {**context, "errors": errors, "values": values}, status_code=422
+    values = form_values(await request.form())
+    data = {k: v for k, v in values.items() if v != "" or k == "note"}
+    return await form_action(
+        session,
+        lambda: patients_service.add_measurement(
+            session, principal, patient_id, MeasurementIn.model_validate(data)
+        ),
+        f"/patients/{patient_id}#measurements",
+        lambda failure: _chart_page(request, session, principal, patient_id, values, failure.errors, 422),
     )

@@ -7,10 +7,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from igflow.catalog_access import indication_names
 from igflow.directory import service as directory_service
@@ -21,7 +19,7 @@ from igflow.referrals.schemas import ReferralDecision, ReferralIn
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
-from igflow.web.forms import errors_of, form_values
+from igflow.web.forms import form_action, form_values
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -46,12 +44,22 @@ def referral_list(
     )
 
 
-def _referral_form_context(session: Session, patient_id: int | None) -> dict[str, Any]:
-    return {
+def _new_referral_page(
+    request: Request,
+    session: Session,
+    patient_id: int | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    context = {
         "prescribers": directory_service.list_prescribers(session),
         "indications": sorted(indication_names().items(), key=lambda kv: kv[1]),
         "patient_id": patient_id,
+        "values": values,
+        "errors": errors,
     }
+    return render(request, "referrals/new.html", context, status_code=status_code)
 
 
 @router.get("/referrals/new", response_class=HTMLResponse)
@@ -64,11 +72,7 @@ def referral_new(
     values: dict[str, Any] = {"received_on": date.today().isoformat()}
     if patient_id:
         values["patient_id"] = patient_id
-    return render(
-        request,
-        "referrals/new.html",
-        {**_referral_form_context(session, patient_id), "values": values, "errors": {}},
-    )
+    return _new_referral_page(request, session, patient_id, values, {})
 
 
 @router.post("/referrals/new", response_class=HTMLResponse)
@@ -79,40 +83,32 @@ async def referral_create(
 ) -> Response:
     form = await request.form()
     values = form_values(form)
-    errors: dict[str, str] = {}
+    max_bytes = request.app.state.settings.max_upload_bytes
     upload = form.get("document")
-    try:
+    document = None
+    if upload is not None and hasattr(upload, "read") and getattr(upload, "filename", ""):
+        document = (upload.filename or "document", await upload.read(max_bytes + 1))
+
+    def create() -> str:
         data = ReferralIn.model_validate({k: v for k, v in values.items() if k != "document"})
-        referral = await run_in_threadpool(referrals_service.create, session, principal, data)
-        if upload is not None and hasattr(upload, "read") and getattr(upload, "filename", ""):
-            max_bytes = request.app.state.settings.max_upload_bytes
-            content = await upload.read(max_bytes + 1)
+        referral = referrals_service.create(session, principal, data)
+        if document is not None:
+            filename, content = document
             try:
-                await run_in_threadpool(
-                    referrals_service.attach,
-                    session,
-                    principal,
-                    referral.id,
-                    filename=upload.filename or "document",
-                    content=content,
-                    max_bytes=max_bytes,
+                referrals_service.attach(
+                    session, principal, referral.id, filename=filename, content=content, max_bytes=max_bytes
                 )
             except IgflowError as exc:
                 # The referral is kept; say clearly that its document was refused.
-                return RedirectResponse(
-                    f"/referrals/{referral.id}?" + urlencode({"document_error": exc.message}), status_code=303
-                )
-        return RedirectResponse(f"/referrals/{referral.id}", status_code=303)
-    except ValidationError as exc:
-        errors = errors_of(exc)
-    except IgflowError as exc:
-        errors = {exc.field or "form": exc.message}
+                return f"/referrals/{referral.id}?" + urlencode({"document_error": exc.message})
+        return f"/referrals/{referral.id}"
+
     patient_id = int(values["patient_id"]) if str(values.get("patient_id", "")).isdigit() else None
-    return render(
-        request,
-        "referrals/new.html",
-        {**_referral_form_context(session, patient_id), "values": values, "errors": errors},
-        status_code=422,
+    return await form_action(
+        session,
+        create,
+        lambda target: target,
+        lambda failure: _new_referral_page(request, session, patient_id, values, failure.errors, 422),
     )
 
 
@@ -160,16 +156,15 @@ async def referral_decide(
     principal: Principal = require(Perm.REFERRAL_DECIDE),
     session: Session = Depends(get_session),
 ) -> Response:
-    form = await request.form()
-    try:
-        data = ReferralDecision.model_validate(form_values(form))
-        await run_in_threadpool(referrals_service.decide, session, principal, referral_id, data, None)
-        return RedirectResponse(f"/referrals/{referral_id}", status_code=303)
-    except ValidationError as exc:
-        message = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
-    except IgflowError as exc:
-        message = exc.message
-    return _referral_page(request, session, principal, referral_id, message, "", 422)
+    values = form_values(await request.form())
+    return await form_action(
+        session,
+        lambda: referrals_service.decide(
+            session, principal, referral_id, ReferralDecision.model_validate(values), None
+        ),
+        f"/referrals/{referral_id}",
+        lambda failure: _referral_page(request, session, principal, referral_id, failure.message, "", 422),
+    )
 
 
 @router.get("/referrals/{referral_id}/documents/{document_id}")

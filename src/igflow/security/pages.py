@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from igflow.errors import IgflowError
 from igflow.security import audit, audit_verify
 from igflow.security import service as security_service
 from igflow.security.deps import get_session, require
@@ -18,10 +16,27 @@ from igflow.security.models import AuditEvent
 from igflow.security.permissions import Perm, Role
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
-from igflow.web.forms import form_values
+from igflow.web.forms import form_action, form_values
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
+
+
+def _users_page(
+    request: Request,
+    session: Session,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "users": security_service.list_users(session),
+        "sites": sites_service.list_sites(session),
+        "roles": [r.value for r in Role if r is not Role.PATIENT],
+        "values": values,
+        "errors": errors,
+    }
+    return render(request, "admin/users.html", context, status_code=status_code)
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
@@ -30,17 +45,7 @@ def users_page(
     principal: Principal = require(Perm.USER_MANAGE),
     session: Session = Depends(get_session),
 ) -> Response:
-    return render(request, "admin/users.html", _users_context(session, {}, {}))
-
-
-def _users_context(session: Session, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-    return {
-        "users": security_service.list_users(session),
-        "sites": sites_service.list_sites(session),
-        "roles": [r.value for r in Role if r is not Role.PATIENT],
-        "values": values,
-        "errors": errors,
-    }
+    return _users_page(request, session, {}, {})
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
@@ -50,30 +55,27 @@ async def users_create(
     session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
-    values = form_values(form)
-    try:
+    values = form_values(form, skip=("csrf_token", "password"))  # a refused password is not shown again
+
+    def create() -> None:
         site_ids = [int(v) for v in form.getlist("site_ids") if str(v).isdigit()]
         sites_service.site_ids_exist(session, site_ids, "site_ids")
-        await run_in_threadpool(
-            lambda: security_service.create_user(
-                session,
-                principal.actor,
-                username=str(form.get("username", "")),
-                display_name=str(form.get("display_name", "")),
-                password=str(form.get("password", "")),
-                roles=[str(r) for r in form.getlist("roles")],
-                site_ids=site_ids,
-            )
+        security_service.create_user(
+            session,
+            principal.actor,
+            username=str(form.get("username", "")),
+            display_name=str(form.get("display_name", "")),
+            password=str(form.get("password", "")),
+            roles=[str(r) for r in form.getlist("roles")],
+            site_ids=site_ids,
         )
-        return RedirectResponse("/admin/users", status_code=303)
-    except IgflowError as exc:
-        values.pop("password", None)
-        return render(
-            request,
-            "admin/users.html",
-            _users_context(session, values, {exc.field or "form": exc.message}),
-            422,
-        )
+
+    return await form_action(
+        session,
+        create,
+        "/admin/users",
+        lambda failure: _users_page(request, session, values, failure.errors, 422),
+    )
 
 
 @router.post("/admin/users/{user_id}/active")
@@ -83,16 +85,13 @@ async def users_set_active(
     principal: Principal = require(Perm.USER_MANAGE),
     session: Session = Depends(get_session),
 ) -> Response:
-    form = await request.form()
-    try:
-        await run_in_threadpool(
-            security_service.set_active, session, principal.actor, user_id, form.get("active") == "true"
-        )
-    except IgflowError as exc:
-        return render(
-            request, "admin/users.html", _users_context(session, {}, {"form": exc.message}), exc.status_code
-        )
-    return RedirectResponse("/admin/users", status_code=303)
+    active = (await request.form()).get("active") == "true"
+    return await form_action(
+        session,
+        lambda: security_service.set_active(session, principal.actor, user_id, active),
+        "/admin/users",
+        lambda failure: _users_page(request, session, {}, {"form": failure.message}, failure.status_code),
+    )
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -4,28 +4,31 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from igflow.errors import IgflowError, InvalidInput
+from igflow.errors import InvalidInput
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
 from igflow.sites.schemas import ChairIn
-from igflow.web.forms import errors_of
+from igflow.web.forms import form_action
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
+
+
+def _sites_page(request: Request, session: Session, error: str | None, status_code: int = 200) -> Response:
+    sites = sites_service.list_sites(session)
+    return render(request, "admin/sites.html", {"sites": sites, "error": error}, status_code=status_code)
 
 
 @router.get("/admin/sites", response_class=HTMLResponse)
 def sites_page(
     request: Request, principal: Principal = require(Perm.SITE_READ), session: Session = Depends(get_session)
 ) -> Response:
-    sites = sites_service.list_sites(session)
-    return render(request, "admin/sites.html", {"sites": sites, "error": None})
+    return _sites_page(request, session, None)
 
 
 @router.post("/admin/sites/{site_id}/chairs", response_class=HTMLResponse)
@@ -36,16 +39,12 @@ async def sites_add_chair(
     session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
-    try:
-        data = ChairIn.model_validate({"label": form.get("label", ""), "kind": form.get("kind", "recliner")})
-        await run_in_threadpool(sites_service.add_chair, session, principal.actor, site_id, data)
-        return RedirectResponse("/admin/sites", status_code=303)
-    except ValidationError as exc:
-        message = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
-    except IgflowError as exc:
-        message = exc.message
-    return render(
-        request, "admin/sites.html", {"sites": sites_service.list_sites(session), "error": message}, 422
+    fields = {"label": form.get("label", ""), "kind": form.get("kind", "recliner")}
+    return await form_action(
+        session,
+        lambda: sites_service.add_chair(session, principal.actor, site_id, ChairIn.model_validate(fields)),
+        "/admin/sites",
+        lambda failure: _sites_page(request, session, failure.message, 422),
     )
 
 
