@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -16,7 +15,7 @@ from igflow.appointments import service as appointments_service
 from igflow.appointments.routes import calendar_response
 from igflow.appointments.schemas import BookIn, PlanningIn, StatusIn
 from igflow.db import utcnow
-from igflow.errors import IgflowError, InvalidInput
+from igflow.errors import InvalidInput
 from igflow.infusions import service as infusions_service
 from igflow.jobs import planning as planning_job
 from igflow.jobs import service as jobs_service
@@ -31,7 +30,7 @@ from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
 from igflow.web.charts import chair_board_svg, indication_colour, load_svg
-from igflow.web.forms import errors_of
+from igflow.web.forms import form_action
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -121,23 +120,20 @@ async def course_book(
     session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
-    try:
-        data = BookIn.model_validate(
-            {
-                "site": form.get("site", ""),
-                "dates": form.getlist("dates"),
-                "starts": form.getlist("starts"),
-                "chairs": form.getlist("chairs"),
-            }
-        )
-        await run_in_threadpool(appointments_service.book, session, principal, course_id, data)
-        return RedirectResponse(f"/courses/{course_id}", status_code=303)
-    except ValidationError as exc:
-        message, code = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items()), 422
-    except IgflowError as exc:
-        message, code = exc.message, exc.status_code
-    session.rollback()
-    return _course_page(request, session, principal, course_id, message, code)
+    fields = {
+        "site": form.get("site", ""),
+        "dates": form.getlist("dates"),
+        "starts": form.getlist("starts"),
+        "chairs": form.getlist("chairs"),
+    }
+    return await form_action(
+        session,
+        lambda: appointments_service.book(session, principal, course_id, BookIn.model_validate(fields)),
+        f"/courses/{course_id}",
+        lambda failure: _course_page(
+            request, session, principal, course_id, failure.message, failure.status_code
+        ),
+    )
 
 
 @router.post("/appointments/{appointment_id}/status", response_class=HTMLResponse)
@@ -264,26 +260,26 @@ async def planning_run(
 ) -> Response:
     """Queue the run and show its progress page (the solve happens in a worker, not in this request)."""
     form = await request.form()
-    try:
-        data = PlanningIn.model_validate(
-            {
-                "start_date": form.get("start_date", ""),
-                "days": form.get("days", ""),
-                "time_limit_s": form.get("time_limit_s") or None,
-            }
-        )
-        params = planning_job.params_of(data)
-        job = await run_in_threadpool(
-            jobs_service.submit, session, queue, principal, planning_job.KIND_NAME, params
-        )
+    fields = {
+        "start_date": form.get("start_date", ""),
+        "days": form.get("days", ""),
+        "time_limit_s": form.get("time_limit_s") or None,
+    }
+
+    def submit() -> str:
+        params = planning_job.params_of(PlanningIn.model_validate(fields))
+        job = jobs_service.submit(session, queue, principal, planning_job.KIND_NAME, params)
         done = job.state == "succeeded" and job.result_id is not None
-        target = f"/planning/{job.result_id}" if done else f"/jobs/{job.id}"
-        return RedirectResponse(target, status_code=303)
-    except ValidationError as exc:
-        message = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
-    except IgflowError as exc:
-        message = exc.message
-    return render(request, "schedule/planning.html", _planning_context(session, principal, message), 422)
+        return f"/planning/{job.result_id}" if done else f"/jobs/{job.id}"
+
+    return await form_action(
+        session,
+        submit,
+        lambda target: target,
+        lambda failure: render(
+            request, "schedule/planning.html", _planning_context(session, principal, failure.message), 422
+        ),
+    )
 
 
 @router.get("/planning/{run_id}", response_class=HTMLResponse)

@@ -9,13 +9,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from igflow.appointments import service as appointments_service
 from igflow.catalog import load_catalog
-from igflow.errors import IgflowError, InvalidInput
+from igflow.errors import InvalidInput
 from igflow.infusions import service
 from igflow.infusions.schemas import EntryIn, ReleaseIn
 from igflow.patients import service as patients_service
@@ -25,6 +24,7 @@ from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
 from igflow.web.charts import infusion_timeline_svg
+from igflow.web.forms import form_action
 from igflow.web.render import number, render
 
 router = APIRouter(include_in_schema=False)
@@ -333,9 +333,10 @@ async def chair_entry(
 ) -> Response:
     form = await request.form()
     kind = str(form.get("kind", ""))
-    try:
-        amends = str(form.get("amends_id", ""))
-        site = await run_in_threadpool(service.record_site_for_id, session, principal, record_id)
+    amends = str(form.get("amends_id", ""))
+
+    def chart() -> None:
+        site = service.record_site_for_id(session, principal, record_id)
         data = EntryIn.model_validate(
             {
                 "client_id": str(form.get("client_id", "")),
@@ -348,16 +349,16 @@ async def chair_entry(
                 ),
             }
         )
-        await run_in_threadpool(service.chart, session, principal, record_id, data)
-        return RedirectResponse(f"/chair/records/{record_id}#{kind}", status_code=303)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        message = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-        code = 422
-    except IgflowError as exc:
-        message, code = exc.message, exc.status_code
-    session.rollback()
-    return _record_page(request, session, principal, record_id, message, code)
+        service.chart(session, principal, record_id, data)
+
+    return await form_action(
+        session,
+        chart,
+        f"/chair/records/{record_id}#{kind}",
+        lambda failure: _record_page(
+            request, session, principal, record_id, failure.message, failure.status_code
+        ),
+    )
 
 
 @router.get("/tasks", response_class=HTMLResponse)

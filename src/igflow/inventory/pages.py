@@ -9,20 +9,20 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup, escape
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from igflow.catalog import load_catalog
-from igflow.errors import IgflowError, field_errors
+from igflow.errors import IgflowError
 from igflow.inventory import service
 from igflow.inventory.schemas import ReceiptIn, StatusIn
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
+from igflow.web.forms import form_action
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -30,13 +30,6 @@ router = APIRouter(include_in_schema=False)
 
 def _form(form: Any) -> dict[str, Any]:
     return {k: v for k, v in form.items() if k != "csrf_token" and not hasattr(v, "read") and v != ""}
-
-
-def _errors(exc: ValidationError) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, message in field_errors(exc.errors()):
-        out.setdefault(name, message)
-    return out
 
 
 def stock_svg(rows: list[Any], width: int = 640) -> Markup:
@@ -140,26 +133,21 @@ async def inventory_receive(
     session: Session = Depends(get_session),
 ) -> Response:
     values = _form(await request.form())
-    errors: dict[str, str]
-    try:
-        data = ReceiptIn.model_validate(values)
-        lot = await run_in_threadpool(service.receive, session, principal, data)
-        return RedirectResponse(f"/inventory/lots/{lot.id}", status_code=303)
-    except ValidationError as exc:
-        errors = _errors(exc)
-    except IgflowError as exc:
-        session.rollback()
-        errors = {exc.field or "request": exc.message}
-    return _overview(
-        request,
+    return await form_action(
         session,
-        principal,
-        site_id=None,
-        day=None,
-        days=7,
-        values=values,
-        errors=errors,
-        status_code=422,
+        lambda: service.receive(session, principal, ReceiptIn.model_validate(values)),
+        lambda lot: f"/inventory/lots/{lot.id}",
+        lambda failure: _overview(
+            request,
+            session,
+            principal,
+            site_id=None,
+            day=None,
+            days=7,
+            values=values,
+            errors=failure.fields or {"request": failure.message},
+            status_code=422,
+        ),
     )
 
 
@@ -239,17 +227,21 @@ async def inventory_lot_status(
     session: Session = Depends(get_session),
 ) -> Response:
     values = _form(await request.form())
-    try:
-        data = StatusIn.model_validate(values)
-        result = await run_in_threadpool(service.change_status, session, principal, lot_id, data)
-    except ValidationError as exc:
-        error = "; ".join(f"{k}: {v}" for k, v in _errors(exc).items())
-        return _lot_page(request, session, principal, lot_id, error=error, status_code=422)
-    except IgflowError as exc:
-        session.rollback()
-        return _lot_page(request, session, principal, lot_id, error=exc.message, status_code=exc.status_code)
-    message = f"Lot {result.lot.lot_number} is now {result.lot.status}."
-    return _lot_page(request, session, principal, lot_id, message=message, released=result.released)
+    return await form_action(
+        session,
+        lambda: service.change_status(session, principal, lot_id, StatusIn.model_validate(values)),
+        lambda result: _lot_page(
+            request,
+            session,
+            principal,
+            lot_id,
+            message=f"Lot {result.lot.lot_number} is now {result.lot.status}.",
+            released=result.released,
+        ),
+        lambda failure: _lot_page(
+            request, session, principal, lot_id, error=failure.message, status_code=failure.status_code
+        ),
+    )
 
 
 @router.get("/inventory/recall", response_class=HTMLResponse)

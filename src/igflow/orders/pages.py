@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from igflow.catalog import load_catalog
 from igflow.db import utcnow
@@ -28,7 +27,7 @@ from igflow.security.deps import (
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
-from igflow.web.forms import errors_of, form_values
+from igflow.web.forms import FormFailure, form_action, form_values
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -67,10 +66,8 @@ def dose_calculator(
                 }
             )
             plan = orders_service.preview(data, orders_service.protocol_catalog(session, site_id))
-        except ValidationError as exc:
-            error = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
-        except IgflowError as exc:
-            error = exc.message
+        except (ValidationError, IgflowError) as exc:
+            error = FormFailure.of(exc).message
     return render(
         request,
         "orders/calculator.html",
@@ -122,10 +119,8 @@ def order_new(
                 }
             )
             options, _facts = orders_service.product_options(session, principal, patient_id, data)
-        except ValidationError as exc:
-            errors = errors_of(exc)
-        except IgflowError as exc:
-            errors = {exc.field or "form": exc.message}
+        except (ValidationError, IgflowError) as exc:
+            errors = FormFailure.of(exc).errors
     return render(
         request,
         "orders/new.html",
@@ -150,18 +145,16 @@ async def order_create(
     data = {k: v for k, v in values.items() if v != ""}
     data["patient_id"] = patient_id
     data["first_infusion"] = form.get("first_infusion") == "true"
-    try:
-        order = await run_in_threadpool(
-            orders_service.create, session, principal, OrderIn.model_validate(data)
-        )
-        return RedirectResponse(f"/orders/{order.id}", status_code=303)
-    except ValidationError as exc:
-        errors = errors_of(exc)
-    except IgflowError as exc:
-        errors = {exc.field or "form": exc.message}
-    context = _order_form(session, principal, patient_id)
-    return render(
-        request, "orders/new.html", {**context, "values": values, "errors": errors}, status_code=422
+
+    def refused(failure: FormFailure) -> Response:
+        context = {**_order_form(session, principal, patient_id), "values": values, "errors": failure.errors}
+        return render(request, "orders/new.html", context, status_code=422)
+
+    return await form_action(
+        session,
+        lambda: orders_service.create(session, principal, OrderIn.model_validate(data)),
+        lambda order: f"/orders/{order.id}",
+        refused,
     )
 
 
@@ -223,22 +216,20 @@ async def order_verify(
     session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
-    try:
-        fields = {k: v for k, v in form_values(form).items() if v != ""}
-        fields["re_review"] = form.get("re_review") == "true"
-        if "at_risk_max_rate_mg_per_kg_min" in fields:
-            fields["at_risk_max_rate_mg_per_kg_min"] = str(fields["at_risk_max_rate_mg_per_kg_min"]).replace(
-                ",", "."
-            )
-        data = VerificationIn.model_validate(fields)
-        await run_in_threadpool(orders_service.verify, session, principal, order_id, data)
-        return RedirectResponse(f"/orders/{order_id}", status_code=303)
-    except ValidationError as exc:
-        message = "; ".join(f"{k}: {v}" for k, v in errors_of(exc).items())
-        code = 422
-    except IgflowError as exc:
-        message, code = exc.message, exc.status_code
-    return _order_page(request, session, principal, order_id, message, code)
+    fields = {k: v for k, v in form_values(form).items() if v != ""}
+    fields["re_review"] = form.get("re_review") == "true"
+    if "at_risk_max_rate_mg_per_kg_min" in fields:
+        fields["at_risk_max_rate_mg_per_kg_min"] = str(fields["at_risk_max_rate_mg_per_kg_min"]).replace(
+            ",", "."
+        )
+    return await form_action(
+        session,
+        lambda: orders_service.verify(session, principal, order_id, VerificationIn.model_validate(fields)),
+        f"/orders/{order_id}",
+        lambda failure: _order_page(
+            request, session, principal, order_id, failure.message, failure.status_code
+        ),
+    )
 
 
 @router.get("/verification-queue", response_class=HTMLResponse)

@@ -7,14 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from igflow.catalog import load_catalog
 from igflow.catalog.protocol import SETTINGS
 from igflow.db import utcnow
-from igflow.errors import IgflowError
 from igflow.protocols import service
 from igflow.protocols.models import ClinicalProtocol
 from igflow.protocols.schemas import ProtocolDecisionIn, ProtocolIn
@@ -23,7 +20,7 @@ from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
-from igflow.web.forms import errors_of
+from igflow.web.forms import form_action
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -234,12 +231,6 @@ def _parse_form(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return shown, data
 
 
-def _errors(exc: IgflowError | ValidationError) -> dict[str, str]:
-    if isinstance(exc, ValidationError):
-        return errors_of(exc)
-    return {exc.field or "form": exc.message}
-
-
 @router.post("/protocols/new", response_class=HTMLResponse)
 async def protocol_create(
     request: Request,
@@ -247,13 +238,14 @@ async def protocol_create(
     session: Session = Depends(get_session),
 ) -> Response:
     shown, data = _parse_form(await request.form())
-    try:
-        protocol = await run_in_threadpool(
-            service.create_draft, session, principal.actor, principal.user_id, ProtocolIn.model_validate(data)
-        )
-    except (IgflowError, ValidationError) as exc:
-        return _form(request, session, shown, _errors(exc), None, status_code=422)
-    return RedirectResponse(f"/protocols/{protocol.id}", status_code=303)
+    return await form_action(
+        session,
+        lambda: service.create_draft(
+            session, principal.actor, principal.user_id, ProtocolIn.model_validate(data)
+        ),
+        lambda protocol: f"/protocols/{protocol.id}",
+        lambda failure: _form(request, session, shown, failure.errors, None, status_code=422),
+    )
 
 
 @router.get("/protocols/{protocol_id}", response_class=HTMLResponse)
@@ -312,13 +304,12 @@ async def protocol_edit(
 ) -> Response:
     protocol = service.get(session, protocol_id)
     shown, data = _parse_form(await request.form())
-    try:
-        await run_in_threadpool(
-            service.update_draft, session, principal, protocol_id, ProtocolIn.model_validate(data)
-        )
-    except (IgflowError, ValidationError) as exc:
-        return _form(request, session, shown, _errors(exc), protocol, status_code=422)
-    return RedirectResponse(f"/protocols/{protocol_id}", status_code=303)
+    return await form_action(
+        session,
+        lambda: service.update_draft(session, principal, protocol_id, ProtocolIn.model_validate(data)),
+        f"/protocols/{protocol_id}",
+        lambda failure: _form(request, session, shown, failure.errors, protocol, status_code=422),
+    )
 
 
 @router.post("/protocols/{protocol_id}/decision", response_class=HTMLResponse)
@@ -329,20 +320,16 @@ async def protocol_decide(
     session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
-    protocol = service.get(session, protocol_id)
-    try:
-        data = ProtocolDecisionIn.model_validate(
-            {
-                "decision": form.get("decision"),
-                "version": form.get("version"),
-                "note": form.get("note", ""),
-            }
-        )
-        await run_in_threadpool(service.decide, session, principal, protocol_id, data)
-    except (IgflowError, ValidationError) as exc:
-        session.rollback()
-        return _detail(request, session, principal, service.get(session, protocol.id), _errors(exc), 409)
-    return RedirectResponse(f"/protocols/{protocol_id}", status_code=303)
+    service.get(session, protocol_id)  # an unknown protocol is a 404 before anything else
+    fields = {"decision": form.get("decision"), "version": form.get("version"), "note": form.get("note", "")}
+    return await form_action(
+        session,
+        lambda: service.decide(session, principal, protocol_id, ProtocolDecisionIn.model_validate(fields)),
+        f"/protocols/{protocol_id}",
+        lambda failure: _detail(
+            request, session, principal, service.get(session, protocol_id), failure.errors, 409
+        ),
+    )
 
 
 def today() -> date:
