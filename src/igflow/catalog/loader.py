@@ -18,10 +18,13 @@ from igflow.catalog.models import (
     Indication,
     IndicationsFile,
     InfusionDay,
+    Measure,
+    OutcomesFile,
     PoliciesFile,
     Policy,
     Product,
     ProductsFile,
+    ResponseThreshold,
 )
 
 #: Ids the dose contract (shared/contracts/dose.md) promises; the catalog must hold all of them.
@@ -89,6 +92,7 @@ class Catalog:
     default_policy: str
     administration: Administration
     infusion_day: InfusionDay
+    outcomes: OutcomesFile
 
     def risk_ids(self) -> list[str]:
         return [risk.id for risk in self.administration.screening.risks]
@@ -172,6 +176,7 @@ def _cross_check(catalog: Catalog, problems: list[str]) -> None:
             problems.append("plausibility bands must be contiguous")
     _unique("risk", catalog.risk_ids(), problems)
     _check_infusion_day(catalog.infusion_day, problems)
+    _check_outcomes(catalog.outcomes, indication_ids, problems)
 
 
 def _check_infusion_day(day: InfusionDay, problems: list[str]) -> None:
@@ -195,6 +200,84 @@ def _check_infusion_day(day: InfusionDay, problems: list[str]) -> None:
             problems.append(f"reaction_protocol: {fact_name} must be a CTCAE grade 1..5")
 
 
+def _whole(value: float | None) -> bool:
+    return value is None or float(value).is_integer()
+
+
+def _check_measure(measure: Measure, problems: list[str]) -> None:
+    where = f"outcomes: measure {measure.id}"
+    low, high = measure.scale_min.value, measure.scale_max.value
+    if measure.integer and not (_whole(low) and _whole(high)):
+        problems.append(f"{where}: an integer scale needs whole-number bounds")
+    for part in measure.parts:
+        part_low, part_high = part.scale_min.value, part.scale_max.value
+        if part_low is not None and part_high is not None and part_low >= part_high:
+            problems.append(f"{where}: part {part.id} scale_min must be below scale_max")
+        if measure.integer and not (_whole(part_low) and _whole(part_high)):
+            problems.append(f"{where}: part {part.id} needs whole-number bounds")
+    if measure.parts:
+        lows = [part.scale_min.value for part in measure.parts]
+        highs = [part.scale_max.value for part in measure.parts]
+        if None not in lows and low is not None and sum(v for v in lows if v is not None) != low:
+            problems.append(f"{where}: the parts' minima must add up to scale_min")
+        if None not in highs and high is not None and sum(v for v in highs if v is not None) != high:
+            problems.append(f"{where}: the parts' maxima must add up to scale_max")
+    for excluded in measure.excluded_part_changes:
+        part = measure.part(excluded.part)
+        part_low, part_high = part.scale_min.value, part.scale_max.value
+        for grade in excluded.between:
+            if (part_low is not None and grade < part_low) or (part_high is not None and grade > part_high):
+                problems.append(f"{where}: excluded change grade {grade} is outside part {part.id}")
+
+
+def _check_outcomes(outcomes: OutcomesFile, indication_ids: set[str], problems: list[str]) -> None:
+    _unique("outcome measure", [m.id for m in outcomes.measures], problems)
+    _unique("outcome indication", [entry.indication for entry in outcomes.indications], problems)
+    measures = {m.id: m for m in outcomes.measures}
+    for measure in outcomes.measures:
+        _check_measure(measure, problems)
+    listed = {entry.indication for entry in outcomes.indications}
+    problems.extend(
+        f"outcomes: indication {item!r} has no entry (list it, with a note if no measure applies)"
+        for item in sorted(indication_ids - listed)
+    )
+    for entry in outcomes.indications:
+        if entry.indication not in indication_ids:
+            problems.append(f"outcomes: {entry.indication!r} is not an indication id")
+        if not entry.measures and not entry.note:
+            problems.append(f"outcomes: {entry.indication} lists no measure and needs a note saying why")
+        for used in entry.measures:
+            found = measures.get(used.measure)
+            if found is None:
+                problems.append(f"outcomes: {entry.indication}: measure {used.measure!r} is not defined")
+                continue
+            _check_threshold(entry.indication, found, used.threshold, problems)
+    rules = outcomes.course_rules
+    cycles = rules.no_improvement_review_after_cycles.value
+    if cycles is not None and cycles < 1:
+        problems.append("outcomes: no_improvement_review_after_cycles must be at least 1")
+    interval = rules.review_interval_days.value
+    if interval is not None and interval < 1:
+        problems.append("outcomes: review_interval_days must be at least 1")
+
+
+def _check_threshold(
+    indication: str, measure: Measure, threshold: ResponseThreshold, problems: list[str]
+) -> None:
+    where = f"outcomes: {indication}/{measure.id}"
+    low, high = measure.scale_min.value, measure.scale_max.value
+    span = high - low if low is not None and high is not None else None
+    if threshold.kind == "points":
+        for change in (threshold.improvement, threshold.worsening):
+            if change is not None and span is not None and change.value > span:
+                problems.append(f"{where}: a {change.value}-point threshold exceeds the scale")
+    for level in threshold.levels:
+        if (low is not None and level.min_value < low) or (high is not None and level.min_value > high):
+            problems.append(f"{where}: level {level.id} lies outside the scale")
+    if threshold.kind == "percent_of_baseline" and low is not None and low < 0:
+        problems.append(f"{where}: a percent-of-baseline threshold needs a scale that starts at 0 or above")
+
+
 def load_catalog_from(data_dir: Path) -> Catalog:
     """Load and validate the catalog in ``data_dir`` (not cached). Raises ``CatalogError``."""
     problems: list[str] = []
@@ -203,6 +286,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
     policies_file = _parse(PoliciesFile, data_dir / "policies.yaml", problems)
     administration = _parse(Administration, data_dir / "administration.yaml", problems)
     infusion_day = _parse(InfusionDay, data_dir / "infusion_day.yaml", problems)
+    outcomes = _parse(OutcomesFile, data_dir / "outcomes.yaml", problems)
     if problems:
         raise CatalogError(problems)
     assert isinstance(products_file, ProductsFile)
@@ -210,6 +294,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
     assert isinstance(policies_file, PoliciesFile)
     assert isinstance(administration, Administration)
     assert isinstance(infusion_day, InfusionDay)
+    assert isinstance(outcomes, OutcomesFile)
     _unique("product", [p.id for p in products_file.products], problems)
     _unique("indication", [i.id for i in indications_file.indications], problems)
     _unique("policy", [p.id for p in policies_file.policies], problems)
@@ -221,6 +306,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
         default_policy=policies_file.default_policy,
         administration=administration,
         infusion_day=infusion_day,
+        outcomes=outcomes,
     )
     _cross_check(catalog, problems)
     if problems:

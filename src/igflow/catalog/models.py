@@ -509,3 +509,206 @@ class InfusionDay(_Strict):
     charting: Charting
     follow_up: FollowUp
     baseline_rates: list[BaselineRate]
+
+
+# --- outcome measures and response thresholds (outcomes.yaml) --------------------------------------
+
+Direction = Literal["lower_is_better", "higher_is_better"]
+ThresholdKind = Literal["points", "percent_of_baseline", "level_on_current", "itp_iwg_2009", "unknown"]
+Population = Literal["any", "adult"]
+
+
+class _SourcedText(_Strict):
+    """Base for catalog entries that carry a number: the number is refused without its source."""
+
+    source: str = Field(min_length=1)
+    verified: bool = True
+    note: str | None = None
+
+
+class MeasurePart(_Strict):
+    """A sub-score of a measure (e.g. the arm and leg grades of the INCAT disability score)."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    scale_min: Fact[float]
+    scale_max: Fact[float]
+
+
+class ExcludedPartChange(_SourcedText):
+    """A change of one part between two grades that does not count (adjusted INCAT: arm 0 <-> 1)."""
+
+    part: str = Field(min_length=1)
+    between: tuple[float, float]
+
+
+class Measure(_Strict):
+    """An outcome measure: its scale, which way is better, and the source of each."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    unit: str = Field(min_length=1)
+    integer: bool
+    direction: Fact[Direction]
+    scale_min: Fact[float]
+    scale_max: Fact[float]
+    parts: list[MeasurePart] = Field(default_factory=list)
+    excluded_part_changes: list[ExcludedPartChange] = Field(default_factory=list)
+    source: str = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _scale(self) -> Measure:
+        low, high = self.scale_min.value, self.scale_max.value
+        if low is not None and high is not None and low >= high:
+            raise ValueError("scale_min must be below scale_max")
+        if self.excluded_part_changes and not self.parts:
+            raise ValueError("excluded_part_changes needs parts")
+        part_ids = [part.id for part in self.parts]
+        if len(set(part_ids)) != len(part_ids):
+            raise ValueError("part ids must be unique")
+        for excluded in self.excluded_part_changes:
+            if excluded.part not in part_ids:
+                raise ValueError(f"excluded_part_changes: {excluded.part!r} is not a part")
+        return self
+
+    def part(self, part_id: str) -> MeasurePart:
+        for part in self.parts:
+            if part.id == part_id:
+                return part
+        raise LookupError(f"measure {self.id} has no part {part_id!r}")
+
+
+class ChangeThreshold(_SourcedText):
+    """A change from baseline that counts as meaningful: ``value`` points or percent of baseline.
+
+    ``inclusive``: a change equal to ``value`` counts (the source says "at least" / "+-");
+    otherwise the change must exceed it (the source says "more than").
+    """
+
+    value: float = Field(gt=0)
+    inclusive: bool
+
+
+class ResponseLevel(_SourcedText):
+    """A level the current value reaches (e.g. TIS >= 20 minimal improvement)."""
+
+    id: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    min_value: float
+
+
+class IwgRule(_Strict):
+    """ITP response (International Working Group, Rodeghiero 2009): complete response by a platelet
+    level; response by a level and a fold rise over baseline. Counts and fold come from here."""
+
+    complete_response_min: Fact[float]
+    response_min: Fact[float]
+    response_min_fold_of_baseline: Fact[float]
+    caveats: list[str] = Field(default_factory=list)
+    source: str = Field(min_length=1)
+
+
+class ResponseThreshold(_Strict):
+    """How a measure's response is judged for one indication, and on what authority."""
+
+    kind: ThresholdKind
+    improvement: ChangeThreshold | None = None
+    worsening: ChangeThreshold | None = None
+    levels: list[ResponseLevel] = Field(default_factory=list)
+    iwg: IwgRule | None = None
+    population: Population = "any"
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> ResponseThreshold:
+        change = self.kind in ("points", "percent_of_baseline")
+        if self.kind == "unknown":
+            if self.improvement or self.worsening or self.levels or self.iwg:
+                raise ValueError("an unknown threshold holds no numbers")
+            if not self.note:
+                raise ValueError("an unknown threshold needs a note saying what was not found")
+        if change:
+            if self.improvement is None:
+                raise ValueError(f"kind {self.kind} needs an improvement threshold")
+            if self.worsening is None and not self.note:
+                raise ValueError("a threshold without a worsening value needs a note saying why")
+        elif self.improvement is not None or self.worsening is not None:
+            raise ValueError(f"kind {self.kind} takes no improvement/worsening change")
+        if (self.kind == "level_on_current") != bool(self.levels):
+            raise ValueError("levels belong to kind level_on_current, which needs at least one")
+        floors = [level.min_value for level in self.levels]
+        if any(b <= a for a, b in itertools.pairwise(floors)):
+            raise ValueError("levels must rise (min_value ascending)")
+        if (self.kind == "itp_iwg_2009") != (self.iwg is not None):
+            raise ValueError("iwg belongs to kind itp_iwg_2009, which needs it")
+        return self
+
+    @property
+    def sourced(self) -> bool:
+        """True when the catalog holds a threshold to judge by (``kind`` is not ``unknown``)."""
+        return self.kind != "unknown"
+
+
+class IndicationMeasure(_Strict):
+    measure: str = Field(min_length=1)
+    threshold: ResponseThreshold
+
+
+class IndicationOutcomes(_Strict):
+    """The measures that apply to one indication, its primary measure and why."""
+
+    indication: str = Field(min_length=1)
+    measures: list[IndicationMeasure]
+    primary: str | None = None
+    primary_reason: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _primary(self) -> IndicationOutcomes:
+        ids = [m.measure for m in self.measures]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a measure is listed twice")
+        if self.primary is not None:
+            if self.primary not in ids:
+                raise ValueError(f"primary {self.primary!r} is not one of the indication's measures")
+            if not self.primary_reason:
+                raise ValueError("a primary measure needs primary_reason")
+        elif not self.note:
+            raise ValueError("an indication without a primary measure needs a note saying why")
+        return self
+
+    def threshold_for(self, measure_id: str) -> ResponseThreshold:
+        for entry in self.measures:
+            if entry.measure == measure_id:
+                return entry.threshold
+        raise LookupError(f"measure {measure_id!r} is not used for {self.indication}")
+
+    @property
+    def measure_ids(self) -> list[str]:
+        return [m.measure for m in self.measures]
+
+
+class CourseRules(_Strict):
+    """Course-level rules of the response review."""
+
+    no_improvement_review_after_cycles: Fact[int]
+    review_interval_days: Fact[int]
+
+
+class OutcomesFile(_Strict):
+    course_rules: CourseRules
+    measures: list[Measure]
+    indications: list[IndicationOutcomes]
+
+    def measure(self, measure_id: str) -> Measure:
+        for measure in self.measures:
+            if measure.id == measure_id:
+                return measure
+        raise LookupError(f"no outcome measure {measure_id!r}")
+
+    def for_indication(self, indication_id: str) -> IndicationOutcomes:
+        for entry in self.indications:
+            if entry.indication == indication_id:
+                return entry
+        raise LookupError(f"no outcome entry for indication {indication_id!r}")
