@@ -163,7 +163,12 @@ def validate_value(measure: Measure, value: object) -> float:
     if measure.parts:
         total = sum(_validated_parts(measure, value).values())
         return _check_number(
-            measure.id, measure.name, total, (measure.scale_min, measure.scale_max), measure.unit, True
+            measure.id,
+            measure.name,
+            total,
+            (measure.scale_min, measure.scale_max),
+            measure.unit,
+            measure.integer,
         )
     return _check_number(
         measure.id, measure.name, value, (measure.scale_min, measure.scale_max), measure.unit, measure.integer
