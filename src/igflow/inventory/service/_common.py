@@ -169,8 +169,8 @@ def _appointment(session: Session, principal: Principal, appointment_id: int) ->
 
 @dataclass(frozen=True)
 class _Plan:
-    appointment: Appointment
-    course: Course
+    """The verified plan of one appointment: its course day (``day_index``) and the plan version's JSON."""
+
     day_index: int
     plan: dict[str, Any]
 
@@ -193,4 +193,4 @@ def _plan_of(session: Session, appt: Appointment) -> _Plan:
     assert course is not None
     version = session.get(PlanVersion, course.plan_version_id)
     assert version is not None
-    return _Plan(appt, course, cs.day_index, dict(version.plan))
+    return _Plan(cs.day_index, dict(version.plan))

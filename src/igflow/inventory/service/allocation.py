@@ -30,6 +30,7 @@ from igflow.inventory.service.demand import (
     _holdings,
     _lot_supply,
     _supplies,
+    forget_demand,
 )
 from igflow.inventory.service.ledger import _MoveSpec, _write_move
 from igflow.patients.models import Patient
@@ -69,6 +70,7 @@ def run_allocation(session: Session, principal: Principal, start: dt.date, days:
         )
         released.append(ReleasedOut(appointment_id=appt.id, site_id=hold.site_id, count=hold.count))
     session.expire_all()
+    forget_demand(session)  # a run allocates against the bookings as they are now
     codes = _site_codes(session)
     rows = _demand_rows(session, start, days)
     holdings = _holdings(session, [r.appointment.id for r in rows])
@@ -88,7 +90,7 @@ def run_allocation(session: Session, principal: Principal, start: dt.date, days:
     allocated = 0
     for pick in result.picks:
         s = supplies[pick.lot_id]
-        appt = by_id[int(pick.appointment_id)].appointment
+        booked = by_id[int(pick.appointment_id)].appointment
         _write_move(
             session,
             principal,
@@ -97,9 +99,9 @@ def run_allocation(session: Session, principal: Principal, start: dt.date, days:
                 s.balance.site_id,
                 "allocation",
                 pick.count,
-                appointment_id=appt.id,
-                patient_id=appt.patient_id,
-                reason=f"FEFO allocation for {appt.date.isoformat()}",
+                appointment_id=booked.id,
+                patient_id=booked.patient_id,
+                reason=f"FEFO allocation for {booked.date.isoformat()}",
             ),
         )
         allocated += pick.count

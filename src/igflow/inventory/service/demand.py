@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from igflow.appointments.models import Appointment, Course, CourseSession
 from igflow.catalog import load_catalog
@@ -21,12 +21,132 @@ from igflow.orders.models import Order, PlanVersion
 
 
 @dataclass(frozen=True)
+class _Booked:
+    """The columns of an appointment the reports read (plain values: they outlive the ORM state)."""
+
+    id: int
+    patient_id: int
+    site_id: int
+    date: dt.date
+    start_min: int
+    status: str
+
+
+@dataclass(frozen=True)
 class _DemandRow:
-    appointment: Appointment
-    course: Course
+    appointment: _Booked
+    priority: int  # the course's clinical priority
     plan: _Plan
     indication: str
     inputs: dict[str, Any]
+
+
+_DEMAND_MODELS = (Appointment, CourseSession, Course, Order, PlanVersion)
+_DEMAND_TABLES = frozenset(model.__tablename__ for model in _DEMAND_MODELS)
+_MEMO = "igflow.inventory.demand"
+_PLAN_CHUNK = 500  # plan versions per IN (...) list
+
+
+@dataclass
+class _DemandMemo:
+    """What this session has read of the demand: each plan version decoded once, and the demand rows per
+    appointment status set and day. It lives in ``session.info``, so as long as the session (a request),
+    across its commits (the reports' audited reads commit), and is dropped when this session writes to an
+    appointment, course, order or plan version, executes a statement it cannot place, or rolls back.
+    A long-lived session that wants bookings made meanwhile by others calls ``forget_demand``."""
+
+    plans: dict[int, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    days: dict[frozenset[str], dict[dt.date, list[_DemandRow]]] = field(default_factory=dict)
+
+
+def forget_demand(session: Session) -> None:
+    """Drop the session's demand memo: the next report reads appointments and plans again."""
+    session.info.pop(_MEMO, None)
+
+
+def _after_flush(session: Session, _context: Any) -> None:
+    if _MEMO in session.info and any(
+        isinstance(obj, _DEMAND_MODELS) for obj in (*session.new, *session.dirty, *session.deleted)
+    ):
+        forget_demand(session)
+
+
+def _after_rollback(session: Session, _previous: Any) -> None:
+    forget_demand(session)
+
+
+def _on_execute(state: ORMExecuteState) -> None:
+    if _MEMO not in state.session.info or state.is_select:
+        return
+    table = getattr(state.statement, "table", None)  # INSERT, UPDATE, DELETE name theirs; text() does not
+    if getattr(table, "name", None) not in _DEMAND_TABLES and table is not None:
+        return
+    forget_demand(state.session)
+
+
+def _memo(session: Session) -> _DemandMemo:
+    memo = session.info.get(_MEMO)
+    if memo is None:
+        memo = session.info[_MEMO] = _DemandMemo()
+        if not session.info.get(f"{_MEMO}.listening"):
+            session.info[f"{_MEMO}.listening"] = True
+            event.listen(session, "after_flush", _after_flush)
+            event.listen(session, "after_soft_rollback", _after_rollback)
+            event.listen(session, "do_orm_execute", _on_execute)
+    return memo
+
+
+def _plans(session: Session, memo: _DemandMemo, version_ids: Iterable[int]) -> None:
+    """Decode each plan version once per session (versions are never changed: a new plan is a new row)."""
+    missing = sorted(set(version_ids) - set(memo.plans))
+    for k in range(0, len(missing), _PLAN_CHUNK):
+        chunk = missing[k : k + _PLAN_CHUNK]
+        for vid, plan, inputs in session.execute(
+            select(PlanVersion.id, PlanVersion.plan, PlanVersion.inputs).where(PlanVersion.id.in_(chunk))
+        ).all():
+            memo.plans[vid] = (dict(plan), dict(inputs or {}))
+
+
+def _load_days(
+    session: Session, memo: _DemandMemo, statuses: frozenset[str], first: dt.date, end: dt.date
+) -> None:
+    stmt = (
+        select(
+            Appointment.id,
+            Appointment.patient_id,
+            Appointment.site_id,
+            Appointment.date,
+            Appointment.start_min,
+            Appointment.status,
+            CourseSession.day_index,
+            Course.priority,
+            Course.plan_version_id,
+            Order.indication_id,
+        )
+        .join(CourseSession, CourseSession.id == Appointment.course_session_id)
+        .join(Course, Course.id == CourseSession.course_id)
+        .join(Order, Order.id == Course.order_id)
+        .where(Appointment.status.in_(sorted(statuses)), Appointment.date >= first, Appointment.date < end)
+        .order_by(Appointment.date, Appointment.start_min, Appointment.id)
+    )
+    rows = session.execute(stmt).all()
+    _plans(session, memo, (r.plan_version_id for r in rows))
+    by_day = memo.days.setdefault(statuses, {})
+    for k in range((end - first).days):
+        by_day[first + dt.timedelta(days=k)] = []
+    for r in rows:
+        if r.plan_version_id not in memo.plans:
+            continue  # as an inner join with the plan version would
+        plan, inputs = memo.plans[r.plan_version_id]
+        by_day[r.date].append(
+            _DemandRow(
+                _Booked(r.id, r.patient_id, r.site_id, r.date, r.start_min, r.status),
+                r.priority,
+                _Plan(r.day_index, dict(plan)),
+                r.indication_id,
+                dict(inputs),
+            )
+        )
 
 
 def _demand_rows(
@@ -36,27 +156,19 @@ def _demand_rows(
     site_id: int | None = None,
     statuses: tuple[str, ...] = ("booked",),
 ) -> list[_DemandRow]:
-    end = start + dt.timedelta(days=days)
-    stmt = (
-        select(Appointment, CourseSession, Course, PlanVersion, Order)
-        .join(CourseSession, CourseSession.id == Appointment.course_session_id)
-        .join(Course, Course.id == CourseSession.course_id)
-        .join(PlanVersion, PlanVersion.id == Course.plan_version_id)
-        .join(Order, Order.id == Course.order_id)
-        .where(Appointment.status.in_(statuses), Appointment.date >= start, Appointment.date < end)
-        .order_by(Appointment.date, Appointment.start_min, Appointment.id)
-    )
-    if site_id is not None:
-        stmt = stmt.where(Appointment.site_id == site_id)
+    """The appointments of ``days`` days from ``start`` (at one site, or all) with their verified plan day,
+    in date and start order. Read once per session and day (``_DemandMemo``): the inventory page's pick
+    list, shortfalls, shortage and reorder share one read, and each plan version is decoded once."""
+    memo = _memo(session)
+    key = frozenset(statuses)
+    wanted = [start + dt.timedelta(days=k) for k in range(days)]
+    loaded = memo.days.get(key, {})
+    missing = [d for d in wanted if d not in loaded]
+    if missing:
+        _load_days(session, memo, key, missing[0], missing[-1] + dt.timedelta(days=1))
+        loaded = memo.days[key]
     return [
-        _DemandRow(
-            appt,
-            course,
-            _Plan(appt, course, cs.day_index, dict(version.plan)),
-            order.indication_id,
-            dict(version.inputs or {}),
-        )
-        for appt, cs, course, version, order in session.execute(stmt).all()
+        row for day in wanted for row in loaded[day] if site_id is None or row.appointment.site_id == site_id
     ]
 
 
@@ -83,7 +195,7 @@ def _demand(
         return None
     indication = load_catalog().indications.get(row.indication)
     route = "sc" if str(row.plan.plan.get("route") or "") == "sc" else "iv"
-    priority = row.course.priority if row.course.priority in (1, 2, 3) else 3
+    priority = row.priority if row.priority in (1, 2, 3) else 3
     return core.Demand(
         demand_id=str(row.appointment.id),
         appointment_id=str(row.appointment.id),
