@@ -29,6 +29,7 @@ from igflow.jobs.models import Job
 from igflow.jobs.schemas import JobOut
 from igflow.security import audit
 from igflow.security.audit import Actor
+from igflow.security.permissions import refusal
 from igflow.security.principal import Principal
 from igflow.statemachine import StateMachine
 
@@ -121,7 +122,7 @@ def _kind_for(principal: Principal, name: str) -> JobKind:
     if kind is None:
         raise NotFound(f"There is no job kind {name!r}.")
     if not principal.can(kind.permission):
-        raise Forbidden(f"Your role does not allow this ({kind.permission.value}).")
+        raise Forbidden(refusal(kind.permission))
     return kind
 
 
@@ -168,7 +169,7 @@ def get_job(session: Session, principal: Principal, job_id: int) -> Job:
     if kind is None:
         raise NotFound(f"job {job_id} not found")
     if not principal.can(kind.permission):
-        raise Forbidden(f"Your role does not allow this ({kind.permission.value}).")
+        raise Forbidden(refusal(kind.permission))
     if not _visible(principal, job):
         raise NotFound(f"job {job_id} not found")
     return job

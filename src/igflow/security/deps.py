@@ -20,7 +20,7 @@ from igflow.config import Settings
 from igflow.errors import Forbidden, InvalidInput, Unauthenticated
 from igflow.request_guard import form_problem
 from igflow.security import csrf, service
-from igflow.security.permissions import Perm
+from igflow.security.permissions import Perm, refusal
 from igflow.security.principal import Principal
 
 SESSION_COOKIE = "igflow_session"
@@ -129,7 +129,7 @@ class Requirement:
         if principal is None:
             return None  # a public route
         if not principal.can(self.permission):
-            raise Forbidden(f"Your role does not allow this ({self.permission.value}).")
+            raise Forbidden(refusal(self.permission))
         return principal
 
 

@@ -139,3 +139,67 @@ def permissions_for(roles: set[Role] | frozenset[Role]) -> frozenset[Perm]:
     for role in roles:
         granted |= ROLE_PERMISSIONS[role]
     return frozenset(granted)
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.ADMIN: "administrator",
+    Role.PHARMACIST: "pharmacist",
+    Role.NURSE: "infusion nurse",
+    Role.SCHEDULER: "scheduler",
+    Role.INTAKE: "intake",
+    Role.PRESCRIBER: "prescriber",
+    Role.AUDITOR: "auditor",
+    Role.PATIENT: "patient",
+    Role.PT_APPROVER: "P&T approver",
+}
+
+#: What each permission lets a person do, as the refusal says it ("… needs the pharmacist role").
+PERM_LABELS: dict[Perm, str] = {
+    Perm.PUBLIC: "opening public pages",
+    Perm.AUTHENTICATED: "using igflow",
+    Perm.API_DOCS: "reading the API reference",
+    Perm.PATIENT_LIST: "searching patients",
+    Perm.PATIENT_READ: "opening a patient's record",
+    Perm.PATIENT_CLINICAL_READ: "reading a patient's clinical details",
+    Perm.PATIENT_WRITE: "adding or changing patients",
+    Perm.MEASUREMENT_WRITE: "recording measurements",
+    Perm.PATIENT_SELF: "the patient's own pages",
+    Perm.REFERRAL_READ: "reading referrals",
+    Perm.REFERRAL_WRITE: "entering referrals",
+    Perm.REFERRAL_DECIDE: "deciding on referrals",
+    Perm.DIRECTORY_READ: "reading prescribers and payers",
+    Perm.DIRECTORY_WRITE: "changing prescribers and payers",
+    Perm.SITE_READ: "reading centres and chairs",
+    Perm.SITE_MANAGE: "managing centres and chairs",
+    Perm.USER_MANAGE: "managing users",
+    Perm.TOKEN_MANAGE: "managing API tokens",
+    Perm.AUDIT_READ: "reading the audit log",
+    Perm.DOSE_CALCULATE: "the dose calculator",
+    Perm.ORDER_READ: "reading orders and plans",
+    Perm.ORDER_WRITE: "entering orders",
+    Perm.PLAN_VERIFY: "verifying dose plans",
+    Perm.SCHEDULE_READ: "reading schedules and chair boards",
+    Perm.SCHEDULE_WRITE: "booking and cancelling appointments",
+    Perm.SCHEDULE_PLAN: "planning runs",
+    Perm.INVENTORY_READ: "reading stock and lots",
+    Perm.INVENTORY_WRITE: "receiving, moving and recalling stock",
+    Perm.VIAL_SCAN: "scanning vials at the chair",
+    Perm.INFUSION_READ: "reading infusion records and tasks",
+    Perm.INFUSION_CHART: "charting at the chair",
+    Perm.PROTOCOL_READ: "reading site protocols",
+    Perm.PROTOCOL_WRITE: "proposing site protocols",
+    Perm.PROTOCOL_APPROVE: "approving site protocols",
+}
+
+
+def refusal(permission: Perm) -> str:
+    """Why a person is refused, who may do it, and who can change that: no code, no dead end."""
+    holders = [ROLE_LABELS[r] for r, perms in ROLE_PERMISSIONS.items() if permission in perms]
+    what = PERM_LABELS.get(permission, permission.value)
+    if not holders:
+        return f"Your role does not allow {what}."
+    roles = holders[0] if len(holders) == 1 else ", ".join(holders[:-1]) + " or " + holders[-1]
+    return (
+        f"Your role does not allow {what}: that needs the {roles} role. "
+        "If you should have it, an administrator can add it on the Users page."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,72 @@ def catalog_name(kind: str, catalog_id: str | None) -> str:
     return item.name if item is not None else catalog_id
 
 
+#: error-list keys that name no field of the form (the refusal is about the whole submission)
+_NO_FIELD = {"", "form", "request", "kind"}
+
+
+_CODE_PREFIX = re.compile(r"(^|; )([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*): ")
+
+
+# unit suffixes of field names, as a label writes them ("weight_kg" -> "Weight (kg)")
+_UNITS = (
+    ("_ml_per_h", "mL/h"),
+    ("_mg_per_kg_min", "mg/kg/min"),
+    ("_kg", "kg"),
+    ("_ml", "mL"),
+    ("_min", "min"),
+    ("_g", "g"),
+    ("_cents", "cents"),
+    ("_percent", "%"),
+)
+
+
+def _words(field: str) -> str:
+    parts = [p for p in field.split(".") if not p.isdigit() and p != "payload"]
+    name, unit = (parts[-1] if parts else field), ""
+    for suffix, label in _UNITS:
+        if name.endswith(suffix):
+            name, unit = name[: -len(suffix)], f" ({label})"
+            break
+    words = " ".join([*parts[:-1], name]).replace("_", " ") + unit
+    return words[:1].upper() + words[1:]
+
+
+def readable(message: Any) -> str:
+    """A refusal as a person reads it: a leading field code ("site_ids: ", "payload.weight_kg: ") in
+    words ("Site ids: "), or dropped where it names no field ("kind: ", "form: ")."""
+
+    def say(match: re.Match[str]) -> str:
+        field = match.group(2)
+        return match.group(1) + ("" if field in _NO_FIELD else _words(field) + ": ")
+
+    return _CODE_PREFIX.sub(say, str(message))
+
+
+def field_error(field: str, message: str) -> str:
+    """The problem shown beside an input: the message without the field's code in front of it."""
+    text = str(message)
+    for prefix in (field, field.split(".")[0]):
+        if prefix and text.startswith(prefix + ": "):
+            return text[len(prefix) + 2 :]
+    return text
+
+
+def error_line(field: str, message: str) -> str:
+    """One line of a form's error list, as a person reads it: the field in words, said once.
+
+    Service messages already start with the field ("site_ids: unknown site id(s) [9999]") and
+    Pydantic's do not ("String should have at least 3 characters"); both read "Site ids: …".
+    """
+    text = readable(field_error(field, message))
+    return text if field in _NO_FIELD else f"{_words(field)}: {text}"
+
+
 SEVERITY_WORDS = {"hard_stop": "Hard stop", "warning": "Warning", "info": "Information"}
 TEMPLATES.env.filters["num"] = number
+TEMPLATES.env.globals["error_line"] = error_line
+TEMPLATES.env.globals["field_error"] = field_error
+TEMPLATES.env.filters["readable"] = readable
 TEMPLATES.env.globals["catalog_name"] = catalog_name
 TEMPLATES.env.globals["severity_words"] = SEVERITY_WORDS
 
