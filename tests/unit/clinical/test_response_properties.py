@@ -1,4 +1,4 @@
-"""Hypothesis properties of response evaluation (clinical/response.py) over the whole outcomes catalog.
+"""Hypothesis properties of response evaluation (clinical/response/) over the whole outcomes catalog.
 
 Thresholds and scales are read from the catalog: the tests hold no clinical number of their own.
 """
