@@ -31,9 +31,12 @@ from igflow.inventory.service.lots import change_status, list_lots, read_lot, re
 from igflow.inventory.service.moves import return_vials, set_par_level, transfer, waste
 from igflow.inventory.service.overview import EXPIRY_BANDS, expiring, ledger_check, stock_by_site
 from igflow.inventory.service.recall import trace_csv, trace_lot, trace_lot_as
+from igflow.inventory.states import LOT, action_allowed
 
 __all__ = [
     "EXPIRY_BANDS",
+    "LOT",
+    "action_allowed",
     "change_status",
     "dispense",
     "effective_expiry_of",

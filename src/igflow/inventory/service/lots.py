@@ -30,6 +30,7 @@ from igflow.inventory.service._common import (
     move_out,
 )
 from igflow.inventory.service.ledger import _existing, _MoveSpec, _write_move
+from igflow.inventory.states import ACTIONS, LOT
 from igflow.security import audit, scope
 from igflow.security.principal import Principal
 
@@ -224,16 +225,15 @@ def set_storage(session: Session, principal: Principal, lot_id: int, data: Stora
 
 
 def change_status(session: Session, principal: Principal, lot_id: int, data: StatusIn) -> StatusChangeOut:
-    """Quarantine, release or recall a lot at every site; quarantine and recall drop every allocation."""
-    lot = _lot(session, lot_id, lock="update")
+    """Quarantine, release or recall a lot at every site; quarantine and recall drop every allocation.
+
+    The status moves first, by compare-and-set (``states.LOT``): a move the table does not allow is a 409
+    on ``action``, and of two concurrent changes of the same lot one wins and the other gets a 409 before
+    it touches an allocation."""
+    lot = _lot(session, lot_id)
     _require_every_holding_site(session, principal, lot)
-    current = lot.status
-    if data.action == "release" and current != "quarantined":
-        raise Conflict(f"action: lot {lot.lot_number} is {current}, not quarantined", "action")
-    if data.action in ("quarantine", "recall") and current == "recalled":
-        raise Conflict(f"action: lot {lot.lot_number} is already recalled", "action")
-    if data.action == "quarantine" and current == "quarantined":
-        raise Conflict(f"action: lot {lot.lot_number} is already quarantined", "action")
+    to, start = ACTIONS[data.action]
+    current = LOT.move(session, lot, to, expected=start, field_name="action")
     released: list[ReleasedOut] = []
     if data.action in ("quarantine", "recall"):
         holds = list(
@@ -255,7 +255,6 @@ def change_status(session: Session, principal: Principal, lot_id: int, data: Sta
                 .execution_options(synchronize_session=False)
             )
             hold.count = 0
-    lot.status = {"quarantine": "quarantined", "recall": "recalled", "release": "available"}[data.action]
     move, _ = _write_move(
         session,
         principal,
