@@ -33,6 +33,7 @@ from igflow.appointments.service.instance import (
     _patient_sites,
     build_instance,
 )
+from igflow.appointments.states import APPOINTMENT, COURSE
 from igflow.db import utcnow
 from igflow.errors import Conflict, InvalidInput, NotFound
 from igflow.patients import service as patients_service
@@ -130,6 +131,22 @@ def _release(session: Session, appt: Appointment) -> None:
     )
 
 
+def _lock_course(session: Session, course_id: int) -> Course:
+    """The course, read afresh and locked to the end of the transaction (``SELECT … FOR UPDATE``; SQLite
+    holds its write lock anyway). A change to a course's appointments takes it first, so two requests on
+    one course (two of its days cancelled at once, a cancel and a publish) queue up rather than deadlock."""
+    course = session.get(Course, course_id, with_for_update=True, populate_existing=True)
+    assert course is not None
+    return course
+
+
+def _unbook(session: Session, appt: Appointment, to: str, reason: str, when: dt.datetime) -> None:
+    """Move a booked appointment to ``to`` (compare-and-set), then release its chair and nurse capacity: of
+    two concurrent requests only the one whose move went through releases it."""
+    APPOINTMENT.move(session, appt, to, status_reason=reason, changed_at=when)
+    _release(session, appt)
+
+
 def _validate_slot(site: Site, chair: Chair, day: dt.date, start_min: int, duration_min: int) -> None:
     rules = policy()
     open_min, close_min, _max_in, _max_starts = _capacity(site, day)
@@ -168,6 +185,8 @@ def _book_sessions(
     current = ("", dt.date.min, 0)
     try:
         with session.begin_nested():
+            # The course first: of two concurrent bookings of one course the second waits here, then 409s.
+            COURSE.move(session, course, "booked", field_name="course_id")
             for cs, site, chair, day, start_min in placements:
                 current = (site.name, day, start_min)
                 appt = Appointment(
@@ -186,9 +205,11 @@ def _book_sessions(
                 session.flush()
                 _hold(session, appt, site)
                 booked.append(appt)
-            course.status = "booked"
-            session.flush()
+    except Conflict:
+        session.expire(course)  # the savepoint's rollback undid the move in the database
+        raise
     except IntegrityError as exc:
+        session.expire(course)
         site_name, day, start_min = current
         site = next(p[1] for p in placements if p[1].name == site_name)
         raise Conflict(f"Not booked: {_conflict_message(exc, site, day, start_min)}.", "slot") from None
@@ -266,8 +287,7 @@ def suggest(
 
 def book(session: Session, principal: Principal, course_id: int, data: BookIn) -> CourseOut:
     course = _load_course(session, principal, course_id)
-    if course.status != "waiting":
-        raise Conflict(f"course_id: course {course.id} is {course.status}, not waiting", "course_id")
+    COURSE.check(course.status, "booked", "course_id")
     sessions = _sessions(session, course.id)
     if not len(data.dates) == len(data.starts) == len(data.chairs) == len(sessions):
         raise InvalidInput(
@@ -313,31 +333,27 @@ def change_status(
         patients_service.check_access(session, principal, appt.patient_id)
     except NotFound:
         raise NotFound(f"appointment {appointment_id} not found") from None
-    if appt.status != "booked":
-        raise Conflict(f"status: the appointment is already {appt.status}", "status")
+    APPOINTMENT.check(appt.status, status)
     cs = session.get(CourseSession, appt.course_session_id)
     assert cs is not None
-    course = session.get(Course, cs.course_id)
-    assert course is not None
+    course = _lock_course(session, cs.course_id)
+    when = utcnow()
+    # A concurrent change of this appointment that committed while we waited for the course makes this
+    # move a 409 ("changed meanwhile"), before anything is released.
+    _unbook(session, appt, status, reason, when)
+    # A course is whole or absent: cancelling one day releases its remaining days too.
     siblings = list(
         session.execute(
             select(Appointment)
             .join(CourseSession, CourseSession.id == Appointment.course_session_id)
             .where(CourseSession.course_id == course.id, Appointment.status == "booked")
+            .order_by(Appointment.id)
         ).scalars()
     )
-    # A course is whole or absent: cancelling one day releases its remaining days too.
     for other in siblings:
-        _release(session, other)
-        other.status = status if other.id == appt.id else "cancelled"
-        other.status_reason = (
-            reason if other.id == appt.id else f"course changed: appointment {appt.id} {status}"
-        )
-        other.changed_at = utcnow()
-    course.status = "waiting"
-    if course.latest < appt.date:
-        course.latest = appt.date
-    session.flush()
+        _unbook(session, other, "cancelled", f"course changed: appointment {appt.id} {status}", when)
+    COURSE.move(session, course, "waiting", expected="booked", latest=max(course.latest, appt.date))
+    released = sorted([appt, *siblings], key=lambda a: a.id)
     audit.record(
         session,
         principal.actor,
@@ -345,7 +361,7 @@ def change_status(
         "appointment",
         appt.id,
         patient_id=appt.patient_id,
-        detail={"course_id": course.id, "released": [a.id for a in siblings]},
+        detail={"course_id": course.id, "released": [a.id for a in released]},
     )
     session.commit()
     repair = _repair_suggestions(session, principal, appt, exclude_course=course.id)

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from igflow.appointments.models import Appointment, Course, CourseSession, PlanningRun
 from igflow.appointments.service._common import policy
-from igflow.appointments.service.booking import _book_sessions, _release
+from igflow.appointments.service.booking import _book_sessions, _lock_course, _unbook
 from igflow.appointments.service.instance import InstanceMap, build_instance
+from igflow.appointments.states import COURSE, PLANNING_RUN
 from igflow.db import utcnow
 from igflow.errors import Conflict, InvalidInput
 from igflow.scheduling.cpsat import ProgressCallback, SolveOptions, solve
@@ -158,10 +159,14 @@ def run_moves(session: Session, run: PlanningRun) -> tuple[list[dict[str, Any]],
 
 def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
     """Book the draft's proposals course by course; a course that clashes with a booking made since the run
-    is reported and left waiting, never half-booked."""
+    is reported and left waiting, never half-booked.
+
+    The run is claimed first (draft -> published by compare-and-set): a concurrent publish or discard of
+    the same run waits for this one and then gets a 409, so a run is booked once or not at all."""
     run = get_run(session, principal, run_id)
-    if run.status != "draft":
-        raise Conflict(f"planning run {run.id} is {run.status}, not a draft", "status")
+    PLANNING_RUN.move(
+        session, run, "published", published_at=utcnow(), published_by_user_id=principal.user_id
+    )
     meta = run.instance["x_igflow"]
     freed_ids = [
         a for sid, a in meta["appointments"].items() if sid not in {s["id"] for s in run.instance["sessions"]}
@@ -177,21 +182,19 @@ def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
     booked: list[int] = []
     problems: list[dict[str, Any]] = []
     for course_id, items in sorted(by_course.items()):
-        course = session.get(Course, course_id)
-        assert course is not None
+        course = _lock_course(session, course_id)
         if course.status == "booked":
             # A freed course: release its current appointments first, then book the new places.
-            for appt in session.execute(
+            current = session.execute(
                 select(Appointment)
                 .join(CourseSession, CourseSession.id == Appointment.course_session_id)
                 .where(CourseSession.course_id == course.id, Appointment.status == "booked")
-            ).scalars():
-                _release(session, appt)
-                appt.status = "cancelled"
-                appt.status_reason = f"moved by planning run {run.id}"
-                appt.changed_at = utcnow()
-            course.status = "waiting"
-            session.flush()
+                .order_by(Appointment.id)
+            ).scalars()
+            when = utcnow()
+            for appt in list(current):
+                _unbook(session, appt, "cancelled", f"moved by planning run {run.id}", when)
+            COURSE.move(session, course, "waiting")
         if course.status != "waiting":
             problems.append({"course_id": course_id, "problem": f"course is {course.status}"})
             continue
@@ -207,9 +210,6 @@ def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
             booked.append(course_id)
         except (Conflict, InvalidInput) as exc:
             problems.append({"course_id": course_id, "problem": exc.message})
-    run.status = "published"
-    run.published_at = utcnow()
-    run.published_by_user_id = principal.user_id
     run.result = {"booked_courses": booked, "not_booked": problems, "freed": freed_ids}
     audit.record(
         session,
@@ -225,9 +225,7 @@ def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
 
 def discard(session: Session, principal: Principal, run_id: int) -> PlanningRun:
     run = get_run(session, principal, run_id)
-    if run.status != "draft":
-        raise Conflict(f"planning run {run.id} is {run.status}, not a draft", "status")
-    run.status = "discarded"
+    PLANNING_RUN.move(session, run, "discarded")
     audit.record(session, principal.actor, "planning.discard", "planning_run", run.id)
     session.commit()
     return run

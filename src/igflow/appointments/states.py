@@ -1,0 +1,59 @@
+"""The status fields of the appointments capability as state machines (:mod:`igflow.statemachine`).
+
+Every status change in the appointments service goes through one of these: a move the table does not list
+is a 409 naming the current state, and a move is a compare-and-set, so of two concurrent requests from
+the same state one wins and the other gets a 409 (and releases no capacity).
+
+The moves, as the code makes them:
+
+* a course is booked whole from waiting (a booking or a published planning run) and goes back to waiting
+  when one of its appointments is cancelled or missed, or when a planning run moves it;
+* an appointment is booked when made and is then cancelled (by a scheduler, or because another day of its
+  course was cancelled or a planning run moved it) or marked a no-show;
+* a planning run is a draft until it is published or discarded.
+
+``completed`` (of a course or an appointment; the demo's history inserts such rows) and ``cancelled`` (of a
+course) are states the database allows, but no use case moves a row to them yet: booked -> completed is
+declared for when signing the infusion completes its appointment (and the last day its course); nothing
+cancels a course, so no move leads there.
+"""
+
+from __future__ import annotations
+
+from igflow.appointments.models import Appointment, Course, PlanningRun
+from igflow.statemachine import StateMachine
+
+COURSE = StateMachine(
+    "course",
+    Course,
+    {
+        "waiting": frozenset({"booked"}),
+        "booked": frozenset({"waiting", "completed"}),
+        "completed": frozenset(),
+        "cancelled": frozenset(),
+    },
+    labels={"waiting": "waiting to be booked"},
+)
+
+APPOINTMENT = StateMachine(
+    "appointment",
+    Appointment,
+    {
+        "booked": frozenset({"cancelled", "no_show", "completed"}),
+        "cancelled": frozenset(),
+        "no_show": frozenset(),
+        "completed": frozenset(),
+    },
+    labels={"no_show": "marked a no-show"},
+)
+
+PLANNING_RUN = StateMachine(
+    "planning_run",
+    PlanningRun,
+    {
+        "draft": frozenset({"published", "discarded"}),
+        "published": frozenset(),
+        "discarded": frozenset(),
+    },
+    labels={"draft": "a draft"},
+)
