@@ -202,6 +202,19 @@ def test_a_whole_infusion_from_checklist_to_signature(world: World) -> None:
     assert follow["due_from"] < follow["due_by"] and follow["detail"]["checklist"]
     history = nurse.get(f"/api/v1/patients/{world.patients['una']}/infusions").json()
     assert history[0]["lots"] and history[0]["reactions"][0]["grade"] == 2
+    # Signing completed the appointment; the course completes with its last day.
+    with world.db.session() as session:
+        from igflow.appointments.models import Appointment, Course, CourseSession
+
+        appointment = session.get(Appointment, appointment_id)
+        assert appointment is not None and appointment.status == "completed"
+        course = session.execute(
+            select(Course).join(CourseSession).where(CourseSession.id == appointment.course_session_id)
+        ).scalar_one()
+        days = session.execute(
+            select(func.count()).select_from(CourseSession).where(CourseSession.course_id == course.id)
+        ).scalar_one()
+        assert course.status == ("completed" if days == 1 else "booked")
 
     # Network drops at the chair: replaying every entry stores nothing twice and changes nothing.
     with world.db.session() as session:

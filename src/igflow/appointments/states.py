@@ -12,10 +12,9 @@ The moves, as the code makes them:
   course was cancelled or a planning run moved it) or marked a no-show;
 * a planning run is a draft until it is published or discarded.
 
-``completed`` (of a course or an appointment; the demo's history inserts such rows) and ``cancelled`` (of a
-course) are states the database allows, but no use case moves a row to them yet: booked -> completed is
-declared for when signing the infusion completes its appointment (and the last day its course); nothing
-cancels a course, so no move leads there.
+Signing an infusion completes its appointment, and the course once none of its days is still booked
+(:func:`igflow.appointments.service.complete_day`). ``cancelled`` (of a course) is a state the database
+allows, but nothing cancels a course yet, so no move leads there.
 """
 
 from __future__ import annotations

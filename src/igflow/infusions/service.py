@@ -37,6 +37,7 @@ from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from igflow.infusions.models import ChartEntry, InfusionRecord, WorkTask
 from igflow.infusions.schemas import PAYLOADS, EntryIn
 from igflow.orders.models import Order, PlanVersion
+from igflow.outcomes import service as outcomes_service
 from igflow.patients import service as patients_service
 from igflow.patients.schemas import MeasurementIn
 from igflow.security import audit, scope
@@ -514,6 +515,7 @@ def _chart_sign(c: _Charting) -> None:
     if early:
         c.result.update(signed_early_min=round(observation_min - waited_min, 1), early_reason=early)
     c.to, c.values = "signed", {"signed_at": utcnow(), "signed_by_user_id": c.principal.user_id}
+    outcomes_service.review_after_signing(c.session, c.principal, c.record)  # a due response review
     task = follow_up_task(record.ended_at or utcnow(), c.catalog.infusion_day.follow_up)
     _task(
         c.session,
@@ -592,6 +594,10 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
     spec.handler(charting)
     if charting.to is not None:
         RECORD.move(session, record, charting.to, field_name="kind", **charting.values)
+    if charting.to == "signed":
+        from igflow.appointments import service as appointments_service  # appointments reads infusions
+
+        appointments_service.complete_day(session, principal, record.appointment_id)
     kind, occurred, result = data.kind, charting.occurred, charting.result
     entry = ChartEntry(
         record_id=record.id,

@@ -24,6 +24,7 @@ from igflow.appointments.service.booking import book, change_status, suggest
 from igflow.appointments.service.calendar import ics_for_patient
 from igflow.appointments.service.courses import (
     appointment_out,
+    complete_day,
     course_out,
     create_course,
     read_course,
@@ -52,6 +53,7 @@ __all__ = [
     "chair_board",
     "change_status",
     "check_free_appointments",
+    "complete_day",
     "course_out",
     "create_course",
     "discard",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from igflow.appointments.models import Appointment, Course, CourseSession
 from igflow.appointments.schemas import AppointmentOut, CourseOut, CourseSessionOut
 from igflow.appointments.service._common import _load_course, _sessions, policy
+from igflow.appointments.states import APPOINTMENT, COURSE
 from igflow.db import utcnow
 from igflow.errors import Conflict, InvalidInput, NotFound
 from igflow.orders import service as orders_service
@@ -194,3 +195,37 @@ def appointment_out(session: Session, appt: Appointment) -> AppointmentOut:
         status_reason=appt.status_reason,
         source=appt.source,
     )
+
+
+def complete_day(session: Session, principal: Principal, appointment_id: int) -> bool:
+    """The infusion of this appointment was signed: the appointment is completed, and its course once no
+    day of it is still booked (so the order is ready for its next cycle's course). In the caller's
+    transaction; audited. An appointment that is no longer booked (cancelled while the chart was open)
+    is left as it is: False."""
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or appointment.status != "booked":
+        return False
+    APPOINTMENT.move(session, appointment, "completed", changed_at=utcnow())
+    cs = session.get(CourseSession, appointment.course_session_id)
+    assert cs is not None
+    course = session.get(Course, cs.course_id)
+    assert course is not None
+    still_booked = session.execute(
+        select(func.count())
+        .select_from(Appointment)
+        .join(CourseSession, CourseSession.id == Appointment.course_session_id)
+        .where(CourseSession.course_id == course.id, Appointment.status == "booked")
+    ).scalar_one()
+    course_done = still_booked == 0 and course.status == "booked"
+    if course_done:
+        COURSE.move(session, course, "completed")
+    audit.record(
+        session,
+        principal.actor,
+        "appointment.completed",
+        "appointment",
+        appointment.id,
+        patient_id=appointment.patient_id,
+        detail={"course_id": course.id, "course_completed": course_done},
+    )
+    return True
