@@ -6,7 +6,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED ?= 42
 PATIENTS ?= 250
-PYTEST_ARGS ?=
+# every core; the browser tests are one xdist group (one live server, one chromium)
+PYTEST_ARGS ?= -n auto --dist loadgroup
 
 .PHONY: demo test lint format install dev serve bench clean
 

@@ -11,7 +11,8 @@ import pytest
 from igflow.demo.network import DEMO_USERS
 from tests.e2e.conftest import sign_in
 
-pytestmark = pytest.mark.e2e
+# one xdist group: the session-scoped live server and chromium start once, on one worker
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]
 PASSWORDS = {u.username: u.password for u in DEMO_USERS}
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
