@@ -58,7 +58,7 @@ async def users_create(
     values = form_values(form, skip=("csrf_token", "password"))  # a refused password is not shown again
 
     def create() -> None:
-        site_ids = [int(v) for v in form.getlist("site_ids") if str(v).isdigit()]
+        site_ids = [int(str(v)) for v in form.getlist("site_ids") if str(v).isdigit()]
         sites_service.site_ids_exist(session, site_ids, "site_ids")
         security_service.create_user(
             session,
