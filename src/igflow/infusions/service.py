@@ -37,7 +37,6 @@ from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from igflow.infusions.models import ChartEntry, InfusionRecord, WorkTask
 from igflow.infusions.schemas import PAYLOADS, EntryIn
 from igflow.orders.models import Order, PlanVersion
-from igflow.outcomes import service as outcomes_service
 from igflow.patients import service as patients_service
 from igflow.patients.schemas import MeasurementIn
 from igflow.security import audit, scope
@@ -515,7 +514,6 @@ def _chart_sign(c: _Charting) -> None:
     if early:
         c.result.update(signed_early_min=round(observation_min - waited_min, 1), early_reason=early)
     c.to, c.values = "signed", {"signed_at": utcnow(), "signed_by_user_id": c.principal.user_id}
-    outcomes_service.review_after_signing(c.session, c.principal, c.record)  # a due response review
     task = follow_up_task(record.ended_at or utcnow(), c.catalog.infusion_day.follow_up)
     _task(
         c.session,
