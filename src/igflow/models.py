@@ -7,6 +7,7 @@ from igflow.infusions import models as infusions_models
 from igflow.inventory import models as inventory_models
 from igflow.jobs import models as jobs_models
 from igflow.orders import models as orders_models
+from igflow.outcomes import models as outcomes_models
 from igflow.patients import models as patients_models
 from igflow.protocols import models as protocols_models
 from igflow.referrals import models as referrals_models
@@ -22,6 +23,7 @@ __all__ = [
     "inventory_models",
     "jobs_models",
     "orders_models",
+    "outcomes_models",
     "patients_models",
     "protocols_models",
     "referrals_models",

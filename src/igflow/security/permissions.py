@@ -52,6 +52,9 @@ class Perm(StrEnum):
     PROTOCOL_READ = "protocol.read"  # site clinical protocols in force and their history
     PROTOCOL_WRITE = "protocol.write"  # propose and edit drafts (pharmacists)
     PROTOCOL_APPROVE = "protocol.approve"  # approve or reject a draft (P&T approver; never the proposer)
+    OUTCOME_READ = "outcome.read"  # outcome readings, an order's response, review tasks and decisions
+    OUTCOME_WRITE = "outcome.write"  # record outcome readings (at the chair, at a review, patient-reported)
+    CONTINUATION_DECIDE = "continuation.decide"  # the prescriber's continuation decision after a review
 
 
 _STAFF = {Perm.AUTHENTICATED, Perm.API_DOCS, Perm.SITE_READ}
@@ -85,6 +88,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INVENTORY_WRITE,
             Perm.VIAL_SCAN,
             Perm.INFUSION_READ,
+            Perm.OUTCOME_READ,
+            Perm.OUTCOME_WRITE,
         }
     ),
     Role.NURSE: frozenset(
@@ -97,6 +102,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VIAL_SCAN,
             Perm.INFUSION_READ,
             Perm.INFUSION_CHART,
+            Perm.OUTCOME_READ,
+            Perm.OUTCOME_WRITE,
         }
     ),
     # Scheduling needs who, where and when; not allergies, risks or diagnoses.
@@ -125,7 +132,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.PRESCRIBER: frozenset(
         _STAFF
         | _CLINICAL
-        | {Perm.MEASUREMENT_WRITE, Perm.REFERRAL_WRITE, Perm.ORDER_WRITE, Perm.INFUSION_READ}
+        | {
+            Perm.MEASUREMENT_WRITE,
+            Perm.REFERRAL_WRITE,
+            Perm.ORDER_WRITE,
+            Perm.INFUSION_READ,
+            Perm.OUTCOME_READ,
+            Perm.OUTCOME_WRITE,
+            Perm.CONTINUATION_DECIDE,
+        }
     ),
     Role.AUDITOR: frozenset({Perm.AUTHENTICATED, Perm.API_DOCS, Perm.AUDIT_READ}),
     Role.PATIENT: frozenset({Perm.AUTHENTICATED, Perm.PATIENT_SELF}),
@@ -189,6 +204,9 @@ PERM_LABELS: dict[Perm, str] = {
     Perm.PROTOCOL_READ: "reading site protocols",
     Perm.PROTOCOL_WRITE: "proposing site protocols",
     Perm.PROTOCOL_APPROVE: "approving site protocols",
+    Perm.OUTCOME_READ: "reading outcome measures and the response to treatment",
+    Perm.OUTCOME_WRITE: "recording outcome measures",
+    Perm.CONTINUATION_DECIDE: "deciding whether treatment continues after a response review",
 }
 
 

@@ -9,8 +9,9 @@ Every service query for site-scoped data goes through this module, so the rule l
 
 Who belongs where:
 
-- Patient-owned records (patients, measurements, orders, referrals, courses, tasks): the patient shares a
-  site with the user. A patient with no site at all is seen only by users not limited to sites.
+- Patient-owned records (patients, measurements, outcome readings, reviews and decisions, orders, referrals,
+  courses, tasks): the patient shares a site with the user. A patient with no site at all is seen only by
+  users not limited to sites.
 - Site-owned records (appointments, infusion records, chair boards, day lists, week load, stock moves and
   allocations, pick lists, shortfalls, reports): the record's site is one of the user's.
 - Stock availability is shared: a site-limited user sees every site's lots, balances, expiry and par
@@ -41,6 +42,7 @@ from igflow.errors import Forbidden, NotFound
 from igflow.infusions.models import InfusionRecord, WorkTask
 from igflow.inventory.models import StockAllocation, StockMove
 from igflow.orders.models import Order
+from igflow.outcomes.models import ContinuationDecision, OutcomeReading, ResponseReview
 from igflow.patients.models import Coverage, Measurement, Patient, PatientSite
 from igflow.referrals.models import Referral
 from igflow.security.principal import Principal
@@ -77,6 +79,9 @@ def _appointment_site_in(sites: Sites, appointment_id: Any) -> ColumnElement[boo
 _RULES: dict[type, Callable[[Sites], ColumnElement[bool]]] = {
     Patient: lambda s: patient_in(s, Patient.id),
     Measurement: lambda s: patient_in(s, Measurement.patient_id),
+    OutcomeReading: lambda s: patient_in(s, OutcomeReading.patient_id),
+    ContinuationDecision: lambda s: patient_in(s, ContinuationDecision.patient_id),
+    ResponseReview: lambda s: patient_in(s, ResponseReview.patient_id),
     Coverage: lambda s: patient_in(s, Coverage.patient_id),
     Referral: lambda s: patient_in(s, Referral.patient_id),
     Order: lambda s: patient_in(s, Order.patient_id),

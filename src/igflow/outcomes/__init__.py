@@ -1,0 +1,1 @@
+"""Outcomes and continuation review: readings of outcome measures, response against baseline, decisions."""
