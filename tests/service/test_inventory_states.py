@@ -191,3 +191,53 @@ def test_two_concurrent_status_changes_of_one_lot(
         assert all(b.on_hand >= 0 for b in balances)
     # the allocations were released once, by the winner (a quarantine or recall from available)
     assert sum(r.count for r in winner.released) == (held if start == "available" else 0)
+
+
+def test_a_quarantine_during_an_allocation_run_leaves_no_vial_allocated_on_the_lot(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run reads the usable lots, computes, then writes allocations; a quarantine arriving while it
+    computes waits for the run and then releases what the run allocated (before: it committed between
+    the read and the writes, and the run allocated vials of a quarantined lot)."""
+    needs_concurrency(world)
+    from igflow.inventory.service import allocation
+
+    pid = patient(world, "qua", "QRA001")
+    booked = booked_appointment(world, pid)
+    vials = next(d for d in booked["plan"]["days"] if d["day"] == 1)["vials"]
+    lots = [
+        receive(world, lot=f"QA{k}", code=f"39100000000{k}", size=v["size_g"], count=v["count"] + 2)
+        for k, v in enumerate(vials)
+    ]
+    computing, quarantined = threading.Event(), threading.Event()
+    real = allocation.core.allocate_with_shortage
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        computing.set()
+        quarantined.wait(timeout=3)  # the quarantine waits on the run's lock, so this times out
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(allocation.core, "allocate_with_shortage", slow)
+    day = dt.date.fromisoformat(booked["appointment"]["date"])
+
+    def run(s: Any, p: Any) -> Any:
+        return service.run_allocation(s, p, day, 1).allocated_vials
+
+    def quarantine(s: Any, p: Any) -> Any:
+        computing.wait(timeout=10)
+        out = service.change_status(s, p, lots[0]["id"], StatusIn(action="quarantine", reason="temp log"))
+        quarantined.set()
+        return out
+
+    outcomes = race(world, [("pharmacist", run), ("pharmacist", quarantine)])
+    assert not any(isinstance(o, BaseException) for o in outcomes), outcomes
+    with world.db.session() as session:
+        held = session.execute(
+            select(func.coalesce(func.sum(StockAllocation.count), 0)).where(
+                StockAllocation.lot_id == lots[0]["id"]
+            )
+        ).scalar_one()
+        lot = session.get(InventoryLot, lots[0]["id"])
+        assert lot is not None and lot.status == "quarantined"
+        assert held == 0, "vials of a quarantined lot are allocated"
+        assert service.ledger_check(session) == []

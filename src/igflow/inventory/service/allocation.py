@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from igflow.appointments.models import Appointment
 from igflow.catalog import load_catalog
 from igflow.inventory import core
-from igflow.inventory.models import ParLevel, StockAllocation
+from igflow.inventory.models import InventoryLot, ParLevel, StockAllocation
 from igflow.inventory.schemas import (
     AllocationRunOut,
     PickOut,
@@ -71,6 +71,12 @@ def run_allocation(session: Session, principal: Principal, start: dt.date, days:
         released.append(ReleasedOut(appointment_id=appt.id, site_id=hold.site_id, count=hold.count))
     session.expire_all()
     forget_demand(session)  # a run allocates against the bookings as they are now
+    # Hold the usable lots until the run commits: a quarantine or recall of one of them waits for the run
+    # (then releases what it allocated) instead of committing between the run's read and its writes,
+    # which left allocations on a quarantined lot. (SQLite: the run already holds the write lock.)
+    session.execute(
+        select(InventoryLot.id).where(InventoryLot.status == "available").with_for_update(read=True)
+    ).all()
     codes = _site_codes(session)
     rows = _demand_rows(session, start, days)
     holdings = _holdings(session, [r.appointment.id for r in rows])
