@@ -12,7 +12,7 @@ from igflow.infusions.models import ChartEntry
 from igflow.inventory import service as inventory_service
 from igflow.inventory.schemas import ReceiptIn
 from igflow.security.service import principal_for_user
-from tests.api.test_scheduling_api import _course, _patient, _verified_order
+from tests.api.test_scheduling_api import _course, _patient, _verified_order, book_first_option
 from tests.conftest import World
 
 GS = "\x1d"
@@ -54,13 +54,7 @@ def _booked(world: World) -> tuple[int, dict[str, Any]]:
     """A booked appointment for a verified Gammagard Liquid plan at North, and its plan day."""
     pid = _patient(world, "una", "INF001")
     oid = _verified_order(world, pid)
-    course = _course(world, oid)
-    scheduler = world.client("scheduler")
-    option = scheduler.get(f"/api/v1/courses/{course['id']}/suggestions").json()[0]
-    booked = scheduler.post(
-        f"/api/v1/courses/{course['id']}/bookings",
-        json={k: option[k] for k in ("site", "dates", "starts", "chairs")},
-    ).json()
+    booked = book_first_option(world, _course(world, oid)["id"])
     plan = world.client("pharmacist").get(f"/api/v1/orders/{oid}").json()["versions"][-1]["plan"]
     return booked["appointments"][0]["id"], plan
 

@@ -74,6 +74,18 @@ def _course(world: World, order_id: int) -> dict[str, Any]:
     return response.json()
 
 
+def book_first_option(world: World, course_id: int) -> dict[str, Any]:
+    """Book a course at the first slot the suggestions offer; the booked course (with its appointments)."""
+    scheduler = world.client("scheduler")
+    option = scheduler.get(f"/api/v1/courses/{course_id}/suggestions").json()[0]
+    booked = scheduler.post(
+        f"/api/v1/courses/{course_id}/bookings",
+        json={k: option[k] for k in ("site", "dates", "starts", "chairs")},
+    )
+    assert booked.status_code == 201, booked.text
+    return dict(booked.json())
+
+
 def test_course_needs_a_verified_plan(world: World) -> None:
     pid = _patient(world, "una", "SCH001")
     order = (

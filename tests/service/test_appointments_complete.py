@@ -8,7 +8,7 @@ from igflow.appointments.models import Appointment, Course
 from igflow.errors import Conflict
 from igflow.security.models import User
 from igflow.security.service import principal_for_user
-from tests.api.test_scheduling_api import _course, _patient, _verified_order
+from tests.api.test_scheduling_api import _course, _patient, _verified_order, book_first_option
 from tests.conftest import World
 
 
@@ -16,12 +16,7 @@ def test_the_course_completes_with_its_last_day_and_the_order_is_ready_again(wor
     pid = _patient(world, "ivo", "CMP001")
     order_id = _verified_order(world, pid, indication="cidp", phase="induction")
     course = _course(world, order_id)
-    scheduler = world.client("scheduler")
-    option = scheduler.get(f"/api/v1/courses/{course['id']}/suggestions").json()[0]
-    booked = scheduler.post(
-        f"/api/v1/courses/{course['id']}/bookings",
-        json={k: option[k] for k in ("site", "dates", "starts", "chairs")},
-    ).json()
+    booked = book_first_option(world, course["id"])
     days = [a["id"] for a in booked["appointments"]]
     assert len(days) >= 2, "an induction runs over several days"
     with world.db.session() as session:
@@ -47,12 +42,7 @@ def test_a_completed_appointment_cannot_be_cancelled(world: World) -> None:
     pid = _patient(world, "uma", "CMP002")
     order_id = _verified_order(world, pid)
     course = _course(world, order_id)
-    scheduler = world.client("scheduler")
-    option = scheduler.get(f"/api/v1/courses/{course['id']}/suggestions").json()[0]
-    booked = scheduler.post(
-        f"/api/v1/courses/{course['id']}/bookings",
-        json={k: option[k] for k in ("site", "dates", "starts", "chairs")},
-    ).json()
+    booked = book_first_option(world, course["id"])
     appointment_id = booked["appointments"][0]["id"]
     with world.db.session() as session:
         user = session.get(User, world.users["nurse"])
