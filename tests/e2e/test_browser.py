@@ -78,7 +78,8 @@ def test_referral_form_names_the_field_that_is_wrong(page: Any) -> None:
     page.get_by_label("Indication").select_option("cidp")
     page.get_by_label("Received on").fill("2099-01-01")
     page.get_by_role("button", name="Save referral").click()
-    assert "received_on: cannot be in the future" in page.locator("[role=alert]").inner_text()
+    alert = page.locator("[role=alert]").inner_text()
+    assert "Received on: cannot be in the future" in alert and "received_on" not in alert
 
 
 @pytest.mark.parametrize(
