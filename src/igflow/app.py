@@ -39,6 +39,8 @@ from igflow.logging_setup import exception_place
 from igflow.openapi import install as install_openapi
 from igflow.orders import pages as order_pages
 from igflow.orders.routes import router as orders_router
+from igflow.outcomes import pages as outcome_pages
+from igflow.outcomes.routes import router as outcomes_router
 from igflow.patients import pages as patient_pages
 from igflow.patients.routes import router as patients_router
 from igflow.protocols import pages as protocol_pages
@@ -265,6 +267,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         sites_router,
         directory_router,
         protocols_router,
+        outcomes_router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
@@ -278,6 +281,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(infusion_pages.router)
     app.include_router(protocol_pages.router)
     app.include_router(job_pages.router)
+    app.include_router(outcome_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     install_openapi(app)

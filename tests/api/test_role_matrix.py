@@ -18,6 +18,7 @@ from igflow.security.models import ApiToken
 from tests.api.matrix_infusions import INFUSION_MATRIX, infusion_ids
 from tests.api.matrix_inventory import INVENTORY_MATRIX, inventory_ids
 from tests.api.matrix_jobs import JOBS_MATRIX, job_ids
+from tests.api.matrix_outcomes import OUTCOME_MATRIX
 from tests.api.matrix_protocols import PROTOCOL_MATRIX, protocol_ids
 from tests.conftest import World
 
@@ -146,7 +147,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
 
 
 # Capabilities keep their own rows (and the ids their rows need) beside their tests.
-MATRIX += INVENTORY_MATRIX + INFUSION_MATRIX + JOBS_MATRIX + PROTOCOL_MATRIX
+MATRIX += INVENTORY_MATRIX + INFUSION_MATRIX + JOBS_MATRIX + PROTOCOL_MATRIX + OUTCOME_MATRIX
 
 
 def _template(path: str) -> str:

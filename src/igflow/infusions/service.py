@@ -37,6 +37,7 @@ from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from igflow.infusions.models import ChartEntry, InfusionRecord, WorkTask
 from igflow.infusions.schemas import PAYLOADS, EntryIn
 from igflow.orders.models import Order, PlanVersion
+from igflow.outcomes import service as outcomes_service
 from igflow.patients import service as patients_service
 from igflow.patients.schemas import MeasurementIn
 from igflow.security import audit, scope
@@ -595,7 +596,9 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
     if charting.to == "signed":
         from igflow.appointments import service as appointments_service  # appointments reads infusions
 
+        # What a signature sets going: the appointment (and course) completed, a due response review.
         appointments_service.complete_day(session, principal, record.appointment_id)
+        outcomes_service.review_after_signing(session, principal, record)
     kind, occurred, result = data.kind, charting.occurred, charting.result
     entry = ChartEntry(
         record_id=record.id,

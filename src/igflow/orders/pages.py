@@ -16,6 +16,7 @@ from igflow.errors import IgflowError
 from igflow.infusions import service as infusions_service
 from igflow.orders import service as orders_service
 from igflow.orders.schemas import DosePreviewIn, OrderIn, VerificationIn
+from igflow.outcomes import panels as outcome_panels
 from igflow.patients import service as patients_service
 from igflow.protocols import service as protocols_service
 from igflow.referrals import service as referrals_service
@@ -165,6 +166,7 @@ def _order_page(
     order_id: int,
     error: str | None,
     status_code: int = 200,
+    decision_form: dict[str, Any] | None = None,
 ) -> Response:
     order = orders_service.read(session, principal, order_id)
     current = order.versions[-1]
@@ -182,6 +184,10 @@ def _order_page(
             "can_verify": principal.can(Perm.PLAN_VERIFY) and order.entered_by_user_id != principal.user_id,
             "reaction_flags": infusions_service.flags_for_order(session, order.id),
             "error": error,
+            "response": outcome_panels.order_panel(session, principal, order.id)
+            if principal.can(Perm.OUTCOME_READ)
+            else None,
+            "decision_form": decision_form or {},
         },
         status_code=status_code,
     )

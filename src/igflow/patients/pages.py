@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from igflow.catalog_access import indication_names
 from igflow.errors import InvalidInput
 from igflow.orders import service as orders_service
+from igflow.outcomes import panels as outcome_panels
 from igflow.patients import service as patients_service
 from igflow.patients.schemas import MeasurementIn, PatientIn
 from igflow.referrals import service as referrals_service
@@ -124,6 +125,7 @@ def _chart_page(
     values: dict[str, Any],
     errors: dict[str, str],
     status_code: int = 200,
+    outcome_form: dict[str, Any] | None = None,
 ) -> Response:
     shape = patients_service.read_shape(session, principal, patient_id)
     context: dict[str, Any] = {"patient": shape, "clinical": principal.can(Perm.PATIENT_CLINICAL_READ)}
@@ -140,6 +142,9 @@ def _chart_page(
         context["indications"] = indication_names()
     if principal.can(Perm.ORDER_READ):
         context["orders"] = orders_service.list_for_patient(session, principal, patient_id)
+    if principal.can(Perm.OUTCOME_READ):
+        context["outcomes"] = outcome_panels.patient_panel(session, principal, patient_id)
+        context["outcome_form"] = outcome_form or {}
     context |= {"errors": errors, "values": values}
     return render(request, "patients/chart.html", context, status_code=status_code)
 

@@ -213,3 +213,99 @@ def infusion_timeline_svg(rows: list[dict[str, Any]], width: int = 760, height: 
     )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only
+
+
+def outcome_trend_svg(
+    title: str,
+    unit: str,
+    points: list[tuple[date, float]],
+    *,
+    baseline: float | None = None,
+    band: tuple[float, float] | None = None,
+    levels: list[tuple[float, str]] | None = None,
+    infusions: list[date] | None = None,
+    scale: tuple[float | None, float | None] = (None, None),
+    width: int = 560,
+    height: int = 180,
+) -> Markup:
+    """One outcome measure over time: the readings, the baseline (dashed), the band of change too small to
+    count around it (shaded; the catalog's thresholds), level thresholds (dotted) and a thin vertical mark
+    at each infusion date. Nothing is drawn without a reading."""
+    if not points:
+        return Markup("")
+    points = sorted(points)
+    levels, infusions = levels or [], sorted(set(infusions or []))
+    start = points[0][0]
+    end = max([points[-1][0], *[d for d in infusions if d >= start]])
+    marks = [d for d in infusions if start <= d <= end]
+    values = [v for _, v in points] + ([baseline] if baseline is not None else [])
+    values += list(band or ()) + [v for v, _ in levels]
+    low = scale[0] if scale[0] is not None else min(values)
+    high = scale[1] if scale[1] is not None else max(values)
+    if scale[1] is None:
+        high += max((high - low) * 0.1, 1.0)
+    span_value = max(high - low, 1e-9)
+    left, right, top, bottom = 46, 12, 12, 24
+    span_days = max((end - start).days, 1)
+
+    def x(d: date) -> float:
+        if end == start:
+            return round(left + (width - left - right) / 2, 1)
+        return round(left + (d - start).days / span_days * (width - left - right), 1)
+
+    def y(v: float) -> float:
+        v = min(max(v, low), high)
+        return round(height - bottom - (v - low) / span_value * (height - top - bottom), 1)
+
+    label = f"{title}: {len(points)} readings from {points[0][0]} to {points[-1][0]}"
+    if baseline is not None:
+        label += f"; baseline {baseline:g} {unit}"
+    if band is not None:
+        label += f"; change within {band[0]:g} to {band[1]:g} {unit} does not count"
+    label += f"; {len(marks)} infusions marked"
+    parts = [
+        f'<svg class="outcome" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(label)}">',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#94a3b8"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#94a3b8"/>',
+        f'<text x="{left - 4}" y="{y(high) + 4}" font-size="10" text-anchor="end" fill="#334155">{high:g}</text>',
+        f'<text x="{left - 4}" y="{y(low)}" font-size="10" text-anchor="end" fill="#334155">{low:g}</text>',
+    ]
+    if band is not None:
+        y0, y1 = y(max(band)), y(min(band))
+        parts.append(
+            f'<rect x="{left}" y="{y0}" width="{width - left - right}" height="{round(max(y1 - y0, 1), 1)}" '
+            f'fill="#16a34a" fill-opacity="0.12"><title>{escape(f"{band[0]:g} to {band[1]:g} {unit}")}'
+            "</title></rect>"
+        )
+    for value, name in levels:
+        parts.append(
+            f'<line x1="{left}" y1="{y(value)}" x2="{width - right}" y2="{y(value)}" stroke="#7c3aed" '
+            f'stroke-dasharray="2 3"><title>{escape(f"{name}: {value:g} {unit}")}</title></line>'
+        )
+    if baseline is not None:
+        parts.append(
+            f'<line x1="{left}" y1="{y(baseline)}" x2="{width - right}" y2="{y(baseline)}" stroke="#0f172a" '
+            f'stroke-dasharray="6 4"><title>{escape(f"Baseline {baseline:g} {unit}")}</title></line>'
+        )
+    for d in marks:
+        parts.append(
+            f'<line class="infusion" x1="{x(d)}" y1="{top}" x2="{x(d)}" y2="{height - bottom}" stroke="#b45309" '
+            f'stroke-opacity="0.6"><title>Infusion {d}</title></line>'
+        )
+    coords = [(x(d), y(v)) for d, v in points]
+    if len(coords) > 1:
+        polyline = " ".join(f"{cx},{cy}" for cx, cy in coords)
+        parts.append(f'<polyline fill="none" stroke="#1d4ed8" stroke-width="2" points="{polyline}"/>')
+    for (cx, cy), (d, v) in zip(coords, points, strict=True):
+        parts.append(
+            f'<circle cx="{cx}" cy="{cy}" r="3.5" fill="#1d4ed8"><title>{escape(f"{d}: {v:g} {unit}")}</title>'
+            "</circle>"
+        )
+    parts.append(f'<text x="{left}" y="{height - 6}" font-size="10" fill="#334155">{start}</text>')
+    if end != start:
+        parts.append(
+            f'<text x="{width - right}" y="{height - 6}" font-size="10" text-anchor="end" fill="#334155">{end}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - numbers, dates and escaped text only
