@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -84,6 +85,32 @@ def test_demo_network_is_plausible_deterministic_and_idempotent(db: Database) ->
         recalled = session.execute(select(InventoryLot).where(InventoryLot.status == "recalled")).scalars()
         recalled = list(recalled)
         assert len(recalled) == 1
+        _check_outcome_histories(session)
+
+
+def _check_outcome_histories(session: Any) -> None:
+    """The demo's outcome orders: the CIDP non-responder is flagged after two cycles with one prescriber
+    review task; the responders are not flagged."""
+    from datetime import date
+
+    from igflow.infusions.models import WorkTask
+    from igflow.orders.models import Order
+    from igflow.outcomes import service as outcomes_service
+    from igflow.outcomes.models import OutcomeReading
+
+    order_ids = sorted({r.order_id for r in session.execute(select(OutcomeReading)).scalars()})
+    views = [outcomes_service.evaluate(session, session.get(Order, i), date.today()) for i in order_ids]
+    assert all(len(v.cycles) >= 2 for v in views)
+    outcomes = sorted((v.order.indication_id, v.summary.outcome.value, v.flagged) for v in views)
+    assert ("cidp", "no_meaningful_improvement", True) in outcomes
+    assert all(flagged == (outcome != "improved") for _, outcome, flagged in outcomes)
+    flagged = next(v for v in views if v.flagged)
+    tasks = session.execute(
+        select(WorkTask).where(
+            WorkTask.kind == "response_review", WorkTask.patient_id == flagged.order.patient_id
+        )
+    ).scalars()
+    assert [(t.queue, t.status) for t in tasks] == [("prescriber", "open")]
 
 
 def test_a_different_seed_gives_a_different_network(db: Database, database_url: str) -> None:

@@ -38,6 +38,53 @@ _SYMPTOMS = {
 _ACTIONS = {1: "continue", 2: "slow_to_previous_step", 3: "stop_and_escalate"}
 
 
+#: the window reason of every course the demo's history made (the outcomes demo finds them by it)
+HISTORY = "previous cycle, imported history (synthetic)"
+
+
+def add_completed_course(
+    session: Any, like: Course, site: Site, placed: list[tuple[CourseSession, date, int, int]]
+) -> list[int]:
+    """A completed course of ``like``'s order and plan on the placed days (session, day, chair, start),
+    with completed appointments; their ids."""
+    past = Course(
+        order_id=like.order_id,
+        plan_version_id=like.plan_version_id,
+        patient_id=like.patient_id,
+        cycle=0,
+        priority=like.priority,
+        target=placed[0][1],
+        earliest=placed[0][1],
+        latest=placed[-1][1],
+        window_reason=HISTORY,
+        status="completed",
+    )
+    session.add(past)
+    session.flush()
+    made = []
+    for cs, when, chair_id, start_min in placed:
+        copy = CourseSession(
+            course_id=past.id, day_index=cs.day_index, duration_min=cs.duration_min, dose_g=cs.dose_g
+        )
+        session.add(copy)
+        session.flush()
+        appointment = Appointment(
+            course_session_id=copy.id,
+            patient_id=like.patient_id,
+            site_id=site.id,
+            chair_id=chair_id,
+            date=when,
+            start_min=start_min,
+            duration_min=cs.duration_min,
+            status="completed",
+            source="history",
+        )
+        session.add(appointment)
+        session.flush()
+        made.append(appointment.id)
+    return made
+
+
 def create_past_appointments(db: Database, *, seed: int, count: int, console: Console) -> list[int]:
     """Completed appointments in the last month for the previous cycle of booked demo courses."""
     rng = random.Random(seed + 9)
@@ -67,18 +114,6 @@ def create_past_appointments(db: Database, *, seed: int, count: int, console: Co
                 continue
             site = session.get(Site, site_id)
             assert site is not None
-            past = Course(
-                order_id=course.order_id,
-                plan_version_id=course.plan_version_id,
-                patient_id=course.patient_id,
-                cycle=0,
-                priority=course.priority,
-                target=today,
-                earliest=today,
-                latest=today,
-                window_reason="previous cycle, imported history (synthetic)",
-                status="completed",
-            )
             day = today - timedelta(days=rng.randint(3, 30))
             placed: list[tuple[CourseSession, date, int, int]] = []
             for cs in sessions:
@@ -97,30 +132,7 @@ def create_past_appointments(db: Database, *, seed: int, count: int, console: Co
                 day += timedelta(days=1)
             if len(placed) != len(sessions) or placed[-1][1] >= today:
                 continue
-            past.target = past.earliest = placed[0][1]
-            past.latest = placed[-1][1]
-            session.add(past)
-            session.flush()
-            for cs, when, chair_id, start_min in placed:
-                copy = CourseSession(
-                    course_id=past.id, day_index=cs.day_index, duration_min=cs.duration_min, dose_g=cs.dose_g
-                )
-                session.add(copy)
-                session.flush()
-                appointment = Appointment(
-                    course_session_id=copy.id,
-                    patient_id=course.patient_id,
-                    site_id=site.id,
-                    chair_id=chair_id,
-                    date=when,
-                    start_min=start_min,
-                    duration_min=cs.duration_min,
-                    status="completed",
-                    source="history",
-                )
-                session.add(appointment)
-                session.flush()
-                made.append(appointment.id)
+            made += add_completed_course(session, course, site, placed)
         session.commit()
     console.print(f"History: {len(made)} completed appointments in the last month.")
     return made

@@ -249,11 +249,14 @@ def load_demo(
     if orders:
         from igflow.demo.history import chart_past_infusions, create_past_appointments
         from igflow.demo.inventory import load_inventory_demo
+        from igflow.demo.outcomes import add_earlier_cycles, load_outcomes_demo
 
         load_clinical_flow(db, seed=seed, orders=orders, console=console)
         past = create_past_appointments(db, seed=seed, count=orders, console=console)
+        past += add_earlier_cycles(db, console=console)
         load_inventory_demo(db, seed=seed, console=console)
         chart_past_infusions(db, seed=seed, appointment_ids=past, console=console)
+        load_outcomes_demo(db, console=console)
     return True
 
 
