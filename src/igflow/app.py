@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -58,6 +58,12 @@ from igflow.web.render import render
 
 log = logging.getLogger("igflow.http")
 UPLOAD_OVERHEAD_BYTES = 65536  # multipart boundaries and the form's other fields, beside the file
+RETRY_AFTER_S = 2  # what a 503 (busy) asks the client to wait before trying again
+BUSY_MESSAGE = "igflow is very busy right now and did not do this; please try again shortly."
+# PostgreSQL's answers to contention, each after rolling the transaction back: lock_timeout
+# (lock_not_available), serialization_failure and deadlock_detected.
+BUSY_SQLSTATES = frozenset({"55P03", "40001", "40P01"})
+SQLITE_BUSY_MESSAGES = ("database is locked", "database table is locked")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 CSP = (
@@ -137,6 +143,37 @@ def _error_response(request: Request, status: int, message: str, field: str | No
     return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
+def is_contention(exc: OperationalError) -> bool:
+    """A lock wait that timed out or a transaction aborted for contention: retrying later succeeds."""
+    if getattr(exc.orig, "sqlstate", None) in BUSY_SQLSTATES:
+        return True
+    message = str(exc.orig).lower()
+    return any(text in message for text in SQLITE_BUSY_MESSAGES)
+
+
+def _busy_response(request: Request, reason: str) -> Response:
+    logging.getLogger("igflow.error").warning(
+        "%s on %s %s: answered 503", reason, request.method, _route_template(request)
+    )
+    response = _error_response(request, 503, BUSY_MESSAGE)
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+def _unexpected_response(request: Request, exc: Exception) -> Response:
+    reference = uuid.uuid4().hex[:12]
+    # The exception's message may quote data (SQL parameters, say): log only its type and place.
+    logging.getLogger("igflow.error").error(
+        "unhandled %s at %s on %s %s (reference %s)",
+        type(exc).__name__,
+        exception_place(exc),
+        request.method,
+        _route_template(request),
+        reference,
+    )
+    return _error_response(request, 500, f"Something went wrong on our side (reference {reference}).")
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IgflowError)
     async def igflow_error(request: Request, exc: IgflowError) -> Response:
@@ -177,14 +214,16 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def busy(request: Request, exc: Exception) -> Response:
         # Every database connection stayed busy for the pool's timeout: a burst beyond what the pool
         # serves. Nothing was done; say so and when to retry (a 503, not an error of ours).
-        logging.getLogger("igflow.error").warning(
-            "database connection pool exhausted on %s %s", request.method, _route_template(request)
-        )
-        response = _error_response(
-            request, 503, "igflow is very busy right now and did not do this; please try again shortly."
-        )
-        response.headers["Retry-After"] = "2"
-        return response
+        return _busy_response(request, "database connection pool exhausted")
+
+    @app.exception_handler(OperationalError)
+    async def operational_error(request: Request, exc: OperationalError) -> Response:
+        # A lock wait that timed out (SQLite's busy_timeout; PostgreSQL's lock_timeout) or a transaction
+        # PostgreSQL chose to abort (deadlock, serialization): it was rolled back, so nothing was done, and
+        # the same request succeeds once the burst passes. Any other OperationalError is ours: a 500.
+        if is_contention(exc):
+            return _busy_response(request, "database lock wait timed out")
+        return _unexpected_response(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -193,17 +232,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        reference = uuid.uuid4().hex[:12]
-        # The exception's message may quote data (SQL parameters, say): log only its type and place.
-        logging.getLogger("igflow.error").error(
-            "unhandled %s at %s on %s %s (reference %s)",
-            type(exc).__name__,
-            exception_place(exc),
-            request.method,
-            _route_template(request),
-            reference,
-        )
-        return _error_response(request, 500, f"Something went wrong on our side (reference {reference}).")
+        return _unexpected_response(request, exc)
 
 
 def iter_routes(app: FastAPI) -> list[tuple[str, set[str], BaseRoute]]:

@@ -251,3 +251,60 @@ def test_an_exhausted_connection_pool_is_a_503_to_retry_not_a_500(world: World, 
     response = client.get("/api/v1/patients?q=north")
     assert response.status_code == 503 and response.headers["retry-after"] == "2"
     assert "try again" in response.json()["detail"]
+
+
+def _lock_error(orig: Exception) -> Any:
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("SELECT patient.id FROM patient", None, orig)
+
+
+def test_a_database_lock_timeout_is_a_503_to_retry_not_a_500(world: World, monkeypatch: Any) -> None:
+    """SQLite's busy_timeout running out under a burst (and PostgreSQL's lock timeout or a deadlock it
+    broke) rolled the work back: the user is told nothing was done and when to retry."""
+    import sqlite3
+
+    import psycopg.errors
+
+    from igflow.patients import service as patients_service
+
+    failures = [
+        sqlite3.OperationalError("database is locked"),
+        sqlite3.OperationalError("database table is locked"),
+        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"),
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        psycopg.errors.SerializationFailure("could not serialize access"),
+    ]
+    client = world.client("nurse", raise_server_exceptions=False)
+    for orig in failures:
+
+        def busy(*_args: Any, _orig: Exception = orig, **_kwargs: Any) -> Any:
+            raise _lock_error(_orig)
+
+        monkeypatch.setattr(patients_service, "search", busy)
+        response = client.get("/api/v1/patients?q=north")
+        assert response.status_code == 503, orig
+        assert response.headers["retry-after"] == "2"
+        assert response.json() == {
+            "detail": "igflow is very busy right now and did not do this; please try again shortly."
+        }
+        page = client.get("/patients?q=north")
+        assert page.status_code == 503 and page.headers["retry-after"] == "2"
+        assert "did not do this" in page.text and "try again shortly" in page.text
+
+
+def test_any_other_database_error_is_still_a_500_with_a_reference(world: World, monkeypatch: Any) -> None:
+    import sqlite3
+
+    from igflow.patients import service as patients_service
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise _lock_error(sqlite3.OperationalError("disk I/O error"))
+
+    monkeypatch.setattr(patients_service, "search", broken)
+    response = world.client("nurse", raise_server_exceptions=False).get("/api/v1/patients?q=north")
+    assert response.status_code == 500 and "retry-after" not in response.headers
+    assert re.fullmatch(
+        r"Something went wrong on our side \(reference [0-9a-f]{12}\)\.", response.json()["detail"]
+    )
+
