@@ -66,7 +66,8 @@ class Database:
 
     def __init__(self, url: str, pool: dict[str, Any] | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url, **(pool or {}))
+        self._pool = pool or {}
+        self.engine = make_engine(url, **self._pool)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self._reader: sessionmaker[Session] | None = None
 
@@ -83,7 +84,8 @@ class Database:
         if not self.url.startswith("sqlite"):
             return self.sessionmaker()
         if self._reader is None:
-            self._reader = sessionmaker(make_engine(self.url, snapshot_reads=True), expire_on_commit=False)
+            reader = make_engine(self.url, snapshot_reads=True, **self._pool)
+            self._reader = sessionmaker(reader, expire_on_commit=False)
         return self._reader()
 
     def iter_session(self) -> Iterator[Session]:

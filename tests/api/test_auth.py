@@ -308,3 +308,40 @@ def test_any_other_database_error_is_still_a_500_with_a_reference(world: World, 
         r"Something went wrong on our side \(reference [0-9a-f]{12}\)\.", response.json()["detail"]
     )
 
+
+def test_a_burst_of_sign_ins_with_few_threads_all_get_in(world: World) -> None:
+    """Twelve people sign in at once while the server has four threads. The sign-in used to hold
+    SQLite's write lock between two thread-pool calls, waiting for a thread that the others held while
+    they waited for the lock: after busy_timeout (10 s) most got a 500. Now all twelve get in, quickly."""
+    import asyncio
+    import time
+
+    import anyio.to_thread
+    import httpx2 as httpx
+
+    async def burst() -> list[int]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 4
+        transport = httpx.ASGITransport(app=world.app)
+        clients = [httpx.AsyncClient(transport=transport, base_url="http://testserver") for _ in range(12)]
+        tokens = []
+        for client in clients:
+            page = await client.get("/login")
+            found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert found
+            tokens.append(found.group(1))
+        answers = await asyncio.gather(
+            *(
+                client.post(
+                    "/login", data={"username": "nurse", "password": TEST_PASSWORD, "csrf_token": token}
+                )
+                for client, token in zip(clients, tokens, strict=True)
+            )
+        )
+        for client in clients:
+            await client.aclose()
+        return [answer.status_code for answer in answers]
+
+    began = time.perf_counter()
+    statuses = asyncio.run(burst())
+    assert statuses == [303] * 12
+    assert time.perf_counter() - began < 8  # well inside SQLite's 10 s busy_timeout

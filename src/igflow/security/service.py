@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from igflow.config import Settings
@@ -308,16 +308,36 @@ def _throttled(session: Session, settings: Settings, username: str, client_addre
 
 
 def authenticate(
-    session: Session, settings: Settings, username: str, password: str, client_address: str
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    client_address: str,
+    *,
+    reads: Session | None = None,
 ) -> User:
     """Check a username and password, with throttling per account and address (see :func:`_throttled`).
 
     The same message is given for an unknown user, a wrong password and a disabled account,
     so that the answer does not reveal which accounts exist.
+
+    The checks read through ``reads`` (a WAL snapshot on SQLite, :meth:`igflow.db.Database.read_session`,
+    which takes no write lock; default: ``session``) and end that transaction before Argon2 runs.
+    Everything written (the attempt, a new hash, the failure's audit row) goes through ``session``
+    afterwards, in one short transaction; a failure commits it, a success leaves it open for
+    :func:`start_session`. The throttle was never atomic with the attempt it counts (the check ended
+    before the password check), so reading it from a snapshot does not loosen it.
     """
+    reads = reads if reads is not None else session
     username = username.strip().lower()[:64]
     client_address = client_address[:64]
-    if _throttled(session, settings, username, client_address):
+    throttled = _throttled(reads, settings, username, client_address)
+    user = None if throttled else get_user_by_username(reads, username)
+    # End the read transaction before the password check: Argon2 takes tens of milliseconds of CPU, and
+    # holding a pooled connection (on SQLite, the write lock) through it made a burst of sign-ins exhaust
+    # the pool and stall every other request.
+    reads.commit()
+    if throttled:
         session.add(LoginAttempt(username=username, client_address=client_address, success=False))
         audit.record(session, Actor(None, username, client_address), "login", "session", outcome="throttled")
         session.commit()
@@ -325,14 +345,11 @@ def authenticate(
             f"Too many failed sign-in attempts. Wait {settings.login_window_min} minutes and try again, "
             "or ask an administrator to reset your password."
         )
-    user = get_user_by_username(session, username)
     stored_hash = user.password_hash if user else None
-    # End the read transaction before the password check: Argon2 takes tens of milliseconds of CPU, and
-    # holding a pooled connection (on SQLite, the write lock) through it made a burst of sign-ins exhaust
-    # the pool and stall every other request.
-    session.commit()
     ok = verify_password(stored_hash, password)
     ok = ok and user is not None and user.active and not user.is_service_account
+    # A stronger hash, when the parameters changed, is computed before the write transaction too.
+    new_hash = _rehashed(password) if ok and stored_hash and needs_rehash(stored_hash) else None
     session.add(LoginAttempt(username=username, client_address=client_address, success=ok))
     if not ok or user is None:
         audit.record(
@@ -344,10 +361,35 @@ def authenticate(
         )
         session.commit()
         raise InvalidInput(LOGIN_FAILED_MESSAGE)
-    if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    if new_hash is not None:
+        session.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
     session.flush()
     return user
+
+
+def _rehashed(password: str) -> str | None:
+    try:
+        return hash_password(password)
+    except WeakPasswordError:  # a password set before today's length rules: keep its hash
+        return None
+
+
+def sign_in(
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    client_address: str,
+    *,
+    reads: Session | None = None,
+) -> tuple[User, str, WebSession]:
+    """:func:`authenticate`, then :func:`start_session`, in one call (one thread): the sign-in's one
+    write transaction (the attempt, the session row, the audit row) begins and commits without waiting
+    for anything in between. Split across two thread-pool calls, on SQLite it held the write lock while
+    it waited for a free thread, and under a burst every thread was waiting for that lock."""
+    user = authenticate(session, settings, username, password, client_address, reads=reads)
+    raw, web_session = start_session(session, settings, user, client_address)
+    return user, raw, web_session
 
 
 def recent_failed_sign_ins(session: Session, user: User, limit: int = 10) -> tuple[int, list[LoginAttempt]]:

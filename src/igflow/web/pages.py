@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from igflow.appointments import service as appointments_service
+from igflow.config import Settings
+from igflow.db import Database
 from igflow.errors import IgflowError, InvalidInput
 from igflow.patients import service as patients_service
 from igflow.referrals import service as referrals_service
@@ -27,7 +29,7 @@ from igflow.security.deps import (
     require,
     valid_prelogin_csrf,
 )
-from igflow.security.models import User
+from igflow.security.models import User, WebSession
 from igflow.security.permissions import Perm, Role
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
@@ -69,6 +71,15 @@ def login_page(
     return response
 
 
+def _sign_in(
+    db: Database, session: Session, settings: Settings, username: str, password: str, address: str
+) -> tuple[User, str, WebSession]:
+    # One thread-pool call from the first read to the commit: the checks read a snapshot (no write
+    # lock on SQLite), and the one write transaction never waits for a thread while it holds the lock.
+    with db.read_session() as reads:
+        return security_service.sign_in(session, settings, username, password, address, reads=reads)
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(
     request: Request,
@@ -82,11 +93,8 @@ async def login_submit(
     settings = request.app.state.settings
     address = client_address(request)
     try:
-        user = await run_in_threadpool(
-            security_service.authenticate, session, settings, username, password, address
-        )
-        raw, _web_session = await run_in_threadpool(
-            security_service.start_session, session, settings, user, address
+        user, raw, _web_session = await run_in_threadpool(
+            _sign_in, request.app.state.db, session, settings, username, password, address
         )
     except IgflowError as exc:
         request.state.prelogin_csrf = valid_prelogin_csrf(request, session) or ""
