@@ -1,6 +1,8 @@
 """Imports every capability's tables so that ``Base.metadata`` is complete (for Alembic and tests)."""
 
 from igflow.appointments import models as appointments_models
+from igflow.authorizations import models as authorizations_models
+from igflow.costs import models as costs_models
 from igflow.db import Base
 from igflow.directory import models as directory_models
 from igflow.infusions import models as infusions_models
@@ -18,6 +20,8 @@ from igflow.sites import models as sites_models
 __all__ = [
     "Base",
     "appointments_models",
+    "authorizations_models",
+    "costs_models",
     "directory_models",
     "infusions_models",
     "inventory_models",

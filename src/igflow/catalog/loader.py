@@ -20,6 +20,7 @@ from igflow.catalog.models import (
     InfusionDay,
     Measure,
     OutcomesFile,
+    PayersFile,
     PoliciesFile,
     Policy,
     Product,
@@ -93,6 +94,7 @@ class Catalog:
     administration: Administration
     infusion_day: InfusionDay
     outcomes: OutcomesFile
+    payers: PayersFile
 
     def risk_ids(self) -> list[str]:
         return [risk.id for risk in self.administration.screening.risks]
@@ -177,6 +179,39 @@ def _cross_check(catalog: Catalog, problems: list[str]) -> None:
     _unique("risk", catalog.risk_ids(), problems)
     _check_infusion_day(catalog.infusion_day, problems)
     _check_outcomes(catalog.outcomes, indication_ids, problems)
+    _check_payers(catalog, indication_ids, problems)
+
+
+def _check_payers(catalog: Catalog, indication_ids: set[str], problems: list[str]) -> None:
+    payers = catalog.payers
+    _unique("payer policy", [p.id for p in payers.policies], problems)
+    categories = {c.id for c in payers.document_categories}
+    _unique("document category", [c.id for c in payers.document_categories], problems)
+    measures = {m.id for m in catalog.outcomes.measures}
+    for policy in payers.policies:
+        where = f"payers: policy {policy.id}"
+        lists = [("default", policy.default_requirements)]
+        lists += [(entry.indication, entry.requirements) for entry in policy.indications]
+        for entry in policy.indications:
+            if entry.indication not in indication_ids:
+                problems.append(f"{where}: {entry.indication!r} is not an indication id")
+        for item in policy.not_covered_indications:
+            if item.indication not in indication_ids:
+                problems.append(f"{where}: not covered {item.indication!r} is not an indication id")
+        _unique(f"{where} indication", [e.indication for e in policy.indications], problems)
+        for name, requirements in lists:
+            _unique(f"{where}/{name} requirement", [r.id for r in requirements], problems)
+            for req in requirements:
+                if req.measure is not None and req.measure not in measures:
+                    problems.append(f"{where}/{name}/{req.id}: measure {req.measure!r} is not defined")
+                if req.document is not None and req.document not in categories:
+                    problems.append(f"{where}/{name}/{req.id}: document category {req.document!r} is unknown")
+        products = policy.preferred_products.value or []
+        for product in products:
+            if product not in catalog.products:
+                problems.append(f"{where}: preferred product {product!r} is not a product id")
+    if not any(p.id == "generic" for p in payers.policies):
+        problems.append("payers: a 'generic' policy is needed for payers without their own")
 
 
 def _check_infusion_day(day: InfusionDay, problems: list[str]) -> None:
@@ -287,6 +322,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
     administration = _parse(Administration, data_dir / "administration.yaml", problems)
     infusion_day = _parse(InfusionDay, data_dir / "infusion_day.yaml", problems)
     outcomes = _parse(OutcomesFile, data_dir / "outcomes.yaml", problems)
+    payers = _parse(PayersFile, data_dir / "payers.yaml", problems)
     if problems:
         raise CatalogError(problems)
     assert isinstance(products_file, ProductsFile)
@@ -295,6 +331,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
     assert isinstance(administration, Administration)
     assert isinstance(infusion_day, InfusionDay)
     assert isinstance(outcomes, OutcomesFile)
+    assert isinstance(payers, PayersFile)
     _unique("product", [p.id for p in products_file.products], problems)
     _unique("indication", [i.id for i in indications_file.indications], problems)
     _unique("policy", [p.id for p in policies_file.policies], problems)
@@ -307,6 +344,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
         administration=administration,
         infusion_day=infusion_day,
         outcomes=outcomes,
+        payers=payers,
     )
     _cross_check(catalog, problems)
     if problems:

@@ -712,3 +712,113 @@ class OutcomesFile(_Strict):
             if entry.indication == indication_id:
                 return entry
         raise LookupError(f"no outcome entry for indication {indication_id!r}")
+
+
+# --- payer policies for prior authorisation (payers.yaml) ------------------------------------------
+
+RequirementKind = Literal[
+    "diagnosis_code",
+    "verified_plan",
+    "prescriber_npi",
+    "specialist_prescriber",
+    "outcome_measure",
+    "document",
+    "prior_therapy",
+    "attestation",
+]
+SiteOfCareRule = Literal["facility", "home", "either", "non_hospital_after_start"]
+
+
+class Requirement(_Strict):
+    """One item a payer needs in a prior-authorisation packet, and how igflow checks it on the chart."""
+
+    id: str = Field(min_length=1)
+    kind: RequirementKind
+    label: str = Field(min_length=1)
+    codes: list[str] = Field(default_factory=list)  # diagnosis_code: one of these ICD-10 prefixes
+    specialties: list[str] = Field(default_factory=list)  # specialist_prescriber
+    measure: str | None = None  # outcome_measure: a catalog measure id
+    within_days: int | None = Field(default=None, ge=1)  # outcome_measure: how recent
+    document: str | None = None  # document: a document category id
+    therapies: list[str] = Field(default_factory=list)  # prior_therapy: any of these (empty: any)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Requirement:
+        if self.kind == "outcome_measure" and not self.measure:
+            raise ValueError(f"requirement {self.id}: an outcome_measure requirement names its measure")
+        if self.kind == "document" and not self.document:
+            raise ValueError(f"requirement {self.id}: a document requirement names its category")
+        if self.kind == "specialist_prescriber" and not self.specialties:
+            raise ValueError(f"requirement {self.id}: a specialist requirement names the specialties")
+        return self
+
+
+class PolicyIndication(_SourcedText):
+    """What a payer policy needs for one indication."""
+
+    indication: str = Field(min_length=1)
+    requirements: list[Requirement] = Field(min_length=1)
+
+
+class NotCovered(_SourcedText):
+    indication: str = Field(min_length=1)
+
+
+class PayerPolicy(_Strict):
+    """A payer's medical policy for immunoglobulin, as far as the sources say."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    verified: bool = True
+    note: str | None = None
+    precertification_required: Fact[bool]
+    initial_period_days: Fact[int]
+    continuation_period_days: Fact[int]
+    site_of_care: Fact[SiteOfCareRule]
+    preferred_products: Fact[list[str]]
+    continuation_requires_response: Fact[bool]
+    not_covered_indications: list[NotCovered] = Field(default_factory=list)
+    default_requirements: list[Requirement] = Field(min_length=1)
+    indications: list[PolicyIndication] = Field(default_factory=list)
+
+    def requirements_for(self, indication_id: str) -> list[Requirement]:
+        for entry in self.indications:
+            if entry.indication == indication_id:
+                return list(entry.requirements)
+        return list(self.default_requirements)
+
+    def not_covered(self, indication_id: str) -> NotCovered | None:
+        return next((n for n in self.not_covered_indications if n.indication == indication_id), None)
+
+
+class TimeFrames(_Strict):
+    standard_days: Fact[int]
+    expedited_hours: Fact[int]
+    covers: str = Field(min_length=1)
+    uncovered_payers: str = Field(min_length=1)
+
+
+class Reauthorisation(_Strict):
+    lead_days: Fact[int]
+
+
+class DocumentCategory(_Strict):
+    id: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+
+
+class PayersFile(_Strict):
+    time_frames: TimeFrames
+    reauthorisation: Reauthorisation
+    document_categories: list[DocumentCategory] = Field(min_length=1)
+    policies: list[PayerPolicy] = Field(min_length=1)
+
+    def policy(self, policy_id: str) -> PayerPolicy:
+        for policy in self.policies:
+            if policy.id == policy_id:
+                return policy
+        raise LookupError(f"no payer policy {policy_id!r}")
+
+    def category_label(self, category_id: str) -> str:
+        return next((c.label for c in self.document_categories if c.id == category_id), category_id)

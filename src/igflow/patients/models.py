@@ -94,14 +94,42 @@ class Measurement(Base):
 
 
 class Coverage(Base):
+    """A patient's insurance: payer, plan, member and group, primary or secondary (``rank`` 1 or 2),
+    effective dates, drug benefit (medical or pharmacy), the plan's site-of-care rule, cost sharing, and a
+    manufacturer copay-assistance enrolment. Money in integer cents."""
+
     __tablename__ = "coverage"
-    __table_args__ = (CheckConstraint("benefit in ('medical', 'pharmacy')", name="benefit"),)
+    __table_args__ = (
+        CheckConstraint("benefit in ('medical', 'pharmacy')", name="benefit"),
+        CheckConstraint("site_of_care in ('facility', 'home', 'either')", name="site_of_care"),
+        CheckConstraint("rank >= 1", name="rank"),
+        CheckConstraint(
+            "effective_to IS NULL OR effective_from IS NULL OR effective_to >= effective_from",
+            name="effective_dates",
+        ),
+        CheckConstraint("coinsurance_percent IS NULL OR (coinsurance_percent >= 0 AND coinsurance_percent <= 100)",
+                        name="coinsurance"),
+        CheckConstraint("copay_cents IS NULL OR copay_cents >= 0", name="copay"),
+        CheckConstraint("oop_max_cents IS NULL OR oop_max_cents >= 0", name="oop_max"),
+        CheckConstraint("assistance_limit_cents IS NULL OR assistance_limit_cents >= 0", name="assistance_limit"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
     payer_id: Mapped[int] = mapped_column(ForeignKey("payer.id", ondelete="RESTRICT"))
     plan_name: Mapped[str] = mapped_column(String(200), default="")
     member_id: Mapped[str] = mapped_column(String(64))
+    group_number: Mapped[str] = mapped_column(String(64), default="")
     benefit: Mapped[str] = mapped_column(String(16))
     rank: Mapped[int] = mapped_column(Integer, default=1)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    effective_from: Mapped[date | None] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)
+    site_of_care: Mapped[str] = mapped_column(String(16), default="either")
+    copay_cents: Mapped[int | None] = mapped_column(Integer)
+    coinsurance_percent: Mapped[int | None] = mapped_column(Integer)
+    oop_max_cents: Mapped[int | None] = mapped_column(Integer)
+    assistance_program: Mapped[str] = mapped_column(String(200), default="")
+    assistance_id: Mapped[str] = mapped_column(String(64), default="")
+    assistance_limit_cents: Mapped[int | None] = mapped_column(Integer)
+    assistance_expires_on: Mapped[date | None] = mapped_column(Date)

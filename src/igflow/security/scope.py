@@ -10,7 +10,7 @@ Every service query for site-scoped data goes through this module, so the rule l
 Who belongs where:
 
 - Patient-owned records (patients, measurements, outcome readings, reviews and decisions, orders, referrals,
-  courses, tasks): the patient shares a site with the user. A patient with no site at all is seen only by
+  courses, tasks, coverages, prior-authorisation requests, prior therapies): the patient shares a site with the user. A patient with no site at all is seen only by
   users not limited to sites.
 - Site-owned records (appointments, infusion records, chair boards, day lists, week load, stock moves and
   allocations, pick lists, shortfalls, reports): the record's site is one of the user's.
@@ -38,6 +38,7 @@ from sqlalchemy import ColumnElement, Select, exists, select, true
 from sqlalchemy.orm import Session
 
 from igflow.appointments.models import Appointment, Course, PlanningRun
+from igflow.authorizations.models import PriorAuthRequest, PriorTherapy
 from igflow.errors import Forbidden, NotFound
 from igflow.infusions.models import InfusionRecord, WorkTask
 from igflow.inventory.models import StockAllocation, StockMove
@@ -83,6 +84,8 @@ _RULES: dict[type, Callable[[Sites], ColumnElement[bool]]] = {
     ContinuationDecision: lambda s: patient_in(s, ContinuationDecision.patient_id),
     ResponseReview: lambda s: patient_in(s, ResponseReview.patient_id),
     Coverage: lambda s: patient_in(s, Coverage.patient_id),
+    PriorAuthRequest: lambda s: patient_in(s, PriorAuthRequest.patient_id),
+    PriorTherapy: lambda s: patient_in(s, PriorTherapy.patient_id),
     Referral: lambda s: patient_in(s, Referral.patient_id),
     Order: lambda s: patient_in(s, Order.patient_id),
     Course: lambda s: patient_in(s, Course.patient_id),
