@@ -63,6 +63,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("scheduler", "scheduler", "demo-scheduler-2026", "Sam Scheduler (demo)"),
     DemoUser("intake", "intake", "demo-intake-2026", "Ira Intake (demo)"),
     DemoUser("prescriber", "prescriber", "demo-prescriber-2026", "Dr Drew Prescriber (demo)"),
+    DemoUser("priorauth", "prior_auth", "demo-priorauth-2026", "Parker Prior-Auth (demo)"),
     DemoUser("auditor", "auditor", "demo-auditor-2026", "Aud Auditor (demo)"),
     DemoUser("patient", "patient", "demo-patient-2026", "Demo Patient"),
 )

@@ -15,6 +15,7 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     PATIENT = "patient"
     PT_APPROVER = "pt_approver"  # pharmacy and therapeutics committee: approves site clinical protocols
+    PRIOR_AUTH = "prior_auth"  # prior-authorisation specialist: coverage, packets, payer decisions, appeals
 
 
 class Perm(StrEnum):
@@ -55,6 +56,13 @@ class Perm(StrEnum):
     OUTCOME_READ = "outcome.read"  # outcome readings, an order's response, review tasks and decisions
     OUTCOME_WRITE = "outcome.write"  # record outcome readings (at the chair, at a review, patient-reported)
     CONTINUATION_DECIDE = "continuation.decide"  # the prescriber's continuation decision after a review
+    COVERAGE_READ = "coverage.read"  # a patient's insurance coverages and copay assistance
+    COVERAGE_WRITE = "coverage.write"  # add, change or end a coverage
+    PRIOR_AUTH_READ = "prior_auth.read"  # prior-authorisation requests, packets, decisions, the work queue
+    PRIOR_AUTH_WRITE = "prior_auth.write"  # assemble, attest, submit, record payer decisions and appeals
+    PRIOR_THERAPY_WRITE = "prior_therapy.write"  # record therapies tried before immunoglobulin
+    COST_READ = "cost.read"  # drug cost of plans, courses, infusions, authorisations; cost reports
+    PRICE_MANAGE = "price.manage"  # product prices per gram, with effective dates and source
 
 
 _STAFF = {Perm.AUTHENTICATED, Perm.API_DOCS, Perm.SITE_READ}
@@ -72,7 +80,8 @@ _CLINICAL = {
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     # Admin runs the system (users, tokens, sites) but sees no patient data.
     Role.ADMIN: frozenset(
-        _STAFF | {Perm.SITE_MANAGE, Perm.USER_MANAGE, Perm.TOKEN_MANAGE, Perm.DIRECTORY_READ}
+        _STAFF
+        | {Perm.SITE_MANAGE, Perm.USER_MANAGE, Perm.TOKEN_MANAGE, Perm.DIRECTORY_READ, Perm.PRICE_MANAGE}
     ),
     Role.PHARMACIST: frozenset(
         _STAFF
@@ -90,6 +99,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INFUSION_READ,
             Perm.OUTCOME_READ,
             Perm.OUTCOME_WRITE,
+            Perm.COVERAGE_READ,
+            Perm.PRIOR_AUTH_READ,
+            Perm.PRIOR_THERAPY_WRITE,
+            Perm.COST_READ,
+            Perm.PRICE_MANAGE,
         }
     ),
     Role.NURSE: frozenset(
@@ -127,6 +141,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.REFERRAL_DECIDE,
             Perm.DIRECTORY_WRITE,
             Perm.ORDER_WRITE,
+            Perm.COVERAGE_READ,
+            Perm.COVERAGE_WRITE,
+            Perm.PRIOR_AUTH_READ,
+            Perm.PRIOR_THERAPY_WRITE,
         }
     ),
     Role.PRESCRIBER: frozenset(
@@ -140,6 +158,30 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.OUTCOME_READ,
             Perm.OUTCOME_WRITE,
             Perm.CONTINUATION_DECIDE,
+            Perm.COVERAGE_READ,
+            Perm.PRIOR_AUTH_READ,
+            Perm.PRIOR_THERAPY_WRITE,
+        }
+    ),
+    # Prior authorisation reads the chart a packet is built from (diagnosis, labs, outcome measures, the
+    # verified plan) and writes coverage and requests; it does not chart, order or verify.
+    Role.PRIOR_AUTH: frozenset(
+        _STAFF
+        | {
+            Perm.PATIENT_LIST,
+            Perm.PATIENT_READ,
+            Perm.PATIENT_CLINICAL_READ,
+            Perm.REFERRAL_READ,
+            Perm.DIRECTORY_READ,
+            Perm.ORDER_READ,
+            Perm.SCHEDULE_READ,
+            Perm.OUTCOME_READ,
+            Perm.COVERAGE_READ,
+            Perm.COVERAGE_WRITE,
+            Perm.PRIOR_AUTH_READ,
+            Perm.PRIOR_AUTH_WRITE,
+            Perm.PRIOR_THERAPY_WRITE,
+            Perm.COST_READ,
         }
     ),
     Role.AUDITOR: frozenset({Perm.AUTHENTICATED, Perm.API_DOCS, Perm.AUDIT_READ}),
@@ -166,6 +208,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.AUDITOR: "auditor",
     Role.PATIENT: "patient",
     Role.PT_APPROVER: "P&T approver",
+    Role.PRIOR_AUTH: "prior-authorisation specialist",
 }
 
 #: What each permission lets a person do, as the refusal says it ("… needs the pharmacist role").
@@ -207,6 +250,13 @@ PERM_LABELS: dict[Perm, str] = {
     Perm.OUTCOME_READ: "reading outcome measures and the response to treatment",
     Perm.OUTCOME_WRITE: "recording outcome measures",
     Perm.CONTINUATION_DECIDE: "deciding whether treatment continues after a response review",
+    Perm.COVERAGE_READ: "reading a patient's insurance coverage",
+    Perm.COVERAGE_WRITE: "adding or changing insurance coverage",
+    Perm.PRIOR_AUTH_READ: "reading prior authorisations",
+    Perm.PRIOR_AUTH_WRITE: "preparing and recording prior authorisations",
+    Perm.PRIOR_THERAPY_WRITE: "recording prior therapies",
+    Perm.COST_READ: "reading drug costs",
+    Perm.PRICE_MANAGE: "setting product prices",
 }
 
 
