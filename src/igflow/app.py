@@ -25,6 +25,8 @@ from igflow import __version__
 from igflow.appointments import pages as appointment_pages
 from igflow.appointments.routes import router as appointments_router
 from igflow.config import Settings, get_settings
+from igflow.costs import pages as cost_pages
+from igflow.costs.routes import router as costs_router
 from igflow.db import Database
 from igflow.directory.routes import router as directory_router
 from igflow.errors import IgflowError, Unauthenticated, field_errors
@@ -297,6 +299,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         directory_router,
         protocols_router,
         outcomes_router,
+        costs_router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
@@ -311,6 +314,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(protocol_pages.router)
     app.include_router(job_pages.router)
     app.include_router(outcome_pages.router)
+    app.include_router(cost_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     install_openapi(app)

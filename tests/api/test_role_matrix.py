@@ -15,6 +15,7 @@ import pytest
 from igflow.app import iter_routes
 from igflow.referrals.models import Referral, ReferralDocument
 from igflow.security.models import ApiToken
+from tests.api.matrix_costs import COST_MATRIX
 from tests.api.matrix_infusions import INFUSION_MATRIX, infusion_ids
 from tests.api.matrix_inventory import INVENTORY_MATRIX, inventory_ids
 from tests.api.matrix_jobs import JOBS_MATRIX, job_ids
@@ -147,7 +148,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
 
 
 # Capabilities keep their own rows (and the ids their rows need) beside their tests.
-MATRIX += INVENTORY_MATRIX + INFUSION_MATRIX + JOBS_MATRIX + PROTOCOL_MATRIX + OUTCOME_MATRIX
+MATRIX += INVENTORY_MATRIX + INFUSION_MATRIX + JOBS_MATRIX + PROTOCOL_MATRIX + OUTCOME_MATRIX + COST_MATRIX
 
 
 def _template(path: str) -> str:

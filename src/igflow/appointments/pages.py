@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from igflow.appointments import service as appointments_service
 from igflow.appointments.routes import calendar_response
 from igflow.appointments.schemas import BookIn, PlanningIn, StatusIn
+from igflow.costs import panels as cost_panels
 from igflow.db import utcnow
 from igflow.errors import InvalidInput
 from igflow.infusions import service as infusions_service
@@ -97,6 +98,9 @@ def _course_page(
             "options": options,
             "patient_name": patients_service.display_name(session, course.patient_id),
             "error": error,
+            "cost": cost_panels.course_panel(session, principal, course_id)
+            if principal.can(Perm.COST_READ)
+            else None,
         },
         status_code=status_code,
     )

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from igflow.appointments import service as appointments_service
 from igflow.catalog import load_catalog
+from igflow.costs import panels as cost_panels
 from igflow.errors import InvalidInput
 from igflow.infusions import service
 from igflow.infusions.schemas import EntryIn, ReleaseIn
@@ -292,6 +293,9 @@ def _record_page(
                 "unknown": "not known",
             }[patient.iga_deficiency_anti_iga],
             "premedication": view.plan.get("premedication") or [],
+            "cost": cost_panels.infusion_panel(session, principal, record_id)
+            if principal.can(Perm.COST_READ)
+            else None,
         },
         status_code=status_code,
     )
@@ -426,7 +430,16 @@ def patient_infusions(
     rows = service.history(session, principal, patient_id)
     patient = session.get(Patient, patient_id)
     return render(
-        request, "chair/history.html", {"rows": rows, "patient": patient, "svg": infusion_timeline_svg(rows)}
+        request,
+        "chair/history.html",
+        {
+            "rows": rows,
+            "patient": patient,
+            "svg": infusion_timeline_svg(rows),
+            "patient_cost": cost_panels.patient_panel(session, principal, patient_id)
+            if principal.can(Perm.COST_READ)
+            else None,
+        },
     )
 
 

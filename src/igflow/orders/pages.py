@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from igflow.catalog import load_catalog
+from igflow.costs import panels as cost_panels
 from igflow.db import utcnow
 from igflow.directory import service as directory_service
 from igflow.errors import IgflowError
@@ -188,6 +189,9 @@ def _order_page(
             if principal.can(Perm.OUTCOME_READ)
             else None,
             "decision_form": decision_form or {},
+            "cost": cost_panels.order_panel(session, principal, order.id)
+            if principal.can(Perm.COST_READ)
+            else None,
         },
         status_code=status_code,
     )

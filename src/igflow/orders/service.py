@@ -822,6 +822,14 @@ def current_verified_plan(session: Session, order_id: int) -> tuple[PlanVersion,
     return current, verification
 
 
+def plan_versions(session: Session, version_ids: Any) -> dict[int, PlanVersion]:
+    """Plan versions by id, in one query (for readers of a course's or an infusion's plan). Reads only."""
+    ids = sorted(set(version_ids))
+    if not ids:
+        return {}
+    return {v.id: v for v in session.execute(select(PlanVersion).where(PlanVersion.id.in_(ids))).scalars()}
+
+
 def _latest_verification(session: Session, plan_version_id: int) -> Verification | None:
     return session.execute(
         select(Verification)

@@ -516,3 +516,30 @@ def sites_of(session: Session, patient_ids: Any) -> dict[int, list[int]]:
     for patient_id, site_id in rows:
         out[patient_id].append(site_id)
     return out
+
+
+def coverage_periods(
+    session: Session, patient_ids: Any
+) -> dict[int, list[tuple[int, int, date | None, date | None, bool]]]:
+    """Each patient's coverages as (payer id, rank, effective from, effective to, active), in one query,
+    for readers that need the payer on a past date (the cost report)."""
+    from igflow.patients.models import Coverage
+
+    ids = sorted(set(patient_ids))
+    out: dict[int, list[tuple[int, int, date | None, date | None, bool]]] = {pid: [] for pid in ids}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(
+                Coverage.patient_id,
+                Coverage.payer_id,
+                Coverage.rank,
+                Coverage.effective_from,
+                Coverage.effective_to,
+                Coverage.active,
+            )
+            .where(Coverage.patient_id.in_(ids[start : start + 500]))
+            .order_by(Coverage.patient_id, Coverage.rank, Coverage.id)
+        )
+        for patient_id, payer_id, rank, start_on, end_on, active in rows:
+            out[patient_id].append((payer_id, rank, start_on, end_on, bool(active)))
+    return out

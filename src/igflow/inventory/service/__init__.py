@@ -6,7 +6,8 @@
 * ``recall`` — trace a lot to the patients who received it (rows and CSV);
 * ``allocation`` — FEFO allocation, pick lists, shortfalls, shortage proposals, reorder suggestions,
   over the demand and supply read in ``demand``;
-* ``overview`` — stock by site, expiring lots, the ledger check.
+* ``overview`` — stock by site, expiring lots, the ledger check;
+* ``dispensed`` — the vials dispensed for appointments net of returns (priced by ``igflow.costs``).
 
 ``ledger`` is the one writer of stock moves: every stock change is one appended ``stock_move`` plus relative
 updates of ``stock_balance`` (and of the appointment's ``stock_allocation``) in the same transaction; the
@@ -27,6 +28,7 @@ from igflow.inventory.service._common import (
 from igflow.inventory.service.allocation import pick_list, reorder, run_allocation, shortage, shortfalls
 from igflow.inventory.service.chairside import dispense, scan_check
 from igflow.inventory.service.demand import _demand_rows as _demand_rows  # the demo loader's forecast
+from igflow.inventory.service.dispensed import DispensedVials, dispensed_for_appointments
 from igflow.inventory.service.lots import change_status, list_lots, read_lot, receive, set_storage
 from igflow.inventory.service.moves import return_vials, set_par_level, transfer, waste
 from igflow.inventory.service.overview import EXPIRY_BANDS, expiring, ledger_check, stock_by_site
@@ -35,10 +37,12 @@ from igflow.inventory.states import LOT, action_allowed
 
 __all__ = [
     "EXPIRY_BANDS",
+    "DispensedVials",
     "LOT",
     "action_allowed",
     "change_status",
     "dispense",
+    "dispensed_for_appointments",
     "effective_expiry_of",
     "expiring",
     "gtin_check_digit",
