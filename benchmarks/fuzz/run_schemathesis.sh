@@ -19,11 +19,13 @@ export IGFLOW_DATABASE_URL="sqlite:///$WORK/fuzz.db" IGFLOW_SERVE_WORKER=false I
 "$BIN/python" - "$WORK/tokens" <<'PY'
 import sys
 
-from igflow.cli import _database
+import igflow.models  # every table, so that the foreign keys resolve
+from igflow.config import get_settings
+from igflow.db import Database
 from igflow.security import service
 from igflow.security.audit import SYSTEM
 
-db = _database()
+db = Database(get_settings().database_url)
 with open(sys.argv[1], "w") as out, db.session() as session:
     for role in ("admin", "pharmacist", "nurse", "scheduler", "intake", "prescriber", "auditor"):
         user = service.create_user(
@@ -36,7 +38,7 @@ db.dispose()
 PY
 "$BIN/igflow" serve --port "$PORT" --no-worker >"$WORK/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 status=0
 while read -r role token; do
