@@ -85,6 +85,8 @@ def order_panel(session: Session, principal: Principal, order_id: int) -> dict[s
     view = service.order_cost(session, principal, order_id)
     panel = _panel("Drug cost of one cycle", view.days, view.cycle, [view.note])
     panel["caption"] = f"At the prices in force on {view.priced_on.isoformat()}."
+    for line in panel["lines"]:
+        line["date"] = ""  # every day is priced on the one date of the caption
     return panel
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from igflow.catalog import load_catalog
 from igflow.db import Database
 from igflow.demo import names
+from igflow.demo.prices import load_demo_prices
 from igflow.directory.models import Payer, Prescriber
 from igflow.jobs import planning as planning_job
 from igflow.patients.models import Coverage, Measurement, Patient, PatientSite
@@ -235,6 +236,7 @@ def load_demo(
         payer_ids = _load_payers(session)
         session.commit()
         _load_protocol(session)
+        load_demo_prices(session)
         first_patient_id = _load_patients(
             session, rng, patients, site_ids, prescriber_ids, payer_ids, console
         )

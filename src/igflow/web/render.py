@@ -126,6 +126,8 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Reactions", "/reports/reactions", Perm.INFUSION_READ),
     ("Pharmacy", "/inventory", Perm.INVENTORY_READ),
     ("Protocols", "/protocols", Perm.PROTOCOL_READ),
+    ("Costs", "/reports/cost", Perm.COST_READ),
+    ("Prices", "/prices", Perm.PRICE_MANAGE),
     ("My record", "/my", Perm.PATIENT_SELF),
     ("Sites", "/admin/sites", Perm.SITE_READ),
     ("Users", "/admin/users", Perm.USER_MANAGE),
