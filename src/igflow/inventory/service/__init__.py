@@ -37,8 +37,8 @@ from igflow.inventory.states import LOT, action_allowed
 
 __all__ = [
     "EXPIRY_BANDS",
-    "DispensedVials",
     "LOT",
+    "DispensedVials",
     "action_allowed",
     "change_status",
     "dispense",
