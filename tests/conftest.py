@@ -242,7 +242,16 @@ def world(app: Any, db: Database) -> World:
             session.flush()
             w.patients[key] = patient.id
         session.commit()
-    for role in ("admin", "pharmacist", "nurse", "scheduler", "intake", "prescriber", "auditor"):
+    for role in (
+        "admin",
+        "pharmacist",
+        "nurse",
+        "scheduler",
+        "intake",
+        "prescriber",
+        "auditor",
+        "prior_auth",
+    ):
         w.add_user(role, [role])
     w.add_user("nurse.north", ["nurse"], ["north"])
     w.add_user("patient.ann", ["patient"], patient_id=w.patients["ann"])

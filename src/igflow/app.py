@@ -24,9 +24,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from igflow import __version__
 from igflow.appointments import pages as appointment_pages
 from igflow.appointments.routes import router as appointments_router
+from igflow.authorizations import pages as prior_auth_pages
+from igflow.authorizations.routes import router as prior_auth_router
 from igflow.config import Settings, get_settings
 from igflow.costs import pages as cost_pages
 from igflow.costs.routes import router as costs_router
+from igflow.coverage.routes import router as coverage_router
 from igflow.db import Database
 from igflow.directory.routes import router as directory_router
 from igflow.errors import IgflowError, Unauthenticated, field_errors
@@ -300,6 +303,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         protocols_router,
         outcomes_router,
         costs_router,
+        coverage_router,
+        prior_auth_router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
@@ -315,6 +320,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(job_pages.router)
     app.include_router(outcome_pages.router)
     app.include_router(cost_pages.router)
+    app.include_router(prior_auth_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     install_openapi(app)

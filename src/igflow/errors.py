@@ -63,6 +63,12 @@ def field_errors(errors: Sequence[Any]) -> list[tuple[str, str]]:
             if isinstance(p, int) or (_FIELD_PART.match(str(p)) and p not in _LOCATION_ROOTS)
         ]
         name = ".".join(parts) or "request"
+        message = str(error.get("msg", "invalid"))
+        if name == "request":  # a check across fields names its field first: "Value error, end_date: ..."
+            named = re.match(r"^(?:Value error, )?([a-z][a-z0-9_]*): (.+)$", message, re.S)
+            if named:
+                name, message = named.group(1), named.group(2)
+                error = {**error, "msg": message}
         if name in seen and error.get("type") == "literal_error":
             continue
         seen.add(name)

@@ -20,6 +20,7 @@ from tests.api.matrix_infusions import INFUSION_MATRIX, infusion_ids
 from tests.api.matrix_inventory import INVENTORY_MATRIX, inventory_ids
 from tests.api.matrix_jobs import JOBS_MATRIX, job_ids
 from tests.api.matrix_outcomes import OUTCOME_MATRIX
+from tests.api.matrix_prior_auth import PRIOR_AUTH_MATRIX, prior_auth_ids
 from tests.api.matrix_protocols import PROTOCOL_MATRIX, protocol_ids
 from tests.conftest import World
 
@@ -149,6 +150,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
 
 # Capabilities keep their own rows (and the ids their rows need) beside their tests.
 MATRIX += INVENTORY_MATRIX + INFUSION_MATRIX + JOBS_MATRIX + PROTOCOL_MATRIX + OUTCOME_MATRIX + COST_MATRIX
+MATRIX += PRIOR_AUTH_MATRIX
 
 
 def _template(path: str) -> str:
@@ -256,6 +258,7 @@ def _ids(world: World) -> dict[str, int]:
     ids.update(infusion_ids(world, ids))
     ids.update(job_ids(world, ids))
     ids.update(protocol_ids(world, ids))
+    ids.update(prior_auth_ids(world, ids))
     return ids
 
 

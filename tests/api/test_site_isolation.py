@@ -27,7 +27,7 @@ from igflow.inventory.service import gtin_check_digit
 from igflow.referrals.models import Referral, ReferralDocument
 from tests.conftest import World
 
-STAFF_ROLES = ["admin", "pharmacist", "nurse", "scheduler", "intake", "prescriber"]
+STAFF_ROLES = ["admin", "pharmacist", "nurse", "scheduler", "intake", "prescriber", "prior_auth"]
 
 # Path parameters that name a site-scoped object: a route with one must refuse (404 or 403).
 SCOPED_PARAMS = {
@@ -41,6 +41,9 @@ SCOPED_PARAMS = {
     "job_id",
     "referral_id",
     "document_id",
+    "coverage_id",
+    "request_id",
+    "letter_id",
 }
 # Routes whose {site_id} names the site's own data (not the shared directory): refused too.
 SITE_DATA_ROUTES = {
@@ -58,6 +61,7 @@ BODY_SCOPED = {
     ("POST", "/api/v1/inventory/allocations"),
     ("POST", "/api/v1/planning-runs"),
     ("GET", "/api/v1/inventory/pick-list"),
+    ("POST", "/api/v1/prior-auth"),
 }
 # Routes whose {site_id} or {lot_id} names shared data (the site directory, stock availability).
 SHARED_READS = {
@@ -184,6 +188,38 @@ def _south(world: World) -> dict[str, Any]:
         assert site is not None
         chair_id = site.chairs[0].id
     world.add_user("target.south", ["nurse"], ["south"])
+    from igflow.authorizations.models import PriorAuthLetter, PriorAuthRequest
+    from igflow.directory.models import Payer
+    from igflow.patients.models import Coverage
+
+    with world.db.session() as session:
+        payer = Payer(code="south-payer", name="South payer")
+        session.add(payer)
+        session.flush()
+        coverage = Coverage(patient_id=sol, payer_id=payer.id, member_id="S-1", benefit="medical", rank=1)
+        session.add(coverage)
+        session.flush()
+        pa = PriorAuthRequest(
+            patient_id=sol,
+            order_id=oid,
+            coverage_id=coverage.id,
+            policy_id="generic",
+            created_by_user_id=world.users["admin"],
+            attestations={},
+        )
+        session.add(pa)
+        session.flush()
+        letter = PriorAuthLetter(
+            request_id=pa.id,
+            patient_id=sol,
+            size_bytes=9,
+            sha256="0" * 64,
+            content=b"%PDF-1.4\n",
+            created_by_user_id=world.users["admin"],
+        )
+        session.add(letter)
+        session.commit()
+        coverage_id, pa_id, letter_id = coverage.id, pa.id, letter.id
     return {
         "ids": {
             "patient_id": sol,
@@ -202,6 +238,9 @@ def _south(world: World) -> dict[str, Any]:
             "user_id": world.users["target.south"],
             "token_id": 999_999,
             "protocol_id": 999_999,
+            "coverage_id": coverage_id,
+            "request_id": pa_id,
+            "letter_id": letter_id,
         },
         "date": appointment["date"],
         "booking": booking,
@@ -212,6 +251,8 @@ def _south(world: World) -> dict[str, Any]:
             "order_id": {oid, order2["id"]},
             "record_id": {rid},
             "task_id": {t["id"] for t in tasks},
+            "coverage_id": {coverage_id},
+            "request_id": {pa_id},
         },
     }
 
@@ -223,6 +264,29 @@ def _bodies(world: World, s: dict[str, Any]) -> dict[tuple[str, str], dict[str, 
     return {
         ("PUT", "/api/v1/appointments/{appointment_id}/status"): {"status": "cancelled", "reason": "test"},
         ("POST", "/api/v1/courses/{course_id}/bookings"): s["booking"],
+        ("POST", "/api/v1/prior-auth"): {"order_id": ids["order_id"], "coverage_id": ids["coverage_id"]},
+        ("POST", "/api/v1/patients/{patient_id}/coverages"): {"payer_id": 1, "member_id": "X", "rank": 2},
+        ("POST", "/api/v1/coverages/{coverage_id}/end"): {"effective_to": day, "reason": "test"},
+        ("PUT", "/api/v1/prior-auth/{request_id}/requested"): {
+            "requested_infusions": 1,
+            "requested_grams": 10,
+            "requested_start": day,
+            "requested_end": day,
+        },
+        ("POST", "/api/v1/prior-auth/{request_id}/attestations"): {"requirement_id": "smn", "note": "x"},
+        ("POST", "/api/v1/prior-auth/{request_id}/draft"): {"reason": "test"},
+        ("POST", "/api/v1/prior-auth/{request_id}/decision"): {"outcome": "denied", "reason": "test"},
+        ("POST", "/api/v1/prior-auth/{request_id}/appeal"): {"reason": "test"},
+        ("POST", "/api/v1/prior-auth/{request_id}/appeal-decision"): {
+            "outcome": "appeal_denied",
+            "reason": "t",
+        },
+        ("POST", "/api/v1/prior-auth/{request_id}/withdraw"): {"reason": "test"},
+        ("POST", "/api/v1/patients/{patient_id}/prior-therapies"): {"therapy": "prednisolone"},
+        ("PUT", "/api/v1/referral-documents/{document_id}/category"): {"category": "lab_report"},
+        ("POST", "/referral-documents/{document_id}/category"): {"category": "lab_report"},
+        ("POST", "/patients/{patient_id}/prior-therapies"): {"therapy": "prednisolone"},
+        ("POST", "/patients/{patient_id}/coverages"): {"payer_id": "1", "member_id": "X", "rank": "2"},
         ("POST", "/api/v1/courses"): {"order_id": ids["order_id"]},
         ("POST", "/api/v1/infusions/{record_id}/entries"): {
             "client_id": "north-weight-1",

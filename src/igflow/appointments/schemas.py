@@ -78,6 +78,8 @@ class BookIn(_In):
     dates: list[RecordDate] = Field(min_length=1, max_length=100)
     starts: list[str] = Field(min_length=1, max_length=100)
     chairs: list[Id] = Field(min_length=1, max_length=100)
+    # booking beyond the prior authorisation covering the dates is refused until the scheduler says so
+    acknowledge_authorisation: bool = False
 
 
 class StatusIn(_In):

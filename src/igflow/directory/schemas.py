@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -30,6 +32,11 @@ class PayerIn(BaseModel):
     code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")
     name: str = Field(min_length=1, max_length=200)
     dosing_policy_id: str | None = Field(default=None, max_length=64)
+    auth_policy_id: str = Field(default="generic", max_length=64)  # catalog payers.yaml
+    cms_0057f: bool = False  # Medicare Advantage, Medicaid/CHIP, federal-exchange QHP
+    overrun_rule: Literal["warn", "hard_stop"] = "warn"
+    reauth_lead_days: int | None = Field(default=None, ge=1, le=365)
+    standard_days: int | None = Field(default=None, ge=1, le=90)
 
 
 class PayerOut(BaseModel):
@@ -38,4 +45,9 @@ class PayerOut(BaseModel):
     code: str
     name: str
     dosing_policy_id: str | None
+    auth_policy_id: str
+    cms_0057f: bool
+    overrun_rule: str
+    reauth_lead_days: int | None
+    standard_days: int | None
     active: bool

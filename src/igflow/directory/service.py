@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from igflow.directory.models import Payer, Prescriber
 from igflow.directory.schemas import PayerIn, PrescriberIn
-from igflow.errors import Conflict, NotFound
+from igflow.errors import Conflict, InvalidInput, NotFound
 from igflow.security import audit
 from igflow.security.audit import Actor
 
@@ -48,6 +48,14 @@ def get_payer(session: Session, payer_id: int) -> Payer:
 def create_payer(session: Session, actor: Actor, data: PayerIn) -> Payer:
     if session.execute(select(Payer.id).where(Payer.code == data.code)).first():
         raise Conflict(f"code: a payer with code '{data.code}' already exists", "code")
+    from igflow.catalog import load_catalog
+
+    policies = {p.id for p in load_catalog().payers.policies}
+    if data.auth_policy_id not in policies:
+        raise InvalidInput(
+            f"auth_policy_id: choose one of the catalog's payer policies ({', '.join(sorted(policies))})",
+            "auth_policy_id",
+        )
     payer = Payer(**data.model_dump())
     session.add(payer)
     session.flush()

@@ -746,6 +746,7 @@ _QUEUE_OF_PERM = (
     (Perm.PLAN_VERIFY, "pharmacist"),
     (Perm.ORDER_WRITE, "prescriber"),
     (Perm.INFUSION_CHART, "nurse"),
+    (Perm.PRIOR_AUTH_WRITE, "prior_auth"),
 )
 
 

@@ -31,9 +31,9 @@ class JobKind:
 
 @lru_cache(maxsize=1)
 def kinds() -> dict[str, JobKind]:
-    from igflow.jobs import planning
+    from igflow.jobs import letter, planning
 
-    return {kind.name: kind for kind in (planning.KIND,)}
+    return {kind.name: kind for kind in (planning.KIND, letter.KIND)}
 
 
 def get_kind(name: str) -> JobKind | None:

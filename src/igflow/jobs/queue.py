@@ -83,6 +83,8 @@ class JobQueue:
         self.huey = make_huey(url)
         self._run_task = self.huey.task(name=TASK_NAME)(self._run)
         self.huey.periodic_task(crontab(), name="igflow.recover_jobs")(self._recover)
+        # hourly: authorisations ending within their payer's lead time open a re-authorisation task
+        self.huey.periodic_task(crontab(minute="17"), name="igflow.reauthorisation_sweep")(self._reauth)
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database) -> JobQueue:
@@ -112,6 +114,12 @@ class JobQueue:
         from igflow.jobs.runner import recover
 
         recover(self.db, self)
+
+    def _reauth(self) -> None:
+        from igflow.authorizations.service import sweep
+
+        with self.db.session() as session:
+            sweep(session)
 
     def consumer(self, threads: int = 1, embedded: bool = False) -> Consumer:
         cls = _EmbeddedConsumer if embedded else Consumer

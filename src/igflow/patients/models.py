@@ -107,11 +107,15 @@ class Coverage(Base):
             "effective_to IS NULL OR effective_from IS NULL OR effective_to >= effective_from",
             name="effective_dates",
         ),
-        CheckConstraint("coinsurance_percent IS NULL OR (coinsurance_percent >= 0 AND coinsurance_percent <= 100)",
-                        name="coinsurance"),
+        CheckConstraint(
+            "coinsurance_percent IS NULL OR (coinsurance_percent >= 0 AND coinsurance_percent <= 100)",
+            name="coinsurance",
+        ),
         CheckConstraint("copay_cents IS NULL OR copay_cents >= 0", name="copay"),
         CheckConstraint("oop_max_cents IS NULL OR oop_max_cents >= 0", name="oop_max"),
-        CheckConstraint("assistance_limit_cents IS NULL OR assistance_limit_cents >= 0", name="assistance_limit"),
+        CheckConstraint(
+            "assistance_limit_cents IS NULL OR assistance_limit_cents >= 0", name="assistance_limit"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -126,6 +126,7 @@ def _chart_page(
     errors: dict[str, str],
     status_code: int = 200,
     outcome_form: dict[str, Any] | None = None,
+    coverage_form: dict[str, Any] | None = None,
 ) -> Response:
     shape = patients_service.read_shape(session, principal, patient_id)
     context: dict[str, Any] = {"patient": shape, "clinical": principal.can(Perm.PATIENT_CLINICAL_READ)}
@@ -145,6 +146,11 @@ def _chart_page(
     if principal.can(Perm.OUTCOME_READ):
         context["outcomes"] = outcome_panels.patient_panel(session, principal, patient_id)
         context["outcome_form"] = outcome_form or {}
+    if principal.can(Perm.COVERAGE_READ):
+        from igflow.authorizations import panels as prior_auth_panels
+
+        context["coverage"] = prior_auth_panels.patient_panel(session, principal, patient_id)
+        context["coverage_form"] = coverage_form or {}
     context |= {"errors": errors, "values": values}
     return render(request, "patients/chart.html", context, status_code=status_code)
 

@@ -10,8 +10,8 @@ Every service query for site-scoped data goes through this module, so the rule l
 Who belongs where:
 
 - Patient-owned records (patients, measurements, outcome readings, reviews and decisions, orders, referrals,
-  courses, tasks, coverages, prior-authorisation requests, prior therapies): the patient shares a site with the user. A patient with no site at all is seen only by
-  users not limited to sites.
+  courses, tasks, coverages, prior-authorisation requests and letters, prior therapies): the patient
+  shares a site with the user. A patient with no site at all is seen only by users not limited to sites.
 - Site-owned records (appointments, infusion records, chair boards, day lists, week load, stock moves and
   allocations, pick lists, shortfalls, reports): the record's site is one of the user's.
 - Stock availability is shared: a site-limited user sees every site's lots, balances, expiry and par
@@ -38,7 +38,7 @@ from sqlalchemy import ColumnElement, Select, exists, select, true
 from sqlalchemy.orm import Session
 
 from igflow.appointments.models import Appointment, Course, PlanningRun
-from igflow.authorizations.models import PriorAuthRequest, PriorTherapy
+from igflow.authorizations.models import PriorAuthLetter, PriorAuthRequest, PriorTherapy
 from igflow.errors import Forbidden, NotFound
 from igflow.infusions.models import InfusionRecord, WorkTask
 from igflow.inventory.models import StockAllocation, StockMove
@@ -86,6 +86,7 @@ _RULES: dict[type, Callable[[Sites], ColumnElement[bool]]] = {
     Coverage: lambda s: patient_in(s, Coverage.patient_id),
     PriorAuthRequest: lambda s: patient_in(s, PriorAuthRequest.patient_id),
     PriorTherapy: lambda s: patient_in(s, PriorTherapy.patient_id),
+    PriorAuthLetter: lambda s: patient_in(s, PriorAuthLetter.patient_id),
     Referral: lambda s: patient_in(s, Referral.patient_id),
     Order: lambda s: patient_in(s, Order.patient_id),
     Course: lambda s: patient_in(s, Course.patient_id),

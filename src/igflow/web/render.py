@@ -124,6 +124,7 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Chair side", "/chair", Perm.INFUSION_CHART),
     ("Work queue", "/tasks", Perm.INFUSION_READ),
     ("Reactions", "/reports/reactions", Perm.INFUSION_READ),
+    ("Prior auth", "/prior-auth", Perm.PRIOR_AUTH_READ),
     ("Pharmacy", "/inventory", Perm.INVENTORY_READ),
     ("Protocols", "/protocols", Perm.PROTOCOL_READ),
     ("Costs", "/reports/cost", Perm.COST_READ),

@@ -20,7 +20,13 @@ planning job calls ``service.solve_planning`` through the package, so a test may
 from __future__ import annotations
 
 from igflow.appointments.service._common import Policy, policy, site_today
-from igflow.appointments.service.booking import book, change_status, suggest
+from igflow.appointments.service.booking import (
+    authorisation_check,
+    authorisation_uses,
+    book,
+    change_status,
+    suggest,
+)
 from igflow.appointments.service.calendar import ics_for_patient
 from igflow.appointments.service.courses import (
     appointment_out,
@@ -48,6 +54,8 @@ __all__ = [
     "InstanceMap",
     "Policy",
     "appointment_out",
+    "authorisation_check",
+    "authorisation_uses",
     "book",
     "build_instance",
     "chair_board",

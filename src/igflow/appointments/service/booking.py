@@ -34,8 +34,11 @@ from igflow.appointments.service.instance import (
     build_instance,
 )
 from igflow.appointments.states import APPOINTMENT, COURSE
+from igflow.authorizations import service as authorizations_service
+from igflow.authorizations.core import Use
 from igflow.db import utcnow
 from igflow.errors import Conflict, InvalidInput, NotFound
+from igflow.orders.models import Order
 from igflow.patients import service as patients_service
 from igflow.scheduling.models import hhmm_to_min, min_to_hhmm
 from igflow.scheduling.suggest import SlotIndex
@@ -285,6 +288,62 @@ def suggest(
     ]
 
 
+def authorisation_uses(session: Session, order_id: int, exclude_course_id: int | None = None) -> list[Use]:
+    """The order's infusion days booked or given (not cancelled or missed): what counts against its
+    authorisation. Grams are the day's planned dose."""
+    query = (
+        select(Appointment.date, CourseSession.dose_g, Course.id)
+        .join(CourseSession, CourseSession.id == Appointment.course_session_id)
+        .join(Course, Course.id == CourseSession.course_id)
+        .where(Course.order_id == order_id, Appointment.status.in_(("booked", "completed")))
+        .order_by(Appointment.date)
+    )
+    product = session.execute(select(Order.product_id).where(Order.id == order_id)).scalar_one()
+    return [
+        Use(date=day, grams=float(grams), product_id=product, site_of_care="facility")
+        for day, grams, course in session.execute(query).all()
+        if course != exclude_course_id
+    ]
+
+
+def authorisation_check(
+    session: Session, course: Course, days: list[tuple[CourseSession, dt.date]]
+) -> authorizations_service.Check | None:
+    """What booking ``days`` of ``course`` would do to the authorisation covering them (None: no
+    coverage on record, nothing to check)."""
+    product = session.execute(select(Order.product_id).where(Order.id == course.order_id)).scalar_one()
+    new = [
+        Use(date=day, grams=float(cs.dose_g), product_id=product, site_of_care="facility") for cs, day in days
+    ]
+    used = authorisation_uses(session, course.order_id, exclude_course_id=course.id)
+    return authorizations_service.check_days(session, course.order_id, course.patient_id, used, new)
+
+
+def _respect_authorisation(
+    session: Session, course: Course, days: list[tuple[CourseSession, dt.date]], acknowledged: bool
+) -> dict[str, Any] | None:
+    """Refuse a booking beyond the authorisation unless the scheduler acknowledged the warning; refuse it
+    always when the payer makes it a hard stop. Returns what to audit."""
+    check = authorisation_check(session, course, days)
+    if check is None or not check.findings:
+        return None
+    words = " ".join(check.messages)
+    if check.hard_stop:
+        raise Conflict(
+            f"authorisation: not booked. {words} This payer does not allow booking beyond an authorisation: "
+            "the prior-authorisation specialist can ask the payer for more on the patient's prior "
+            "authorisation page, or book within the authorised dates.",
+            "authorisation",
+        )
+    if not acknowledged:
+        raise Conflict(
+            f"acknowledge_authorisation: {words} Book anyway only if you have checked with the "
+            "prior-authorisation specialist; tick the acknowledgement to book.",
+            "acknowledge_authorisation",
+        )
+    return {"authorisation_findings": check.messages, "authorisation_acknowledged": True}
+
+
 def book(session: Session, principal: Principal, course_id: int, data: BookIn) -> CourseOut:
     course = _load_course(session, principal, course_id)
     COURSE.check(course.status, "booked", "course_id")
@@ -318,7 +377,21 @@ def book(session: Session, principal: Principal, course_id: int, data: BookIn) -
         except ValueError:
             raise InvalidInput(f"starts: '{start}' is not a time HH:MM", "starts") from None
         placements.append((cs, site, chairs[number - 1], day, start_min))
-    _book_sessions(session, principal, course, placements, "booking")
+    acknowledged = _respect_authorisation(
+        session, course, [(p[0], p[3]) for p in placements], data.acknowledge_authorisation
+    )
+    booked = _book_sessions(session, principal, course, placements, "booking")
+    if acknowledged:
+        for appt in booked:
+            audit.record(
+                session,
+                principal.actor,
+                "appointment.book_beyond_authorisation",
+                "appointment",
+                appt.id,
+                patient_id=appt.patient_id,
+                detail=acknowledged,
+            )
     session.commit()
     return course_out(session, course)
 
