@@ -2,6 +2,7 @@
 # schemathesis against a live demo, once per staff role with that role's API token.
 #
 #   benchmarks/fuzz/run_schemathesis.sh [max-examples per operation, default 10]
+#   ROLES="prescriber auditor" benchmarks/fuzz/run_schemathesis.sh   (only those roles)
 #
 # Needs schemathesis in the venv (`.venv/bin/pip install schemathesis`). Builds a throw-away SQLite demo
 # in a temporary folder (never ./igflow.db), gives each role a service account and a token, serves it on
@@ -42,6 +43,7 @@ trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 status=0
 while read -r role token; do
+  case " ${ROLES:-$role} " in *" $role "*) ;; *) continue ;; esac  # ROLES="nurse auditor": only those
   echo "=== $role"
   "$BIN/st" run "http://127.0.0.1:$PORT/openapi.json" \
     --header "Authorization: Bearer $token" \
