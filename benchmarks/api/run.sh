@@ -6,6 +6,7 @@
 # runs locust headless and writes results/LABEL-pPROCESSES-uUSERS_stats.csv.
 # IGFLOW_SRC=/tmp/igflow-before/src measures another checkout (PYTHONPATH wins over the editable install);
 # LOCUST_ARGS="--reset-stats" drops the sign-in ramp from the figures (steady state only).
+# SQLITE_TPL=/tmp/demo.db serves a copy of that SQLite demo instead of PostgreSQL.
 set -euo pipefail
 label=$1 procs=$2 users=$3 seconds=${4:-60}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,9 +15,15 @@ pg=${PGURL:-postgresql+psycopg://postgres@127.0.0.1:5432}
 port=${PORT:-8765}
 out="$here/results"
 mkdir -p "$out"
-psql -q -h 127.0.0.1 -U postgres -c "drop database if exists igflow_bench with (force)" \
-  -c "create database igflow_bench template igflow_bench_tpl"
-export IGFLOW_DATABASE_URL="$pg/igflow_bench" IGFLOW_SERVE_WORKER=false
+if [ -n "${SQLITE_TPL:-}" ]; then  # SQLITE_TPL=/path/demo.db: a copy of that SQLite demo instead
+  db=/tmp/igflow-bench.db
+  rm -f "$db" "$db-wal" "$db-shm" && cp "$SQLITE_TPL" "$db"
+  export IGFLOW_DATABASE_URL="sqlite:///$db" IGFLOW_SERVE_WORKER=false
+else
+  psql -q -h 127.0.0.1 -U postgres -c "drop database if exists igflow_bench with (force)" \
+    -c "create database igflow_bench template igflow_bench_tpl"
+  export IGFLOW_DATABASE_URL="$pg/igflow_bench" IGFLOW_SERVE_WORKER=false
+fi
 [ -n "${IGFLOW_SRC:-}" ] && export PYTHONPATH="$IGFLOW_SRC"
 if [ "$procs" = 1 ]; then
   "$root/.venv/bin/igflow" serve --no-worker --port "$port" >"/tmp/igflow-bench-server.log" 2>&1 &
