@@ -201,6 +201,10 @@ def test_scheduler_cancels_then_rebooks_from_the_chair_board(page: Any, tmp_path
     page.get_by_role("link", name="rebook it").click()
     page.wait_for_load_state("networkidle")
     assert "waiting" in page.locator("h1 .status").inner_text()
+    first = page.locator("form[action$='/book']").first
+    beyond = first.locator("input[name=acknowledge_authorisation]")
+    if beyond.count():  # the rebooked dates fall outside the demo authorisation: the scheduler says so
+        beyond.check()
     page.get_by_role("button", name="Book option 1").click()
     page.wait_for_load_state("networkidle")
     assert "booked" in page.locator("h1 .status").inner_text()
@@ -460,7 +464,11 @@ def test_an_at_risk_patient_gets_a_slower_plan_verified_and_infused(browser: Any
     option = options[0]
     booked = scheduler.request.post(
         f"/api/v1/courses/{course.json()['id']}/bookings",
-        data={k: option[k] for k in ("site", "dates", "starts", "chairs")},
+        # a new order has no prior authorisation yet: the scheduler books it acknowledging that
+        data={
+            **{k: option[k] for k in ("site", "dates", "starts", "chairs")},
+            "acknowledge_authorisation": True,
+        },
         headers={"X-CSRF-Token": scheduler.csrf},
     )
     assert booked.ok, booked.text()
@@ -504,3 +512,182 @@ def test_an_at_risk_patient_gets_a_slower_plan_verified_and_infused(browser: Any
     assert max(s["rate_mg_per_kg_min"] for s in final["plan_day"]["steps"]) <= 3.3
     assert nurse.csp_violations == []
     nurse_ctx.close()
+
+
+def test_prior_authorisation_from_coverage_to_a_booking_beyond_it(browser: Any, live_server: str) -> None:
+    """Intake adds coverage; the packet lists what is missing; a lab result completes it; the request is
+    submitted and approved for 6 infusions; a scheduler books within it and is warned beyond it."""
+    import datetime as dt
+
+    from igflow.security.deps import CSRF_HEADER
+
+    def signed_in(username: str) -> Any:
+        context = browser.new_context(base_url=live_server, viewport={"width": 1180, "height": 900})
+        p = context.new_page()
+        sign_in(p, username, PASSWORDS[username])
+        token = p.locator("input[name=csrf_token]").first.get_attribute("value")
+        context.set_extra_http_headers({CSRF_HEADER: token})  # the API calls below, as the page's forms do
+        return p
+
+    today = dt.date.today()
+    intake, prescriber, pharmacist = signed_in("intake"), signed_in("prescriber"), signed_in("pharmacist")
+    site = next(s for s in intake.request.get("/api/v1/sites").json() if s["kind"] == "centre")
+    patient = intake.request.post(
+        "/api/v1/patients",
+        data={
+            "mrn": "SYNPA0001",
+            "given_name": "Paz",
+            "family_name": "Priorauth",
+            "date_of_birth": "1970-05-05",
+            "sex": "female",
+            "site_ids": [site["id"]],
+        },
+    ).json()
+    pid = patient["id"]
+    for kind, value in (("weight_kg", 68), ("height_cm", 168)):
+        intake.request.post(
+            f"/api/v1/patients/{pid}/measurements",
+            data={"kind": kind, "value": value, "measured_on": today.isoformat()},
+        )
+    prescriber_id = intake.request.get("/api/v1/prescribers").json()[0]["id"]
+    referral = intake.request.post(
+        "/api/v1/referrals",
+        data={
+            "patient_id": pid,
+            "received_on": today.isoformat(),
+            "prescriber_id": prescriber_id,
+            "icd10_code": "D83.9",
+            "diagnosis_text": "Common variable immunodeficiency (synthetic)",
+            "indication_id": "pid",
+            "urgency": "soon",
+        },
+    ).json()
+    intake.request.post(
+        f"/api/v1/referrals/{referral['id']}/documents",
+        multipart={
+            "file": {
+                "name": "pneumococcal-response.pdf",
+                "mimeType": "application/pdf",
+                "buffer": b"%PDF-1.4\n% synthetic vaccine response results\n",
+            }
+        },
+    )
+    version = referral["version"]
+    for status in ("in_review", "accepted"):
+        decided = intake.request.put(
+            f"/api/v1/referrals/{referral['id']}/decision", data={"status": status, "version": version}
+        )
+        assert decided.ok, decided.text()
+        version = decided.json()["version"]
+    order = prescriber.request.post(
+        "/api/v1/orders",
+        data={
+            "patient_id": pid,
+            "prescriber_id": prescriber_id,
+            "indication_id": "pid",
+            "phase": "maintenance",
+            "product_id": "gammagard-liquid",
+            "referral_id": referral["id"],
+        },
+    )
+    assert order.ok, order.text()
+    order = order.json()
+    verified = pharmacist.request.post(
+        f"/api/v1/orders/{order['id']}/verifications", data={"version": 1, "decision": "verified"}
+    )
+    assert verified.ok, verified.text()
+
+    # intake adds the coverage on the patient page
+    intake.goto(f"/patients/{pid}")
+    intake.locator("summary", has_text="Add a coverage").click()
+    intake.get_by_label("Payer").select_option(label="Blue Harbor Health (synthetic)")
+    intake.get_by_label("Member id").fill("BH-SYN-0001")
+    intake.get_by_role("button", name="Add coverage").click()
+    intake.wait_for_load_state("networkidle")
+    assert "BH-SYN-0001" in intake.locator("#coverage").inner_text()
+    # the payer sets its own dosing-weight policy, so the plan is recomputed and verified again
+    recomputed = pharmacist.request.post(f"/api/v1/orders/{order['id']}/plan-versions")
+    assert recomputed.ok, recomputed.text()
+    version = recomputed.json()["versions"][-1]["version"]
+    again = pharmacist.request.post(
+        f"/api/v1/orders/{order['id']}/verifications", data={"version": version, "decision": "verified"}
+    )
+    assert again.ok, again.text()
+
+    # the specialist opens a request: the packet lists what is missing
+    pa = signed_in("priorauth")
+    pa.goto(f"/patients/{pid}")
+    pa.get_by_role("button", name="Open a prior-authorisation request").click()
+    pa.wait_for_load_state("networkidle")
+    request_url = pa.url
+    packet = pa.locator("#h-packet").locator("..").inner_text()
+    assert "Pre-treatment serum IgG level" in packet and "Missing." in packet
+    pa.get_by_label("pneumococcal-response.pdf is").select_option("vaccine_response")
+    pa.locator("form:has(select[name=category]) button").first.click()
+    pa.wait_for_load_state("networkidle")
+    for _ in range(3):  # infections, statement of medical necessity, criteria (whichever the policy lists)
+        confirm = pa.locator("form[action$='/attest']").first
+        if confirm.count() == 0:
+            break
+        confirm.get_by_label("What you checked").fill("Clinic notes and signed SMN checked (synthetic)")
+        confirm.get_by_role("button", name="Confirm").click()
+        pa.wait_for_load_state("networkidle")
+    pa.get_by_label("Infusions").first.fill("6")
+    pa.get_by_label("Grams in all").fill("180")
+    pa.get_by_label("From").first.fill(today.isoformat())
+    pa.get_by_label("To").first.fill((today + dt.timedelta(days=180)).isoformat())
+    pa.get_by_role("button", name="Save").last.click()
+    pa.wait_for_load_state("networkidle")
+    assert pa.get_by_role("button", name="Mark ready to submit").is_disabled()  # the IgG level is missing
+
+    # a lab result completes it
+    nurse = signed_in("nurse")
+    reading = nurse.request.post(
+        f"/api/v1/patients/{pid}/outcomes",
+        data={
+            "measure_id": "igg-trough",
+            "value": 3.2,
+            "measured_on": today.isoformat(),
+            "method": "review",
+            "note": "pre-treatment IgG from the referral's lab report (synthetic)",
+        },
+    )
+    assert reading.ok, reading.text()
+    pa.goto(request_url)
+    packet = pa.locator("#h-packet").locator("..").inner_text()
+    assert "Every item the policy asks for is on the record." in packet, packet
+    pa.get_by_role("button", name="Mark ready to submit").click()
+    pa.wait_for_load_state("networkidle")
+    pa.get_by_role("button", name="Record as submitted to the payer").click()
+    pa.wait_for_load_state("networkidle")
+    assert "Submitted" in pa.locator("p.status").inner_text()
+
+    # the scheduler's first course decides the approval's end: its first option fits, the next course not
+    scheduler = signed_in("scheduler")
+    course = scheduler.request.post("/api/v1/courses", data={"order_id": order["id"]}).json()
+    option = scheduler.request.get(f"/api/v1/courses/{course['id']}/suggestions").json()[0]
+    decision = pa.locator("form[action$='/decision']")
+    decision.get_by_label("Decision").select_option("approved")
+    decision.get_by_label("Payer's reference").fill("BH-AUTH-0001")
+    decision.get_by_label("Authorised infusions").fill("6")
+    decision.get_by_label("From").fill(today.isoformat())
+    decision.get_by_label("To").fill(option["dates"][-1])
+    decision.get_by_role("button", name="Record decision").click()
+    pa.wait_for_load_state("networkidle")
+    grant = pa.locator("#h-grant").locator("..").inner_text()
+    assert "BH-AUTH-0001" in grant and "0 of 6 booked or given" in grant
+    if os.environ.get("IGFLOW_UPDATE_SCREENSHOTS"):
+        pa.screenshot(path=str(DOCS / "prior-authorisation.png"), full_page=True)
+
+    scheduler.goto(f"/courses/{course['id']}")
+    assert "BH-AUTH-0001" in scheduler.locator("#h-auth").locator("..").inner_text()
+    scheduler.get_by_role("button", name="Book option 1").click()
+    scheduler.wait_for_load_state("networkidle")
+    assert "booked" in scheduler.locator("h1 .status").inner_text()
+    nxt = scheduler.request.post("/api/v1/courses", data={"order_id": order["id"]})
+    assert nxt.ok, nxt.text()
+    scheduler.goto(f"/courses/{nxt.json()['id']}")
+    assert "after the authorisation ends" in scheduler.content()
+    assert scheduler.get_by_label(
+        "I have checked with prior authorisation: book beyond it"
+    ).first.is_visible()

@@ -75,6 +75,38 @@ async def schedule_create_course(
     return RedirectResponse(f"/courses/{course.id}", status_code=303)
 
 
+def _authorisation_view(session: Session, course: Any, options: list[Any]) -> dict[str, Any] | None:
+    """What the scheduler sees of the prior authorisation: the one covering the course (or that none
+    does), and for each option what booking it would exceed. None when the patient has no coverage."""
+    from igflow.appointments.models import Course
+    from igflow.appointments.service._common import _sessions
+    from igflow.authorizations import service as authorizations_service
+
+    row = session.get(Course, course.id)
+    if row is None:
+        return None
+    sessions = _sessions(session, row.id)
+    per_option = []
+    for option in options:
+        check = appointments_service.authorisation_check(
+            session, row, list(zip(sessions, option.dates, strict=False))
+        )
+        if check is None:
+            return None
+        per_option.append(check)
+    if per_option:
+        return {
+            "summary": per_option[0].summary,
+            "options": [c.messages for c in per_option],
+            "hard_stop": per_option[0].hard_stop,
+        }
+    if not authorizations_service.needs_authorisation(session, row.patient_id):
+        return None
+    day = course.appointments[0].date if course.appointments else course.earliest
+    covering = authorizations_service.covering_on(session, row.order_id, day)
+    return {"summary": covering.summary if covering else "", "options": [], "hard_stop": False}
+
+
 def _course_page(
     request: Request,
     session: Session,
@@ -96,6 +128,7 @@ def _course_page(
         {
             "course": course,
             "options": options,
+            "authorisation": _authorisation_view(session, course, options),
             "patient_name": patients_service.display_name(session, course.patient_id),
             "error": error,
             "cost": cost_panels.course_panel(session, principal, course_id)
@@ -129,6 +162,7 @@ async def course_book(
         "dates": form.getlist("dates"),
         "starts": form.getlist("starts"),
         "chairs": form.getlist("chairs"),
+        "acknowledge_authorisation": form.get("acknowledge_authorisation") == "yes",
     }
     return await form_action(
         session,

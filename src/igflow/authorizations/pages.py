@@ -91,7 +91,11 @@ def _request_page(
     users = (
         {u.id: u.display_name for u in session.query(User).filter(User.id.in_(user_ids))} if user_ids else {}
     )
+    from igflow.authorizations.service.packet import assemble
+
     context = {
+        "documents": assemble(session, row).facts.documents,
+        "categories": catalog().payers.document_categories,
         "users": users,
         "r": out,
         "order": order,

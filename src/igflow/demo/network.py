@@ -260,6 +260,9 @@ def load_demo(
         load_inventory_demo(db, seed=seed, console=console)
         chart_past_infusions(db, seed=seed, appointment_ids=past, console=console)
         load_outcomes_demo(db, console=console)
+        from igflow.demo.authorizations import load_prior_auth_demo
+
+        load_prior_auth_demo(db, console=console)
     return True
 
 

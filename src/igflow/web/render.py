@@ -112,6 +112,16 @@ TEMPLATES.env.globals["error_line"] = error_line
 TEMPLATES.env.globals["field_error"] = field_error
 TEMPLATES.env.filters["readable"] = readable
 TEMPLATES.env.globals["catalog_name"] = catalog_name
+
+
+def role_words(roles: Any) -> str:
+    """The signed-in user's roles as people say them ("prior-authorisation specialist", not a code)."""
+    from igflow.security.permissions import ROLE_LABELS
+
+    return ", ".join(sorted(ROLE_LABELS.get(r, str(r)) for r in roles))
+
+
+TEMPLATES.env.globals["role_words"] = role_words
 TEMPLATES.env.globals["severity_words"] = SEVERITY_WORDS
 
 # (label, url, permission needed to see the link)

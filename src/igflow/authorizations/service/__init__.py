@@ -1,7 +1,13 @@
 """Prior-authorisation use cases (one module each): the packet assembled from the chart, the request's
 life through the state machine, authorisations used by bookings, the work queue, re-authorisation."""
 
-from igflow.authorizations.service.grants import Check, check_days, covering_on, grants_for_order
+from igflow.authorizations.service.grants import (
+    Check,
+    check_days,
+    covering_on,
+    grants_for_order,
+    needs_authorisation,
+)
 from igflow.authorizations.service.lifecycle import (
     appeal,
     attest,
@@ -38,6 +44,7 @@ __all__ = [
     "expiring",
     "grants_for_order",
     "mark_ready",
+    "needs_authorisation",
     "open_request",
     "read_request",
     "request_out",

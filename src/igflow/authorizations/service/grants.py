@@ -80,6 +80,9 @@ def check_days(
         return None
     grants = grants_for_order(session, order_id)
     grant = covering([g for _r, g in grants], new[0].date)
+    if grant is None:  # none in force: measure against the latest one before, so the words say it ended
+        earlier = [g for _r, g in grants if g.start_date <= new[0].date]
+        grant = max(earlier, key=lambda g: (g.end_date, g.request_id)) if earlier else None
     request = next((r for r, g in grants if grant is not None and g.request_id == grant.request_id), None)
     findings = check_use(grant, used, new)
     hard = False
