@@ -691,3 +691,17 @@ def test_prior_authorisation_from_coverage_to_a_booking_beyond_it(browser: Any, 
     assert scheduler.get_by_label(
         "I have checked with prior authorisation: book beyond it"
     ).first.is_visible()
+
+
+def test_prescriber_sees_the_response_that_justifies_reauthorisation(page: Any) -> None:
+    """The demo's CIDP responder: the re-authorisation is drafted, and the patient page charts the
+    disability score over time with its MCID band and the infusion dates."""
+    sign_in(page, "prescriber", PASSWORDS["prescriber"])
+    queue = page.request.get("/api/v1/prior-auth/queue").json()
+    continuation = next(q for q in queue if q["kind"] == "continuation")
+    page.goto(f"/patients/{continuation['patient_id']}")
+    outcomes = page.locator("#outcomes")
+    assert outcomes.locator("svg").count() >= 1
+    assert "re-authorisation" in page.locator("#coverage").inner_text()
+    if os.environ.get("IGFLOW_UPDATE_SCREENSHOTS"):
+        outcomes.screenshot(path=str(DOCS / "outcome-chart.png"))
