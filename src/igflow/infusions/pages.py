@@ -296,9 +296,29 @@ def _record_page(
             "cost": cost_panels.infusion_panel(session, principal, record_id)
             if principal.can(Perm.COST_READ)
             else None,
+            "authorisation": _authorisation_line(session, view.record),
         },
         status_code=status_code,
     )
+
+
+def _authorisation_line(session: Session, record: Any) -> str | None:
+    """The prior authorisation this infusion is given and dispensed under, in one line (None: the patient
+    has no coverage on record)."""
+    from igflow.appointments.models import Appointment
+    from igflow.authorizations import service as authorizations_service
+
+    if not authorizations_service.needs_authorisation(session, record.patient_id):
+        return None
+    appointment = session.get(Appointment, record.appointment_id)
+    if appointment is None:
+        return None
+    check = authorizations_service.covering_on(session, record.order_id, appointment.date)
+    if check.grant is None:
+        return (
+            "No prior authorisation covers today: tell the prior-authorisation specialist before dispensing."
+        )
+    return check.summary
 
 
 def service_kinds() -> tuple[str, ...]:
