@@ -28,7 +28,9 @@ from igflow.security.audit import SYSTEM
 
 db = Database(get_settings().database_url)
 with open(sys.argv[1], "w") as out, db.session() as session:
-    for role in ("admin", "pharmacist", "nurse", "scheduler", "intake", "prescriber", "auditor"):
+    for role in (
+        "admin", "pharmacist", "nurse", "scheduler", "intake", "prescriber", "auditor", "pt_approver", "prior_auth"
+    ):
         user = service.create_user(
             session, SYSTEM, username=f"fuzz-{role}", display_name=f"Fuzz {role}", password=None,
             roles=[role], is_service_account=True,
