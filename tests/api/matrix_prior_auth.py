@@ -39,6 +39,9 @@ PRIOR_AUTH_MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/v1/patients/{ann}/prior-therapies", READ),
     ("PUT", "/api/v1/referral-documents/{document}/category", SPECIALIST_ONLY),
     ("GET", "/prior-auth", READ),
+    ("GET", "/prior-auth/payers", READ),
+    ("POST", "/prior-auth/payers/{payer}", {INTAKE}),
+    ("PUT", "/api/v1/payers/{payer}/prior-auth-settings", {INTAKE}),
     ("GET", "/prior-auth/{pa}", READ),
     ("POST", "/prior-auth/{pa}/requested", SPECIALIST_ONLY),
     ("POST", "/prior-auth/{pa}/attest", SPECIALIST_ONLY),
@@ -91,4 +94,4 @@ def prior_auth_ids(world: World, ids: dict[str, Any]) -> dict[str, int]:
         )
         session.add(letter)
         session.commit()
-        return {"coverage": coverage.id, "pa": request.id, "pa_letter": letter.id}
+        return {"coverage": coverage.id, "pa": request.id, "pa_letter": letter.id, "payer": payer.id}

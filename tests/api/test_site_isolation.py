@@ -219,7 +219,7 @@ def _south(world: World) -> dict[str, Any]:
         )
         session.add(letter)
         session.commit()
-        coverage_id, pa_id, letter_id = coverage.id, pa.id, letter.id
+        coverage_id, pa_id, letter_id, payer_id = coverage.id, pa.id, letter.id, payer.id
     return {
         "ids": {
             "patient_id": sol,
@@ -241,6 +241,7 @@ def _south(world: World) -> dict[str, Any]:
             "coverage_id": coverage_id,
             "request_id": pa_id,
             "letter_id": letter_id,
+            "payer_id": payer_id,
         },
         "date": appointment["date"],
         "booking": booking,

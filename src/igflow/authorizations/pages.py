@@ -115,6 +115,55 @@ def _request_page(
     )
 
 
+@router.get("/prior-auth/payers", response_class=HTMLResponse)
+def payers_page(
+    request: Request,
+    principal: Principal = require(Perm.PRIOR_AUTH_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _payers_page(request, session, None)
+
+
+def _payers_page(request: Request, session: Session, failure: FormFailure | None) -> Response:
+    from igflow.directory import service as directory_service
+
+    payers_file = catalog().payers
+    return render(
+        request,
+        "prior_auth/payers.html",
+        {
+            "payers": directory_service.list_payers(session),
+            "policies": payers_file.policies,
+            "frames": payers_file.time_frames,
+            "default_lead": payers_file.reauthorisation.lead_days.value,
+            "failure": failure,
+        },
+        status_code=failure.status_code if failure else 200,
+    )
+
+
+@router.post("/prior-auth/payers/{payer_id}", response_class=HTMLResponse)
+async def payer_settings(
+    request: Request,
+    payer_id: int,
+    principal: Principal = require(Perm.DIRECTORY_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    from igflow.directory import service as directory_service
+    from igflow.directory.schemas import PayerAuthSettingsIn
+
+    values = form_values(await request.form())
+
+    def act() -> Any:
+        data = _blank_none(dict(values), "reauth_lead_days", "standard_days")
+        data["cms_0057f"] = values.get("cms_0057f") == "yes"
+        return directory_service.set_auth_settings(
+            session, principal.actor, payer_id, PayerAuthSettingsIn.model_validate(data)
+        )
+
+    return await form_action(session, act, "/prior-auth/payers", lambda f: _payers_page(request, session, f))
+
+
 @router.get("/prior-auth/{request_id}", response_class=HTMLResponse)
 def request_page(
     request: Request,

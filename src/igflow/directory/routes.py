@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from igflow.directory import service
-from igflow.directory.schemas import PayerIn, PayerOut, PrescriberIn, PrescriberOut
+from igflow.directory.schemas import PayerAuthSettingsIn, PayerIn, PayerOut, PrescriberIn, PrescriberOut
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
@@ -44,3 +44,15 @@ def create_payer(
     session: Session = Depends(get_session),
 ) -> PayerOut:
     return PayerOut.model_validate(service.create_payer(session, principal.actor, data))
+
+
+@router.put("/payers/{payer_id}/prior-auth-settings", response_model=PayerOut)
+def set_payer_auth_settings(
+    payer_id: int,
+    data: PayerAuthSettingsIn,
+    principal: Principal = require(Perm.DIRECTORY_WRITE),
+    session: Session = Depends(get_session),
+) -> PayerOut:
+    """Which catalog policy the payer's packets are checked on, whether CMS-0057-F time frames bind it,
+    whether booking beyond an authorisation is a warning or a hard stop, and its lead time."""
+    return PayerOut.model_validate(service.set_auth_settings(session, principal.actor, payer_id, data))

@@ -39,6 +39,17 @@ class PayerIn(BaseModel):
     standard_days: int | None = Field(default=None, ge=1, le=90)
 
 
+class PayerAuthSettingsIn(BaseModel):
+    """How igflow treats a payer's prior authorisations."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    auth_policy_id: str = Field(min_length=1, max_length=64)
+    cms_0057f: bool = False
+    overrun_rule: Literal["warn", "hard_stop"] = "warn"
+    reauth_lead_days: int | None = Field(default=None, ge=1, le=365)
+    standard_days: int | None = Field(default=None, ge=1, le=90)
+
+
 class PayerOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from igflow.directory.models import Payer, Prescriber
-from igflow.directory.schemas import PayerIn, PrescriberIn
+from igflow.directory.schemas import PayerAuthSettingsIn, PayerIn, PrescriberIn
 from igflow.errors import Conflict, InvalidInput, NotFound
 from igflow.security import audit
 from igflow.security.audit import Actor
@@ -48,17 +48,40 @@ def get_payer(session: Session, payer_id: int) -> Payer:
 def create_payer(session: Session, actor: Actor, data: PayerIn) -> Payer:
     if session.execute(select(Payer.id).where(Payer.code == data.code)).first():
         raise Conflict(f"code: a payer with code '{data.code}' already exists", "code")
-    from igflow.catalog import load_catalog
-
-    policies = {p.id for p in load_catalog().payers.policies}
-    if data.auth_policy_id not in policies:
-        raise InvalidInput(
-            f"auth_policy_id: choose one of the catalog's payer policies ({', '.join(sorted(policies))})",
-            "auth_policy_id",
-        )
+    _check_policy(data.auth_policy_id)
     payer = Payer(**data.model_dump())
     session.add(payer)
     session.flush()
     audit.record(session, actor, "payer.create", "payer", payer.id)
+    session.commit()
+    return payer
+
+
+def _check_policy(policy_id: str) -> None:
+    from igflow.catalog import load_catalog
+
+    policies = {p.id: p.name for p in load_catalog().payers.policies}
+    if policy_id not in policies:
+        raise InvalidInput(
+            f"auth_policy_id: choose one of the catalog's payer policies ({'; '.join(policies.values())})",
+            "auth_policy_id",
+        )
+
+
+def set_auth_settings(session: Session, actor: Actor, payer_id: int, data: PayerAuthSettingsIn) -> Payer:
+    """The payer's prior-authorisation settings: its catalog policy, CMS-0057-F, overrun rule, lead time."""
+    payer = get_payer(session, payer_id)
+    _check_policy(data.auth_policy_id)
+    before = {k: getattr(payer, k) for k in data.model_dump()}
+    for key, value in data.model_dump().items():
+        setattr(payer, key, value)
+    audit.record(
+        session,
+        actor,
+        "payer.auth_settings",
+        "payer",
+        payer.id,
+        detail={"before": before, "after": data.model_dump()},
+    )
     session.commit()
     return payer

@@ -182,6 +182,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.PRIOR_AUTH_WRITE,
             Perm.PRIOR_THERAPY_WRITE,
             Perm.COST_READ,
+            Perm.DIRECTORY_WRITE,  # payers and their prior-authorisation settings
         }
     ),
     Role.AUDITOR: frozenset({Perm.AUTHENTICATED, Perm.API_DOCS, Perm.AUDIT_READ}),
