@@ -61,11 +61,9 @@ class ReasonIn(_In):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class DecisionIn(_In):
-    """The payer's answer. Approved and partially approved need the payer's reference and the dates;
-    denied and pended need the payer's reason (CMS-0057-F: a denial gives a specific reason)."""
+class _GrantIn(_In):
+    """What a payer's answer carries: its reference and reason, and what it authorised."""
 
-    outcome: Literal["approved", "partially_approved", "denied", "pended"]
     payer_reference: str = Field(default="", max_length=64)
     reason: str = Field(default="", max_length=2000)
     product_ids: list[str] = Field(default_factory=list, max_length=20)
@@ -75,9 +73,8 @@ class DecisionIn(_In):
     start_date: RecordDate | None = None
     end_date: RecordDate | None = None
 
-    @model_validator(mode="after")
-    def _complete(self) -> DecisionIn:
-        if self.outcome in ("approved", "partially_approved"):
+    def _check(self, grants: bool) -> None:
+        if grants:
             if not self.payer_reference:
                 raise ValueError("payer_reference: an approval needs the payer's reference number")
             if self.start_date is None or self.end_date is None:
@@ -86,31 +83,26 @@ class DecisionIn(_In):
                 raise ValueError("end_date: the authorisation cannot end before it starts")
         elif not self.reason:
             raise ValueError("reason: give the payer's reason (what they need, or why they denied)")
+
+
+class DecisionIn(_GrantIn):
+    """The payer's answer. Approved and partially approved need the payer's reference and the dates;
+    denied and pended need the payer's reason (CMS-0057-F: a denial gives a specific reason)."""
+
+    outcome: Literal["approved", "partially_approved", "denied", "pended"]
+
+    @model_validator(mode="after")
+    def _complete(self) -> DecisionIn:
+        self._check(self.outcome in ("approved", "partially_approved"))
         return self
 
 
-class AppealDecisionIn(_In):
+class AppealDecisionIn(_GrantIn):
     outcome: Literal["appeal_approved", "appeal_denied"]
-    payer_reference: str = Field(default="", max_length=64)
-    reason: str = Field(default="", max_length=2000)
-    product_ids: list[str] = Field(default_factory=list, max_length=20)
-    grams: float | None = Field(default=None, ge=0, le=100_000)
-    infusions: int | None = Field(default=None, ge=0, le=MAX_COUNT)
-    site_of_care: Literal["facility", "home", "either"] | None = None
-    start_date: RecordDate | None = None
-    end_date: RecordDate | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> AppealDecisionIn:
-        if self.outcome == "appeal_approved":
-            if not self.payer_reference:
-                raise ValueError("payer_reference: an approval needs the payer's reference number")
-            if self.start_date is None or self.end_date is None:
-                raise ValueError("start_date: an approval needs its start and end dates")
-            if self.end_date < self.start_date:
-                raise ValueError("end_date: the authorisation cannot end before it starts")
-        elif not self.reason:
-            raise ValueError("reason: give the payer's reason for the appeal decision")
+        self._check(self.outcome == "appeal_approved")
         return self
 
 

@@ -267,6 +267,28 @@ def _grant_values(data: DecisionIn | AppealDecisionIn, request: PriorAuthRequest
     }
 
 
+def _grant(
+    session: Session,
+    principal: Principal,
+    request: PriorAuthRequest,
+    to: str,
+    data: DecisionIn | AppealDecisionIn,
+    default_reason: str,
+) -> None:
+    values = _grant_values(data, request)
+    if not data.product_ids:
+        values["authorised_product_ids"] = [request_product(session, request)]
+    move(
+        session,
+        principal,
+        request,
+        to,
+        reason=data.reason or default_reason,
+        detail={"infusions": data.infusions, "grams": data.grams},
+        **values,
+    )
+
+
 def decide(session: Session, principal: Principal, request_id: int, data: DecisionIn) -> PriorAuthRequest:
     """Record the payer's answer to a submitted (or pended) request."""
     request = load(session, principal, request_id)
@@ -284,18 +306,7 @@ def decide(session: Session, principal: Principal, request_id: int, data: Decisi
             decided_at=now(),
         )
     else:
-        values = _grant_values(data, request)
-        if not data.product_ids:
-            values["authorised_product_ids"] = [request_product(session, request)]
-        move(
-            session,
-            principal,
-            request,
-            data.outcome,
-            reason=data.reason or "approved by the payer",
-            detail={"infusions": data.infusions, "grams": data.grams},
-            **values,
-        )
+        _grant(session, principal, request, data.outcome, data, "approved by the payer")
     session.commit()
     _after_decision(session, principal, request)
     return request
@@ -321,17 +332,7 @@ def decide_appeal(
     if data.outcome == "appeal_denied":
         move(session, principal, request, "appeal_denied", reason=data.reason, decided_at=now())
     else:
-        values = _grant_values(data, request)
-        if not data.product_ids:
-            values["authorised_product_ids"] = [request_product(session, request)]
-        move(
-            session,
-            principal,
-            request,
-            "appeal_approved",
-            reason=data.reason or "approved on appeal",
-            **values,
-        )
+        _grant(session, principal, request, "appeal_approved", data, "approved on appeal")
     session.commit()
     _after_decision(session, principal, request)
     return request
