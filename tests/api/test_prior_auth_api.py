@@ -337,3 +337,15 @@ def test_coverage_rank_clash_and_site_limits(world: World) -> None:
     hidden = world.client("pa.south").get(f"/api/v1/prior-auth/{_open(world, s)['id']}")
     assert hidden.status_code == 404
     assert world.client("scheduler").get(f"/api/v1/patients/{s['patient_id']}/coverages").status_code == 403
+
+
+def test_the_request_page_shows_the_packet_and_the_drug_cost_or_who_sets_the_price(world: World) -> None:
+    s = _setup(world, "pg", "PA020")
+    r = _open(world, s)
+    _ready(world, r["id"])
+    page = world.client("prior_auth").get(f"/prior-auth/{r['id']}")
+    assert page.status_code == 200
+    assert "Every item the policy asks for is on the record." in page.text
+    assert "Drug cost of the 240 g asked for: unknown, no price on record for Gammagard Liquid" in page.text
+    assert "a pharmacist or administrator sets it on the Prices page" in page.text
+    assert world.client("scheduler").get(f"/prior-auth/{r['id']}").status_code == 403

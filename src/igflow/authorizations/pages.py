@@ -94,6 +94,7 @@ def _request_page(
     from igflow.authorizations.service.packet import assemble
 
     context = {
+        "cost": _cost_line(session, principal, out, order),
         "documents": assemble(session, row).facts.documents,
         "categories": catalog().payers.document_categories,
         "users": users,
@@ -162,6 +163,33 @@ async def payer_settings(
         )
 
     return await form_action(session, act, "/prior-auth/payers", lambda f: _payers_page(request, session, f))
+
+
+def _cost_line(session: Session, principal: Principal, out: Any, order: Any) -> str | None:
+    """The drug cost of the grams authorised (or asked for), at the price in force on the start date."""
+    if not principal.can(Perm.COST_READ) or order is None:
+        return None
+    from igflow.costs.service.doses import authorisation_cost
+    from igflow.db import utcnow
+
+    grant = out.grant
+    grams = grant.grams if grant and grant.grams is not None else out.requested_grams
+    if not grams:
+        return None
+    products = (grant.product_ids if grant else []) or [order.product_id]
+    day = grant.start_date if grant else (out.requested_start or utcnow().date())
+    cost = authorisation_cost(session, products, grams, day)
+    what = "authorised" if grant and grant.grams is not None else "asked for"
+    if cost.least_cents is None:
+        names = ", ".join(catalog().products[u.product_id].name for u in cost.unknown)
+        return (
+            f"Drug cost of the {grams:g} g {what}: unknown, no price on record for {names} on {day}; "
+            "a pharmacist or administrator sets it on the Prices page."
+        )
+    spread = format_cents(cost.least_cents)
+    if cost.most_cents != cost.least_cents and cost.most_cents is not None:
+        spread += f" to {format_cents(cost.most_cents)}"
+    return f"Drug cost of the {grams:g} g {what}: {spread} at the prices in force on {day}."
 
 
 @router.get("/prior-auth/{request_id}", response_class=HTMLResponse)
