@@ -349,3 +349,23 @@ def test_the_request_page_shows_the_packet_and_the_drug_cost_or_who_sets_the_pri
     assert "Drug cost of the 240 g asked for: unknown, no price on record for Gammagard Liquid" in page.text
     assert "a pharmacist or administrator sets it on the Prices page" in page.text
     assert world.client("scheduler").get(f"/prior-auth/{r['id']}").status_code == 403
+
+
+def test_a_planning_run_books_beyond_the_authorisation_only_where_the_payer_allows(world: World) -> None:
+    warned = _setup(world, "pw", "PA030")
+    stopped = _setup(world, "ps", "PA031", overrun_rule="hard_stop")
+    courses = {_course(world, s["order_id"])["id"]: s for s in (warned, stopped)}
+    scheduler = world.client("scheduler")
+    run = scheduler.post(
+        "/api/v1/planning-runs", json={"start_date": TODAY.isoformat(), "days": 28, "time_limit_s": 2}
+    )
+    assert run.status_code == 202, run.text
+    published = scheduler.post(f"/api/v1/planning-runs/{run.json()['result_id']}/publish")
+    assert published.status_code == 200, published.text
+    result = published.json()["result"]
+    beyond = {b["course_id"] for b in result["beyond_authorisation"]}
+    refused = {p["course_id"]: p["problem"] for p in result["not_booked"]}
+    warned_course = next(c for c, s in courses.items() if s is warned)
+    stopped_course = next(c for c, s in courses.items() if s is stopped)
+    assert warned_course in beyond and warned_course in result["booked_courses"]
+    assert stopped_course in refused and "does not allow" in refused[stopped_course]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from igflow.appointments.models import Appointment, Course, CourseSession, PlanningRun
 from igflow.appointments.service._common import policy
-from igflow.appointments.service.booking import _book_sessions, _lock_course, _unbook
+from igflow.appointments.service.booking import _book_sessions, _lock_course, _unbook, authorisation_check
 from igflow.appointments.service.instance import InstanceMap, build_instance
 from igflow.appointments.states import COURSE, PLANNING_RUN
 from igflow.db import utcnow
@@ -181,6 +181,7 @@ def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
         by_course.setdefault(cs.course_id, []).append((cs, assignment))
     booked: list[int] = []
     problems: list[dict[str, Any]] = []
+    beyond: list[dict[str, Any]] = []  # booked, but outside the prior authorisation: prior auth is told
     for course_id, items in sorted(by_course.items()):
         course = _lock_course(session, course_id)
         if course.status == "booked":
@@ -205,19 +206,37 @@ def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
             chair = session.get(Chair, meta["chairs"][a["site"]][a["chair"] - 1])
             assert chair is not None
             placements.append((cs, site, chair, dt.date.fromisoformat(a["date"]), hhmm_to_min(a["start"])))
+        check = authorisation_check(session, course, [(p[0], p[3]) for p in placements])
+        if check is not None and check.findings and check.hard_stop:
+            problems.append(
+                {
+                    "course_id": course_id,
+                    "problem": "beyond the prior authorisation, which this payer does not "
+                    "allow: " + " ".join(check.messages),
+                }
+            )
+            continue
         try:
             _book_sessions(session, principal, course, placements, f"planning-run {run.id}")
             booked.append(course_id)
         except (Conflict, InvalidInput) as exc:
             problems.append({"course_id": course_id, "problem": exc.message})
-    run.result = {"booked_courses": booked, "not_booked": problems, "freed": freed_ids}
+            continue
+        if check is not None and check.findings:
+            beyond.append({"course_id": course_id, "findings": check.messages})
+    run.result = {
+        "booked_courses": booked,
+        "not_booked": problems,
+        "freed": freed_ids,
+        "beyond_authorisation": beyond,
+    }
     audit.record(
         session,
         principal.actor,
         "planning.publish",
         "planning_run",
         run.id,
-        detail={"booked": len(booked), "problems": len(problems)},
+        detail={"booked": len(booked), "problems": len(problems), "beyond_authorisation": len(beyond)},
     )
     session.commit()
     return run
