@@ -683,7 +683,9 @@ def test_prior_authorisation_from_coverage_to_a_booking_beyond_it(browser: Any, 
     assert "BH-AUTH-0001" in scheduler.locator("#h-auth").locator("..").inner_text()
     scheduler.get_by_role("button", name="Book option 1").click()
     scheduler.wait_for_load_state("networkidle")
-    assert "booked" in scheduler.locator("h1 .status").inner_text()
+    assert "booked" in scheduler.locator("h1 .status").inner_text(), scheduler.locator("main").inner_text()[
+        :1500
+    ]
     nxt = scheduler.request.post("/api/v1/courses", data={"order_id": order["id"]})
     assert nxt.ok, nxt.text()
     scheduler.goto(f"/courses/{nxt.json()['id']}")

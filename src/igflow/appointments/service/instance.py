@@ -102,10 +102,14 @@ def build_instance(
     course_session_ids: dict[str, int] = {}
     appointment_ids: dict[str, int] = {}
 
+    # Booked and completed appointments hold their chair (an infusion given early, or today's finished
+    # one, keeps its slot until the day is over): both are fixed in the instance.
     booked = list(
         session.execute(
             select(Appointment).where(
-                Appointment.status == "booked", Appointment.date >= start, Appointment.date <= end
+                Appointment.status.in_(("booked", "completed")),
+                Appointment.date >= start,
+                Appointment.date <= end,
             )
         ).scalars()
     )
