@@ -369,3 +369,34 @@ def test_a_planning_run_books_beyond_the_authorisation_only_where_the_payer_allo
     stopped_course = next(c for c, s in courses.items() if s is stopped)
     assert warned_course in beyond and warned_course in result["booked_courses"]
     assert stopped_course in refused and "does not allow" in refused[stopped_course]
+
+
+def test_dispensing_beyond_the_authorisation_is_recorded_or_refused_per_payer(world: World) -> None:
+    from igflow.authorizations.models import PriorAuthRequest
+    from igflow.directory.models import Payer
+    from tests.api.test_infusions_api import Chart, _lots_for
+    from tests.api.test_scheduling_api import book_first_option
+
+    s = _setup(world, "pd", "PA040")
+    r = _open(world, s)
+    _ready(world, r["id"])
+    world.client("prior_auth").post(f"/api/v1/prior-auth/{r['id']}/submit")
+    _approve(world, r["id"], infusions=6)
+    booked = book_first_option(world, _course(world, s["order_id"])["id"])
+    plan = world.client("pharmacist").get(f"/api/v1/orders/{s['order_id']}").json()["versions"][-1]["plan"]
+    scans = _lots_for(world, plan)
+    with world.db.session() as session:  # the payer then authorises nothing more, and stops the rest
+        session.query(PriorAuthRequest).filter_by(id=r["id"]).update({"authorised_infusions": 0})
+        session.query(Payer).filter_by(id=s["payer_id"]).update({"overrun_rule": "hard_stop"})
+        session.commit()
+    record = world.client("nurse").post(f"/api/v1/appointments/{booked['appointments'][0]['id']}/infusion")
+    assert record.status_code == 201, record.text
+    chart = Chart(world, record.json()["id"])
+    refused = chart("vial", {"scan_text": scans[0]})
+    assert refused.status_code == 409 and "not dispensed" in refused.json()["detail"]
+    with world.db.session() as session:
+        session.query(Payer).filter_by(id=s["payer_id"]).update({"overrun_rule": "warn"})
+        session.commit()
+    recorded = chart("vial", {"scan_text": scans[0]})
+    assert recorded.status_code == 201, recorded.text
+    assert "0 are authorised" in " ".join(recorded.json()["result"]["authorisation"])

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from igflow.authorizations.models import PriorAuthEvent, PriorAuthRequest
 from igflow.db import Database
@@ -101,6 +101,51 @@ def _days_per_cycle(session: Any, order: Order) -> int:
     return max(1, len((plan or {}).get("days") or []))
 
 
+def _worked_slot(k: int) -> bool:
+    """Every fifth active order is left without an authorisation on record: its request is worked later."""
+    return k % 5 == 4
+
+
+def record_demo_approvals(db: Database) -> int:
+    """Before the demo's history is charted: the payers' settings, and an approval on record for most
+    active orders (so the past month's infusions were given under one)."""
+    from igflow.security.service import get_user_by_username
+
+    today = datetime.now(UTC).date()
+    recorded = 0
+    with db.session() as session:
+        _configure_payers(session)
+        user = get_user_by_username(session, "priorauth")
+        assert user is not None
+        coverages = {
+            c.patient_id: c
+            for c in session.execute(
+                select(Coverage).where(Coverage.active.is_(True), Coverage.rank == 1)
+            ).scalars()
+        }
+        orders = session.execute(select(Order).where(Order.status == "active").order_by(Order.id)).scalars()
+        for k, order in enumerate(list(orders)):
+            coverage = coverages.get(order.patient_id)
+            if coverage is None or _worked_slot(k):
+                continue
+            soon = k % 7 == 0
+            end = today + timedelta(days=12 + k % 15) if soon else today + timedelta(days=120 + k % 60)
+            infusions = 6 * _days_per_cycle(session, order)  # six cycles of the verified plan
+            _record_approved(
+                session,
+                order,
+                coverage,
+                user.id,
+                end - timedelta(days=180),
+                end,
+                infusions,
+                f"DEMO-{order.id:05d}",
+            )
+            recorded += 1
+        session.commit()
+    return recorded
+
+
 def load_prior_auth_demo(db: Database, *, console: Console) -> dict[str, int]:
     from igflow.authorizations import service
     from igflow.authorizations.schemas import AttestIn, DecisionIn, ReasonIn, RequestedIn, RequestIn
@@ -110,7 +155,6 @@ def load_prior_auth_demo(db: Database, *, console: Console) -> dict[str, int]:
     counts = {"authorisations": 0, "worked": 0, "tasks": 0}
     today = datetime.now(UTC).date()
     with db.session() as session:
-        _configure_payers(session)
         user = get_user_by_username(session, "priorauth")
         assert user is not None
         principal = principal_for_user(user, client_address="demo-prior-auth")
@@ -131,7 +175,7 @@ def load_prior_auth_demo(db: Database, *, console: Console) -> dict[str, int]:
             coverage = coverages.get(order.patient_id)
             if coverage is None:
                 continue
-            if worked and order.id != responder and k % 5 == 4 and counts["worked"] < 16:
+            if worked and order.id != responder and _worked_slot(k) and counts["worked"] < 16:
                 state = worked.pop(0)
                 try:
                     reached = _work(
@@ -157,12 +201,30 @@ def load_prior_auth_demo(db: Database, *, console: Console) -> dict[str, int]:
                         f"[yellow]demo prior auth: {state} on order {order.id} skipped ({exc})[/yellow]"
                     )
                 continue
-            soon = order.id == responder or k % 7 == 0
-            end = today + timedelta(days=12 + k % 15) if soon else today + timedelta(days=120 + k % 60)
-            start = end - timedelta(days=180)
-            infusions = 6 * _days_per_cycle(session, order)  # six cycles of the verified plan
-            _record_approved(session, order, coverage, user.id, start, end, infusions, f"DEMO-{order.id:05d}")
-            counts["authorisations"] += 1
+        counts["authorisations"] = session.execute(
+            select(func.count()).select_from(PriorAuthRequest).where(PriorAuthRequest.status == "approved")
+        ).scalar_one()
+        if responder is not None:  # the responder's authorisation ends soon: its re-authorisation is due
+            found = list(
+                session.execute(
+                    select(PriorAuthRequest).where(PriorAuthRequest.order_id == responder)
+                ).scalars()
+            )
+            for previous in found:
+                previous.end_date = today + timedelta(days=14)
+            order = session.get(Order, responder)
+            if not found and order is not None and order.patient_id in coverages:
+                end = today + timedelta(days=14)
+                _record_approved(
+                    session,
+                    order,
+                    coverages[order.patient_id],
+                    user.id,
+                    end - timedelta(days=180),
+                    end,
+                    6 * _days_per_cycle(session, order),
+                    f"DEMO-{order.id:05d}",
+                )
         session.commit()
         counts["tasks"] = service.sweep(session, today)
         if responder is not None:

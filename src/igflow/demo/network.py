@@ -255,6 +255,9 @@ def load_demo(
         from igflow.demo.outcomes import add_earlier_cycles, load_outcomes_demo
 
         load_clinical_flow(db, seed=seed, orders=orders, console=console)
+        from igflow.demo.authorizations import record_demo_approvals
+
+        record_demo_approvals(db)
         past = create_past_appointments(db, seed=seed, count=orders, console=console)
         past += add_earlier_cycles(db, console=console)
         load_inventory_demo(db, seed=seed, console=console)

@@ -123,7 +123,12 @@ def describe_entry(entry: Any, symptom_names: dict[str, str]) -> str:
                 bits.append(f"{label} {number(p[key], places)}{unit}")
         return "Vital signs: " + (", ".join(bits) or "none entered") + "."
     if kind == "vial":
-        return f"Vial scanned: lot {r.get('lot_number', '?')}, {number(r.get('size_g'))} g."
+        text = f"Vial scanned: lot {r.get('lot_number', '?')}, {number(r.get('size_g'))} g."
+        if r.get("authorisation"):
+            text += (
+                " Prior authorisation: " + " ".join(r["authorisation"]) + " (the specialist is to be told)."
+            )
+        return text
     if kind == "start":
         return "Infusion started at the plan's first rate."
     if kind == "rate_change":

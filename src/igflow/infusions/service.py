@@ -422,12 +422,46 @@ def _chart_vial(c: _Charting) -> None:
         raise InvalidInput(
             f"scan: the plan needs no more {size:g} g vials today (plan: {c.view.vials_needed})", "scan"
         )
+    if not c.view.vials_scanned:  # the day's first vial: is this dispense covered by the authorisation?
+        warnings = _authorisation_at_dispense(c, scan.product_id)
+        if warnings:
+            c.result["authorisation"] = warnings
     # The stock move's own idempotency key, derived from the chart entry's (and short enough for it).
     move_key = "vial-" + hashlib.sha256(c.data.client_id.encode()).hexdigest()[:32]
     move = inventory_service.dispense(
         c.session, c.principal, appointment_id, scan.lot_id, 1, client_id=move_key
     )
     c.result.update(lot_id=scan.lot_id, lot_number=scan.lot_number, size_g=size, move_id=move.id)
+
+
+def _authorisation_at_dispense(c: _Charting, product_id: str) -> list[str]:
+    """What dispensing today's dose would do to the prior authorisation: warnings the chart records and
+    shows, or a refusal when the payer makes it a hard stop (the scheduler was stopped the same way)."""
+    from igflow.appointments import service as appointments_service
+    from igflow.appointments.models import Appointment
+    from igflow.authorizations import service as authorizations_service
+    from igflow.authorizations.core import Use
+
+    appointment = c.session.get(Appointment, c.record.appointment_id)
+    if appointment is None:
+        return []
+    used = [
+        u
+        for u in appointments_service.authorisation_uses(c.session, c.record.order_id)
+        if u.date != appointment.date
+    ]
+    grams = float(c.view.day.get("dispensed_g") or c.view.day.get("prescribed_g") or 0.0)
+    new = [Use(date=appointment.date, grams=grams, product_id=product_id, site_of_care="facility")]
+    check = authorizations_service.check_days(c.session, c.record.order_id, c.record.patient_id, used, new)
+    if check is None or not check.findings:
+        return []
+    if check.hard_stop:
+        raise Conflict(
+            "scan: not dispensed. " + " ".join(check.messages) + " This payer does not allow it: the "
+            "prior-authorisation specialist can ask the payer for more on the patient's prior-auth page.",
+            "scan",
+        )
+    return check.messages
 
 
 def _chart_start(c: _Charting) -> None:
