@@ -1,8 +1,8 @@
 """Role-matrix rows for coverage and prior authorisation (imported by test_role_matrix.py).
 
-The prior-authorisation role itself is not in the matrix's role list (it holds patient-list and chart
-reads the older rows do not name); ``tests/api/test_prior_auth_api.py`` walks its flow. Here: every other
-role gets exactly its routes, and the writes of prior authorisation are the specialist's alone."""
+The prior-authorisation specialist's routes are added to these rows (and to the older ones) from the
+reviewed list ``PRIOR_ALLOWED`` in test_role_matrix.py; ``SPECIALIST_ONLY`` rows are the specialist's
+alone."""
 
 from __future__ import annotations
 

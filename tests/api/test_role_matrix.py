@@ -35,8 +35,9 @@ ADMIN, PHARM, NURSE, SCHED, INTAKE, PRESC, AUDIT, PATIENT = (
     "auditor",
     "patient.ann",
 )
-SIGNED_IN = {ADMIN, PHARM, NURSE, SCHED, INTAKE, PRESC, AUDIT, PATIENT}
-STAFF = {ADMIN, PHARM, NURSE, SCHED, INTAKE, PRESC}
+PRIOR = "prior_auth"
+SIGNED_IN = {ADMIN, PHARM, NURSE, SCHED, INTAKE, PRESC, AUDIT, PATIENT, PRIOR}
+STAFF = {ADMIN, PHARM, NURSE, SCHED, INTAKE, PRESC, PRIOR}
 CLINICAL = {PHARM, NURSE, INTAKE, PRESC}
 PATIENT_LIST = CLINICAL | {SCHED}
 EVERYONE = SIGNED_IN | {ANON}
@@ -148,9 +149,90 @@ MATRIX: list[tuple[str, str, set[str]]] = [
 ]
 
 
+# The prior-authorisation specialist: the chart reads a packet is built from (patients, referrals and their
+# documents, orders and their response, measurements, outcomes), the schedule (to see what an
+# authorisation covers), coverage, prior authorisation, prior therapies and the payer directory. Reviewed
+# route by route; recomputing a plan is open to every order reader (a GET never writes).
+PRIOR_ALLOWED: set[tuple[str, str]] = {
+    ("GET", "/api/v1/courses"),
+    ("GET", "/api/v1/courses/{course}"),
+    ("GET", "/api/v1/courses/{course}/suggestions"),
+    ("GET", "/api/v1/jobs"),
+    ("GET", "/api/v1/orders/{order}"),
+    ("GET", "/api/v1/orders/{order}/response"),
+    ("GET", "/api/v1/patients"),
+    ("GET", "/api/v1/patients/{ann}"),
+    ("GET", "/api/v1/patients/{ann}/appointments.ics"),
+    ("GET", "/api/v1/patients/{ann}/coverages"),
+    ("GET", "/api/v1/patients/{ann}/measurements"),
+    ("GET", "/api/v1/patients/{ann}/orders"),
+    ("GET", "/api/v1/patients/{ann}/outcomes"),
+    ("GET", "/api/v1/patients/{ann}/prior-auth"),
+    ("GET", "/api/v1/patients/{ann}/prior-therapies"),
+    ("GET", "/api/v1/payers"),
+    ("GET", "/api/v1/prescribers"),
+    ("GET", "/api/v1/prior-auth/expiring"),
+    ("GET", "/api/v1/prior-auth/queue"),
+    ("GET", "/api/v1/prior-auth/{pa}"),
+    ("GET", "/api/v1/prior-auth/{pa}/pas-bundle"),
+    ("GET", "/api/v1/referrals"),
+    ("GET", "/api/v1/referrals/{referral}"),
+    ("GET", "/api/v1/referrals/{referral}/documents/{document}"),
+    ("GET", "/api/v1/sites/{north}/board"),
+    ("GET", "/api/v1/sites/{north}/load"),
+    ("GET", "/board"),
+    ("GET", "/courses/{course}"),
+    ("GET", "/load"),
+    ("GET", "/orders/{order}"),
+    ("GET", "/patients"),
+    ("GET", "/patients/{ann}"),
+    ("GET", "/prior-auth"),
+    ("GET", "/prior-auth/letters/{pa_letter}.pdf"),
+    ("GET", "/prior-auth/payers"),
+    ("GET", "/prior-auth/{pa}"),
+    ("GET", "/prior-auth/{pa}/pas-bundle.json"),
+    ("GET", "/referrals"),
+    ("GET", "/referrals/{referral}"),
+    ("GET", "/referrals/{referral}/documents/{document}"),
+    ("GET", "/schedule"),
+    ("POST", "/api/v1/coverages/{coverage}/end"),
+    ("POST", "/api/v1/orders/{order}/plan-versions"),
+    ("POST", "/api/v1/patients/{ann}/coverages"),
+    ("POST", "/api/v1/patients/{ann}/prior-therapies"),
+    ("POST", "/api/v1/payers"),
+    ("POST", "/api/v1/prescribers"),
+    ("POST", "/api/v1/prior-auth"),
+    ("POST", "/api/v1/prior-auth/{pa}/appeal"),
+    ("POST", "/api/v1/prior-auth/{pa}/appeal-decision"),
+    ("POST", "/api/v1/prior-auth/{pa}/attestations"),
+    ("POST", "/api/v1/prior-auth/{pa}/decision"),
+    ("POST", "/api/v1/prior-auth/{pa}/draft"),
+    ("POST", "/api/v1/prior-auth/{pa}/pas-response"),
+    ("POST", "/api/v1/prior-auth/{pa}/ready"),
+    ("POST", "/api/v1/prior-auth/{pa}/submit"),
+    ("POST", "/api/v1/prior-auth/{pa}/withdraw"),
+    ("POST", "/orders/{order}/plan"),
+    ("POST", "/patients/{ann}/coverages"),
+    ("POST", "/patients/{ann}/prior-auth"),
+    ("POST", "/patients/{ann}/prior-therapies"),
+    ("POST", "/prior-auth/payers/{payer}"),
+    ("POST", "/prior-auth/{pa}/appeal-decision"),
+    ("POST", "/prior-auth/{pa}/attest"),
+    ("POST", "/prior-auth/{pa}/decision"),
+    ("POST", "/prior-auth/{pa}/letter"),
+    ("POST", "/prior-auth/{pa}/move"),
+    ("POST", "/prior-auth/{pa}/pas-response"),
+    ("POST", "/prior-auth/{pa}/requested"),
+    ("POST", "/referral-documents/{document}/category"),
+    ("PUT", "/api/v1/payers/{payer}/prior-auth-settings"),
+    ("PUT", "/api/v1/prior-auth/{pa}/requested"),
+    ("PUT", "/api/v1/referral-documents/{document}/category"),
+}
+
 # Capabilities keep their own rows (and the ids their rows need) beside their tests.
 MATRIX += INVENTORY_MATRIX + INFUSION_MATRIX + JOBS_MATRIX + PROTOCOL_MATRIX + OUTCOME_MATRIX + COST_MATRIX
 MATRIX += PRIOR_AUTH_MATRIX
+MATRIX = [(m, p, allowed | {PRIOR} if (m, p) in PRIOR_ALLOWED else allowed) for m, p, allowed in MATRIX]
 
 
 def _template(path: str) -> str:
