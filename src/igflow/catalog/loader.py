@@ -26,6 +26,7 @@ from igflow.catalog.models import (
     Product,
     ProductsFile,
     ResponseThreshold,
+    ScigFile,
 )
 
 #: Ids the dose contract (shared/contracts/dose.md) promises; the catalog must hold all of them.
@@ -95,6 +96,7 @@ class Catalog:
     infusion_day: InfusionDay
     outcomes: OutcomesFile
     payers: PayersFile
+    scig: ScigFile
 
     def risk_ids(self) -> list[str]:
         return [risk.id for risk in self.administration.screening.risks]
@@ -180,6 +182,9 @@ def _cross_check(catalog: Catalog, problems: list[str]) -> None:
     _check_infusion_day(catalog.infusion_day, problems)
     _check_outcomes(catalog.outcomes, indication_ids, problems)
     _check_payers(catalog, indication_ids, problems)
+    for entry in catalog.scig.products:
+        if entry.product not in catalog.products:
+            problems.append(f"scig: {entry.product!r} is not a product id")
 
 
 def _check_payers(catalog: Catalog, indication_ids: set[str], problems: list[str]) -> None:
@@ -323,6 +328,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
     infusion_day = _parse(InfusionDay, data_dir / "infusion_day.yaml", problems)
     outcomes = _parse(OutcomesFile, data_dir / "outcomes.yaml", problems)
     payers = _parse(PayersFile, data_dir / "payers.yaml", problems)
+    scig = _parse(ScigFile, data_dir / "scig.yaml", problems)
     if problems:
         raise CatalogError(problems)
     assert isinstance(products_file, ProductsFile)
@@ -332,6 +338,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
     assert isinstance(infusion_day, InfusionDay)
     assert isinstance(outcomes, OutcomesFile)
     assert isinstance(payers, PayersFile)
+    assert isinstance(scig, ScigFile)
     _unique("product", [p.id for p in products_file.products], problems)
     _unique("indication", [i.id for i in indications_file.indications], problems)
     _unique("policy", [p.id for p in policies_file.policies], problems)
@@ -345,6 +352,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
         infusion_day=infusion_day,
         outcomes=outcomes,
         payers=payers,
+        scig=scig,
     )
     _cross_check(catalog, problems)
     if problems:

@@ -822,3 +822,42 @@ class PayersFile(_Strict):
 
     def category_label(self, category_id: str) -> str:
         return next((c.label for c in self.document_categories if c.id == category_id), category_id)
+
+
+# --- subcutaneous immunoglobulin (scig.yaml) --------------------------------------------------------
+
+
+class SiteLimits(_Strict):
+    volume_per_site_ml: float = Field(gt=0)
+    rate_per_site_ml_per_h: float = Field(gt=0)
+
+
+class ScigBand(_SourcedText):
+    """Per-site limits from ``min_weight_kg`` and ``min_age_years`` (the planner takes the first fit)."""
+
+    min_weight_kg: float = Field(ge=0)
+    min_age_years: float = Field(ge=0)
+    first: SiteLimits
+    later: SiteLimits
+    total_rate_ml_per_h: float | None = Field(default=None, gt=0)
+
+
+class ScigProduct(_Strict):
+    product: str = Field(min_length=1)
+    indication_scope: str = Field(min_length=1)
+    conversion_factor: Fact[float]
+    interval_days: Fact[tuple[int, int]]
+    max_sites: Fact[int]
+    total_rate_ml_per_h: Fact[float]
+    first_infusions: Fact[int]
+    bands: list[ScigBand] = Field(min_length=1)
+
+
+class ScigFile(_Strict):
+    products: list[ScigProduct] = Field(min_length=1)
+
+    def for_product(self, product_id: str) -> ScigProduct:
+        for entry in self.products:
+            if entry.product == product_id:
+                return entry
+        raise LookupError(f"no SCIG entry for product {product_id!r}")
