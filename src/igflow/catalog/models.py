@@ -853,8 +853,29 @@ class ScigProduct(_Strict):
     bands: list[ScigBand] = Field(min_length=1)
 
 
+class HyqviaBand(_SourcedText):
+    min_weight_kg: float = Field(ge=0)
+    min_age_years: float = Field(ge=0)
+    volume_per_site_ml: float = Field(gt=0)
+    volume_per_site_3_sites_ml: float = Field(gt=0)
+    max_volume_per_day_ml: float = Field(gt=0)
+
+
+class Hyqvia(_Strict):
+    """HyQvia: the same dose and interval as IVIG after a ramp-up of 1-week, 2-week, ... doses."""
+
+    product: str = Field(min_length=1)
+    conversion_factor: Fact[float]
+    interval_weeks: Fact[tuple[int, int]]
+    ramp_up: Fact[list[int]]  # the week of each step: the k-week dose is given in week ramp_up[k-1]
+    max_sites: Fact[int]
+    bands: list[HyqviaBand] = Field(min_length=1)
+    rate: Fact[float]
+
+
 class ScigFile(_Strict):
     products: list[ScigProduct] = Field(min_length=1)
+    hyqvia: Hyqvia
 
     def for_product(self, product_id: str) -> ScigProduct:
         for entry in self.products:

@@ -261,3 +261,112 @@ def _sites_and_rate(
         )
     plan.total_rate_ml_per_h = total
     plan.duration_min = math.ceil(plan.volume_ml / total * 60)
+
+
+# --- HyQvia: the ramp-up --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RampStep:
+    week: int  # week of the ramp-up, 1 for the first infusion
+    covers_weeks: int  # this infusion is the k-week dose
+    dose_g: float
+    dispensed_g: float
+    vials: dict[float, int]
+    volume_ml: float
+    sites: int
+    volume_per_site_ml: float
+
+
+@dataclass
+class HyqviaPlan:
+    steps: list[RampStep] = field(default_factory=list)
+    interval_weeks: int | None = None
+    alerts: list[ScigAlert] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def hard_stopped(self) -> bool:
+        return any(a.severity == "hard_stop" for a in self.alerts)
+
+    def stop(self, code: str, message: str) -> HyqviaPlan:
+        self.alerts.append(ScigAlert("hard_stop", code, message))
+        return self
+
+
+def plan_hyqvia(
+    previous_iv_dose_g: float, iv_interval_weeks: int, weight_kg: float, age_years: float, catalog: Catalog
+) -> HyqviaPlan:
+    """HyQvia from IVIG: the same dose and interval after the label's ramp-up (the 1-week dose in week 1,
+    the 2-week dose in week 2, the 3-week dose in week 4, the 4-week dose in week 7), each infusion in whole
+    vials and at most the label's sites and volume per site. The IG rate steps are not in the catalog: the
+    plan says so (the label's rate table or the verifying pharmacist sets them)."""
+    _check_input(ScigRequest("hyqvia", previous_iv_dose_g, float(iv_interval_weeks), 7, weight_kg, age_years))
+    spec = catalog.scig.hyqvia
+    plan = HyqviaPlan()
+    product = catalog.products[spec.product]
+    low, high = spec.interval_weeks.value or (0, 0)
+    if not low <= iv_interval_weeks <= high:
+        return plan.stop(
+            "frequency_not_allowed",
+            f"HyQvia is given every {low} or {high} weeks after the ramp-up ({spec.interval_weeks.source}); "
+            f"an IV interval of {iv_interval_weeks} weeks has no ramp-up in the label data igflow holds.",
+        )
+    band = next(
+        (b for b in spec.bands if weight_kg >= b.min_weight_kg and age_years >= b.min_age_years), None
+    )
+    if band is None:
+        return plan.stop(
+            "no_site_limits",
+            f"HyQvia: no per-site volume is held for a patient of {weight_kg:g} kg (the sources give only a "
+            "daily maximum below 40 kg); a pharmacist plans it from the label.",
+        )
+    factor, weeks = spec.conversion_factor.value, spec.ramp_up.value or []
+    sizes = tuple(product.vial_sizes_g.value or ())
+    concentration = product.concentration_g_per_ml.value
+    if factor is None or not sizes or concentration is None or len(weeks) < iv_interval_weeks:
+        return plan.stop(
+            "product_data_missing", "HyQvia: the conversion, vials or ramp-up are not in the catalog."
+        )
+    plan.interval_weeks = iv_interval_weeks
+    plan.sources += [
+        f"HyQvia conversion: {spec.conversion_factor.source}",
+        f"HyQvia ramp-up: {spec.ramp_up.source}",
+        f"HyQvia volumes: {band.source}",
+    ]
+    weekly = previous_iv_dose_g * factor / iv_interval_weeks
+    for k in range(1, iv_interval_weeks + 1):
+        holder = ScigPlan(product_id="hyqvia")
+        if not _choose_vials(holder, weekly * k, sizes):
+            return plan.stop(
+                "no_vial_combination", f"No whole-vial combination of HyQvia fits {weekly * k:.2f} g."
+            )
+        assert holder.dispensed_g is not None
+        volume = round(holder.dispensed_g / concentration, 1)
+        if volume > band.max_volume_per_day_ml:
+            return plan.stop(
+                "too_much_volume",
+                f"The {k}-week dose is {volume:g} mL; HyQvia allows about {band.max_volume_per_day_ml:g} mL "
+                f"a day ({band.source}). A pharmacist splits it or keeps a shorter interval.",
+            )
+        sites = 1 if volume <= band.volume_per_site_ml else 2 if volume <= 2 * band.volume_per_site_ml else 3
+        if sites == 3 and volume > 3 * band.volume_per_site_3_sites_ml:
+            return plan.stop(
+                "too_much_volume",
+                f"The {k}-week dose is {volume:g} mL: more than 3 sites of "
+                f"{band.volume_per_site_3_sites_ml:g} mL.",
+            )
+        plan.steps.append(
+            RampStep(
+                week=weeks[k - 1],
+                covers_weeks=k,
+                dose_g=round(weekly * k, 2),
+                dispensed_g=holder.dispensed_g,
+                vials=holder.vials,
+                volume_ml=volume,
+                sites=sites,
+                volume_per_site_ml=round(volume / sites, 1),
+            )
+        )
+    plan.alerts.append(ScigAlert("warning", "rate_not_in_catalog", f"HyQvia: {spec.rate.note}"))
+    return plan

@@ -114,3 +114,40 @@ def test_plans_stay_within_the_label(
     assert plan.dispensed_g == pytest.approx(sum(size * n for size, n in plan.vials.items()))
     assert abs((plan.dispensed_g or 0) - (plan.dose_per_infusion_g or 0)) <= min(sizes) + 0.01
     assert (plan.duration_min or 0) * (plan.total_rate_ml_per_h or 0) / 60 >= (plan.volume_ml or 0) - 1e-6
+
+
+def test_hyqvia_ramp_up_follows_the_label_example() -> None:
+    from igflow.clinical.scig import plan_hyqvia
+
+    # the label's example, 30 g every 4 weeks:
+    # 7.5 g in week 1, 15 g in week 2, 22.5 g in week 4, 30 g in week 7
+    plan = plan_hyqvia(30.0, 4, 70.0, 40.0, CATALOG)
+    assert not plan.hard_stopped
+    assert [(s.week, s.covers_weeks, s.dose_g) for s in plan.steps] == [
+        (1, 1, 7.5),
+        (2, 2, 15.0),
+        (4, 3, 22.5),
+        (7, 4, 30.0),
+    ]
+    # whole vials (2.5, 5, 10, 20, 30 g) at 10%: 75, 150, 225, 300 mL, one site each (<= 600 mL)
+    assert [s.volume_ml for s in plan.steps] == [75.0, 150.0, 225.0, 300.0] and {
+        s.sites for s in plan.steps
+    } == {1}
+    assert any(a.code == "rate_not_in_catalog" for a in plan.alerts)
+    three = plan_hyqvia(30.0, 3, 70.0, 40.0, CATALOG)
+    assert [s.week for s in three.steps] == [1, 2, 4] and three.steps[-1].dose_g == 30.0
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        ((30.0, 2, 70.0, 40.0), "frequency_not_allowed"),
+        ((30.0, 4, 30.0, 8.0), "no_site_limits"),
+        ((160.0, 4, 90.0, 40.0), "too_much_volume"),
+    ],
+)
+def test_hyqvia_hard_stops(args: tuple[float, int, float, float], code: str) -> None:
+    from igflow.clinical.scig import plan_hyqvia
+
+    plan = plan_hyqvia(*args, CATALOG)
+    assert [a.code for a in plan.alerts if a.severity == "hard_stop"] == [code]
