@@ -400,3 +400,24 @@ def test_dispensing_beyond_the_authorisation_is_recorded_or_refused_per_payer(wo
     recorded = chart("vial", {"scan_text": scans[0]})
     assert recorded.status_code == 201, recorded.text
     assert "0 are authorised" in " ".join(recorded.json()["result"]["authorisation"])
+
+
+def test_the_coverage_form_takes_dollars_and_stores_cents(world: World) -> None:
+    pid = _patient(world, "pc", "PA050")
+    payer_id = _payer(world, "payer-pc")
+    intake = world.client("intake")
+    form = {
+        "payer_id": str(payer_id),
+        "member_id": "M-9",
+        "rank": "1",
+        "benefit": "medical",
+        "site_of_care": "either",
+    }
+    bad = intake.post(f"/patients/{pid}/coverages", data={**form, "copay_dollars": "25.005"})
+    assert bad.status_code == 422 and "fraction of a cent" in bad.text
+    ok = intake.post(
+        f"/patients/{pid}/coverages", data={**form, "copay_dollars": "$1,025.50"}, follow_redirects=False
+    )
+    assert ok.status_code == 303, ok.text
+    coverage = intake.get(f"/api/v1/patients/{pid}/coverages").json()[0]
+    assert coverage["copay_cents"] == 102550

@@ -86,10 +86,11 @@ def _authorisation_view(session: Session, course: Any, options: list[Any]) -> di
     if row is None:
         return None
     sessions = _sessions(session, row.id)
+    used = appointments_service.authorisation_uses(session, row.order_id, exclude_course_id=row.id)
     per_option = []
     for option in options:
         check = appointments_service.authorisation_check(
-            session, row, list(zip(sessions, option.dates, strict=False))
+            session, row, list(zip(sessions, option.dates, strict=False)), used
         )
         if check is None:
             return None

@@ -214,10 +214,6 @@ def assess_packet(
     return items
 
 
-def is_complete(items: Iterable[PacketItem]) -> bool:
-    return all(item.satisfied for item in items)
-
-
 # --- time ------------------------------------------------------------------------------------------
 
 Urgency = Literal["standard", "expedited"]
@@ -371,11 +367,6 @@ def covering(grants: Sequence[Grant], day: dt.date) -> Grant | None:
     """The authorisation in force on ``day`` (the latest starting one when several overlap)."""
     found = [g for g in grants if g.start_date <= day <= g.end_date]
     return max(found, key=lambda g: (g.start_date, g.request_id)) if found else None
-
-
-def expiring(grants: Sequence[Grant], today: dt.date, lead_days: int) -> list[Grant]:
-    """Authorisations in force that end within ``lead_days`` of ``today`` (their re-authorisation is due)."""
-    return [g for g in grants if today <= g.end_date <= today + dt.timedelta(days=lead_days)]
 
 
 # --- what leaves igflow: the letter and the PAS Bundle ----------------------------------------------

@@ -25,7 +25,7 @@ from igflow.authorizations.schemas import (
 from igflow.authorizations.service import documents, exchange
 from igflow.authorizations.service._common import catalog
 from igflow.authorizations.states import PRIOR_AUTH
-from igflow.costs.core import format_cents
+from igflow.costs.core import format_cents, parse_dollars
 from igflow.coverage import service as coverage_service
 from igflow.coverage.schemas import CoverageIn
 from igflow.errors import InvalidInput
@@ -74,35 +74,23 @@ def _request_page(
     form: str = "",
     values: dict[str, Any] | None = None,
 ) -> Response:
-    out = service.read_request(session, principal, request_id)
-    row = session.get(PriorAuthRequest, request_id)
-    assert row is not None
     from igflow.appointments.service import authorisation_uses
-    from igflow.authorizations.service.packet import plan_facts
-    from igflow.orders.models import Order
+    from igflow.authorizations.service.views import read_with_packet
+    from igflow.security import service as security_service
 
-    order = session.get(Order, out.order_id)
-    plan = plan_facts(session, order) if order else None
-    letters = exchange.letters_of(session, request_id)
-    uses = authorisation_uses(session, out.order_id) if out.grant else []
-    from igflow.security.models import User
-
-    user_ids = {e.by_user_id for e in out.events}
-    users = (
-        {u.id: u.display_name for u in session.query(User).filter(User.id.in_(user_ids))} if user_ids else {}
-    )
-    from igflow.authorizations.service.packet import assemble
-
+    out, packet = read_with_packet(session, principal, request_id)
+    order = packet.order
+    users = security_service.display_names(session, {e.by_user_id for e in out.events})
     context = {
         "cost": _cost_line(session, principal, out, order),
-        "documents": assemble(session, row).facts.documents,
+        "documents": packet.facts.documents,
+        "plan": packet.facts.plan,
+        "letters": exchange.letters_of(session, request_id),
+        "uses": authorisation_uses(session, out.order_id) if out.grant else [],
         "categories": catalog().payers.document_categories,
         "users": users,
         "r": out,
         "order": order,
-        "plan": plan,
-        "letters": letters,
-        "uses": uses,
         "machine": PRIOR_AUTH,
         "decision_labels": DECISION_LABELS,
         "site_labels": SITE_LABELS,
@@ -343,12 +331,10 @@ def pas_download(
     principal: Principal = require(Perm.PRIOR_AUTH_READ),
     session: Session = Depends(get_session),
 ) -> Response:
-    body = exchange.pas_bundle_json(session, principal, request_id)
-    return Response(
-        body,
-        media_type="application/fhir+json",
-        headers={"Content-Disposition": f'attachment; filename="prior-auth-{request_id}-pas.json"'},
-    )
+    """The page's download link: the same file as the API's PAS Bundle."""
+    from igflow.authorizations.routes import pas_bundle
+
+    return pas_bundle(request_id, principal, session)
 
 
 @router.post("/prior-auth/{request_id}/letter", response_class=HTMLResponse)
@@ -426,15 +412,12 @@ async def add_coverage(
             "assistance_expires_on",
         )
         for money in ("copay", "oop_max", "assistance_limit"):
-            dollars = str(values.get(f"{money}_dollars") or "").strip().replace(",", "").lstrip("$")
-            data.pop(f"{money}_dollars", None)
+            dollars = str(data.pop(f"{money}_dollars", "") or "").strip()
             if dollars:
                 try:
-                    data[f"{money}_cents"] = round(float(dollars) * 100)
-                except ValueError:
-                    raise InvalidInput(
-                        f"{money}_cents: '{dollars}' is not an amount in dollars", f"{money}_cents"
-                    ) from None
+                    data[f"{money}_cents"] = parse_dollars(dollars)
+                except ValueError as exc:
+                    raise InvalidInput(f"{money}_cents: {exc}", f"{money}_cents") from None
         return coverage_service.add_coverage(session, principal, patient_id, CoverageIn.model_validate(data))
 
     return await form_action(session, act, f"/patients/{patient_id}#coverage", lambda f: refused(f, values))

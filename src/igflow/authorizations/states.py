@@ -43,7 +43,3 @@ PRIOR_AUTH = StateMachine(
     },
     noun="the prior-authorisation request",
 )
-
-#: The decisions a payer can give from submitted or pended, with what each records.
-DECISIONS = ("approved", "partially_approved", "denied", "pended")
-APPEAL_DECISIONS = ("appeal_approved", "appeal_denied")

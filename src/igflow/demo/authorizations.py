@@ -20,7 +20,9 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy import func, select
 
+from igflow.authorizations import service
 from igflow.authorizations.models import PriorAuthEvent, PriorAuthRequest
+from igflow.authorizations.schemas import AttestIn, DecisionIn, ReasonIn, RequestedIn, RequestIn
 from igflow.db import Database
 from igflow.directory.models import Payer
 from igflow.orders.models import Order
@@ -147,8 +149,6 @@ def record_demo_approvals(db: Database) -> int:
 
 
 def load_prior_auth_demo(db: Database, *, console: Console) -> dict[str, int]:
-    from igflow.authorizations import service
-    from igflow.authorizations.schemas import AttestIn, DecisionIn, ReasonIn, RequestedIn, RequestIn
     from igflow.demo.outcomes import _chosen, _past_courses
     from igflow.security.service import get_user_by_username, principal_for_user
 
@@ -178,20 +178,7 @@ def load_prior_auth_demo(db: Database, *, console: Console) -> dict[str, int]:
             if worked and order.id != responder and _worked_slot(k) and counts["worked"] < 16:
                 state = worked.pop(0)
                 try:
-                    reached = _work(
-                        session,
-                        principal,
-                        order,
-                        coverage,
-                        state,
-                        today,
-                        service,
-                        AttestIn,
-                        DecisionIn,
-                        ReasonIn,
-                        RequestedIn,
-                        RequestIn,
-                    )
+                    reached = _work(session, principal, order, coverage, state, today)
                     counts["worked"] += 1
                     if reached != state:  # the packet could not complete: try the state on another order
                         worked.insert(0, state)
@@ -256,20 +243,7 @@ def load_prior_auth_demo(db: Database, *, console: Console) -> dict[str, int]:
     return counts
 
 
-def _work(
-    session: Any,
-    principal: Any,
-    order: Order,
-    coverage: Coverage,
-    state: str,
-    today: Any,
-    service: Any,
-    AttestIn: Any,
-    DecisionIn: Any,
-    ReasonIn: Any,
-    RequestedIn: Any,
-    RequestIn: Any,
-) -> str:
+def _work(session: Any, principal: Any, order: Order, coverage: Coverage, state: str, today: Any) -> str:
     urgency = "expedited" if state == "expedited" else "standard"
     r = service.open_request(
         session, principal, RequestIn(order_id=order.id, coverage_id=coverage.id, urgency=urgency)

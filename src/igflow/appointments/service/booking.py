@@ -307,15 +307,20 @@ def authorisation_uses(session: Session, order_id: int, exclude_course_id: int |
 
 
 def authorisation_check(
-    session: Session, course: Course, days: list[tuple[CourseSession, dt.date]]
+    session: Session,
+    course: Course,
+    days: list[tuple[CourseSession, dt.date]],
+    used: list[Use] | None = None,
 ) -> authorizations_service.Check | None:
     """What booking ``days`` of ``course`` would do to the authorisation covering them (None: no
-    coverage on record, nothing to check)."""
+    coverage on record, nothing to check). ``used``: the order's other days, when the caller already has
+    them (a page checking several options)."""
     product = session.execute(select(Order.product_id).where(Order.id == course.order_id)).scalar_one()
     new = [
         Use(date=day, grams=float(cs.dose_g), product_id=product, site_of_care="facility") for cs, day in days
     ]
-    used = authorisation_uses(session, course.order_id, exclude_course_id=course.id)
+    if used is None:
+        used = authorisation_uses(session, course.order_id, exclude_course_id=course.id)
     return authorizations_service.check_days(session, course.order_id, course.patient_id, used, new)
 
 

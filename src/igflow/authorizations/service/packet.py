@@ -25,13 +25,12 @@ from igflow.authorizations.core import (
     assess_packet,
 )
 from igflow.authorizations.models import PriorAuthRequest, PriorTherapy
-from igflow.authorizations.service._common import catalog, now, payer_of, policy_of
+from igflow.authorizations.service._common import catalog, now
 from igflow.catalog.models import Requirement
 from igflow.directory.models import Payer, Prescriber
 from igflow.orders import service as orders_service
 from igflow.orders.models import Order
 from igflow.outcomes import service as outcomes_service
-from igflow.outcomes.models import OutcomeReading
 from igflow.patients.models import Coverage, Patient
 from igflow.referrals.models import Referral, ReferralDocument
 from igflow.sites.models import Organisation
@@ -65,15 +64,7 @@ def plan_facts(session: Session, order: Order) -> PlanFacts | None:
 
 
 def _readings(session: Session, patient_id: int) -> tuple[ReadingFact, ...]:
-    rows = outcomes_service.effective(
-        list(
-            session.execute(
-                select(OutcomeReading)
-                .where(OutcomeReading.patient_id == patient_id)
-                .order_by(OutcomeReading.measured_on, OutcomeReading.id)
-            ).scalars()
-        )
-    )
+    rows = outcomes_service.effective(outcomes_service.rows_of(session, patient_id))
     measures = {m.id: m for m in catalog().outcomes.measures}
     facts = []
     for r in rows:
@@ -261,10 +252,6 @@ def view_of(session: Session, packet: Packet, response_summary: str = "") -> Pac
         policy_name=catalog().payers.policy(request.policy_id).name,
         generated_at=now(),
     )
-
-
-def payer_policy_name(session: Session, request: PriorAuthRequest) -> str:
-    return policy_of(payer_of(session, request)).name
 
 
 def response_summary(session: Session, order: Order, today: dt.date) -> str:

@@ -27,14 +27,15 @@ from igflow.authorizations.service._common import (
     time_frame,
 )
 from igflow.authorizations.service.lifecycle import events_of
-from igflow.authorizations.service.packet import assemble
+from igflow.authorizations.service.packet import Packet, assemble
 from igflow.authorizations.service.reauth import TASK_KIND, continuation_of
 from igflow.authorizations.states import PRIOR_AUTH
 from igflow.directory.models import Payer
 from igflow.infusions.models import WorkTask
 from igflow.orders.models import Order
 from igflow.outcomes import service as outcomes_service
-from igflow.patients.models import Coverage, Patient
+from igflow.patients import service as patients_service
+from igflow.patients.models import Coverage
 from igflow.security import audit, scope
 from igflow.security.principal import Principal
 
@@ -60,8 +61,10 @@ def flags_of(session: Session, request: PriorAuthRequest) -> list[str]:
     return []
 
 
-def request_out(session: Session, request: PriorAuthRequest, with_events: bool = True) -> RequestOut:
-    packet = assemble(session, request)
+def request_out(
+    session: Session, request: PriorAuthRequest, with_events: bool = True, packet: Packet | None = None
+) -> RequestOut:
+    packet = packet or assemble(session, request)
     payer = payer_of(session, request)
     policy = catalog().payers.policy(request.policy_id)
     grant = grant_of(request)
@@ -118,8 +121,14 @@ def request_out(session: Session, request: PriorAuthRequest, with_events: bool =
 
 
 def read_request(session: Session, principal: Principal, request_id: int) -> RequestOut:
+    return read_with_packet(session, principal, request_id)[0]
+
+
+def read_with_packet(session: Session, principal: Principal, request_id: int) -> tuple[RequestOut, Packet]:
+    """The request as the API shows it and the packet it was built from (for the page), one assembly."""
     request = load(session, principal, request_id)
-    out = request_out(session, request)
+    packet = assemble(session, request)
+    out = request_out(session, request, packet=packet)
     audit.record(
         session,
         principal.actor,
@@ -129,7 +138,7 @@ def read_request(session: Session, principal: Principal, request_id: int) -> Req
         patient_id=request.patient_id,
     )
     session.commit()
-    return out
+    return out, packet
 
 
 def requests_for_patient(session: Session, principal: Principal, patient_id: int) -> list[RequestOut]:
@@ -157,15 +166,6 @@ def requests_for_patient(session: Session, principal: Principal, patient_id: int
     return outs
 
 
-def _names(session: Session, patient_ids: set[int]) -> dict[int, str]:
-    if not patient_ids:
-        return {}
-    rows = session.execute(
-        select(Patient.id, Patient.family_name, Patient.given_name).where(Patient.id.in_(patient_ids))
-    ).all()
-    return {i: f"{f}, {g}" for i, f, g in rows}
-
-
 def _payer_names(session: Session, coverage_ids: set[int]) -> dict[int, str]:
     if not coverage_ids:
         return {}
@@ -186,7 +186,7 @@ def work_queue(session: Session, principal: Principal) -> list[QueueItemOut]:
         QueueEntry(r.id, "expedited" if r.urgency == "expedited" else "standard", r.due_at, r.created_at)
         for r in rows
     )
-    names = _names(session, {r.patient_id for r in rows})
+    names = patients_service.display_names(session, {r.patient_id for r in rows})
     payers = _payer_names(session, {r.coverage_id for r in rows})
     moment = now()
     items = []
@@ -235,11 +235,15 @@ def expiring(session: Session, principal: Principal, within_days: int | None = N
             scope.rows(query, principal, PriorAuthRequest).order_by(PriorAuthRequest.end_date)
         ).scalars()
     )
-    names = _names(session, {r.patient_id for r in rows})
+    names = patients_service.display_names(session, {r.patient_id for r in rows})
     payers = _payer_names(session, {r.coverage_id for r in rows})
     tasks = {
         (t.detail or {}).get("request_id"): t.id
-        for t in session.execute(select(WorkTask).where(WorkTask.kind == TASK_KIND)).scalars()
+        for t in session.execute(
+            select(WorkTask).where(
+                WorkTask.kind == TASK_KIND, WorkTask.patient_id.in_({r.patient_id for r in rows})
+            )
+        ).scalars()
     }
     items = []
     for r in rows:

@@ -29,6 +29,7 @@ from igflow.outcomes.service._common import (
     measure,
     patient_indications,
     patient_measure_ids,
+    rows_of,
 )
 from igflow.outcomes.service.decisions import decide
 from igflow.outcomes.service.history import MeasureHistory, infusion_dates, patient_outcomes
@@ -67,4 +68,5 @@ __all__ = [
     "reading_outs",
     "response",
     "review_after_signing",
+    "rows_of",
 ]
