@@ -5,6 +5,7 @@ from igflow.authorizations import models as authorizations_models
 from igflow.costs import models as costs_models
 from igflow.db import Base
 from igflow.directory import models as directory_models
+from igflow.home import models as home_models
 from igflow.infusions import models as infusions_models
 from igflow.inventory import models as inventory_models
 from igflow.jobs import models as jobs_models
@@ -23,6 +24,7 @@ __all__ = [
     "authorizations_models",
     "costs_models",
     "directory_models",
+    "home_models",
     "infusions_models",
     "inventory_models",
     "jobs_models",

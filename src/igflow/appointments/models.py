@@ -94,7 +94,8 @@ class Appointment(Base):
     )
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="RESTRICT"), index=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="RESTRICT"))
-    chair_id: Mapped[int] = mapped_column(ForeignKey("chair.id", ondelete="RESTRICT"))
+    # None for a visit at the patient's home (the home-infusion site has no chairs; see home_visit)
+    chair_id: Mapped[int | None] = mapped_column(ForeignKey("chair.id", ondelete="RESTRICT"))
     date: Mapped[date] = mapped_column(Date)  # site-local date
     start_min: Mapped[int] = mapped_column(Integer)  # minutes after local midnight
     duration_min: Mapped[int] = mapped_column(Integer)

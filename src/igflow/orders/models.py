@@ -27,6 +27,7 @@ class Order(Base):
     __table_args__ = (
         CheckConstraint("phase in ('acute', 'induction', 'maintenance')", name="phase"),
         CheckConstraint("status in ('active', 'discontinued')", name="status"),
+        CheckConstraint("setting in ('centre', 'home')", name="setting"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +41,14 @@ class Order(Base):
     days: Mapped[int | None] = mapped_column(Integer)
     policy_id: Mapped[str | None] = mapped_column(String(64))  # None: the payer's or the organisation's
     first_infusion: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where it is given: in a centre's chair, or at home (a visiting nurse for IVIG; SCIG self-infused after
+    # training visits). A move home is an order change, verified like any other.
+    setting: Mapped[str] = mapped_column(String(8), default="centre", server_default="centre")
+    # Subcutaneous products: switching from IVIG (the previous IV dose and its interval) and how often the
+    # SC infusions are given (1 = daily ... 14 = every two weeks).
+    previous_iv_dose_g: Mapped[float | None] = mapped_column(Float)
+    iv_interval_weeks: Mapped[float | None] = mapped_column(Float)
+    sc_interval_days: Mapped[int | None] = mapped_column(Integer)
     override_reason: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str] = mapped_column(Text, default="")
     # the product-choice assistant's reasons for the product the prescriber chose (rank among the options)

@@ -41,6 +41,9 @@ class Patient(Base):
     phone: Mapped[str] = mapped_column(String(40), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     address: Mapped[str] = mapped_column(String(400), default="")
+    # The home's coordinates, entered or imported (igflow does not geocode), for home-visit routes.
+    home_lat: Mapped[float | None] = mapped_column(Float)
+    home_lon: Mapped[float | None] = mapped_column(Float)
     # Clinical facts used by screening.
     allergies: Mapped[str] = mapped_column(Text, default="")
     prior_severe_ig_reaction: Mapped[bool] = mapped_column(Boolean, default=False)

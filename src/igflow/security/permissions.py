@@ -63,6 +63,10 @@ class Perm(StrEnum):
     PRIOR_THERAPY_WRITE = "prior_therapy.write"  # record therapies tried before immunoglobulin
     COST_READ = "cost.read"  # drug cost of plans, courses, infusions, authorisations; cost reports
     PRICE_MANAGE = "price.manage"  # product prices per gram, with effective dates and source
+    HOME_READ = "home.read"  # home visits and nurses' routes, deliveries, home stock, self-infusion logs
+    HOME_PLAN = "home.plan"  # home nurses, their hours and absences; routing runs and publishing them
+    DELIVERY_WRITE = "delivery.write"  # deliveries: pack, ship, temperature log, excursion release or waste
+    DELIVERY_RECEIVE = "delivery.receive"  # confirm a delivery arrived at the patient's home (the nurse)
 
 
 _STAFF = {Perm.AUTHENTICATED, Perm.API_DOCS, Perm.SITE_READ}
@@ -104,6 +108,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.PRIOR_THERAPY_WRITE,
             Perm.COST_READ,
             Perm.PRICE_MANAGE,
+            Perm.HOME_READ,
+            Perm.DELIVERY_WRITE,
         }
     ),
     Role.NURSE: frozenset(
@@ -118,6 +124,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INFUSION_CHART,
             Perm.OUTCOME_READ,
             Perm.OUTCOME_WRITE,
+            Perm.HOME_READ,
+            Perm.DELIVERY_RECEIVE,
         }
     ),
     # Scheduling needs who, where and when; not allergies, risks or diagnoses.
@@ -129,6 +137,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.SCHEDULE_READ,
             Perm.SCHEDULE_WRITE,
             Perm.SCHEDULE_PLAN,
+            Perm.HOME_READ,
+            Perm.HOME_PLAN,
         }
     ),
     Role.INTAKE: frozenset(
@@ -158,6 +168,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.OUTCOME_READ,
             Perm.OUTCOME_WRITE,
             Perm.CONTINUATION_DECIDE,
+            Perm.HOME_READ,
             Perm.COVERAGE_READ,
             Perm.PRIOR_AUTH_READ,
             Perm.PRIOR_THERAPY_WRITE,
