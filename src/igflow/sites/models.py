@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Time, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from igflow.db import Base
@@ -29,6 +39,9 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))  # centre | home
     address: Mapped[str] = mapped_column(String(400), default="")
+    # The centre's coordinates (entered; igflow does not geocode): travel time from patients' homes
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
     timezone: Mapped[str] = mapped_column(String(64))
     patients_per_nurse: Mapped[int] = mapped_column(Integer, default=4)
     starts_per_nurse_per_slot: Mapped[int] = mapped_column(Integer, default=1)
