@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from igflow.catalog.models import (
     Administration,
+    HomeFile,
     IbwFormula,
     Indication,
     IndicationsFile,
@@ -97,6 +98,7 @@ class Catalog:
     outcomes: OutcomesFile
     payers: PayersFile
     scig: ScigFile
+    home: HomeFile
 
     def risk_ids(self) -> list[str]:
         return [risk.id for risk in self.administration.screening.risks]
@@ -329,6 +331,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
     outcomes = _parse(OutcomesFile, data_dir / "outcomes.yaml", problems)
     payers = _parse(PayersFile, data_dir / "payers.yaml", problems)
     scig = _parse(ScigFile, data_dir / "scig.yaml", problems)
+    home = _parse(HomeFile, data_dir / "home.yaml", problems)
     if problems:
         raise CatalogError(problems)
     assert isinstance(products_file, ProductsFile)
@@ -339,6 +342,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
     assert isinstance(outcomes, OutcomesFile)
     assert isinstance(payers, PayersFile)
     assert isinstance(scig, ScigFile)
+    assert isinstance(home, HomeFile)
     _unique("product", [p.id for p in products_file.products], problems)
     _unique("indication", [i.id for i in indications_file.indications], problems)
     _unique("policy", [p.id for p in policies_file.policies], problems)
@@ -353,6 +357,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
         outcomes=outcomes,
         payers=payers,
         scig=scig,
+        home=home,
     )
     _cross_check(catalog, problems)
     if problems:

@@ -882,3 +882,41 @@ class ScigFile(_Strict):
             if entry.product == product_id:
                 return entry
         raise LookupError(f"no SCIG entry for product {product_id!r}")
+
+
+# --- home therapy (home.yaml) ------------------------------------------------------------------------
+
+
+class FirstDoseAtHome(_Strict):
+    allowed: Fact[bool]
+    nurse_skill: str
+
+
+class ReactionAtHome(_Strict):
+    centre_from_grade: Fact[int]
+
+
+class ScigTraining(_Strict):
+    supervised_infusions: Fact[int]
+    check_visit_every_weeks: Fact[int]
+
+
+class HomeVisits(_Strict):
+    start_window_min: Fact[tuple[int, int]]
+    slot_min: Fact[int]
+
+
+class HomeTravel(_Strict):
+    speed_km_per_h: Fact[float]
+    detour_factor: Fact[float]
+    fixed_min_per_leg: Fact[int]
+
+
+class HomeFile(_Strict):
+    """Home therapy: the first-dose and reaction rules (with sources), and operational defaults."""
+
+    first_dose_at_home: FirstDoseAtHome
+    reaction_at_home: ReactionAtHome
+    scig_training: ScigTraining
+    visits: HomeVisits
+    travel: HomeTravel
