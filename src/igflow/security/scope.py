@@ -23,6 +23,8 @@ Who belongs where:
 - Planning runs record the centres they cover (``instance.x_igflow.sites``); a site-limited scheduler
   plans only their own centres and sees, publishes or discards only runs that cover no other centre.
   Freeing an appointment at another centre is refused as if it did not exist.
+- Home therapy: home nurses and routing runs belong to the home-infusion site; home visits are
+  appointments there; deliveries, stock at a patient's home and self-infusion logs are the patient's.
 - Jobs: a site-limited user sees only the jobs they started (``igflow.jobs.service``).
 
 Refusals of objects at other sites are ``NotFound`` with the object's own kind and id only
@@ -40,6 +42,7 @@ from sqlalchemy.orm import Session
 from igflow.appointments.models import Appointment, Course, PlanningRun
 from igflow.authorizations.models import PriorAuthLetter, PriorAuthRequest, PriorTherapy
 from igflow.errors import Forbidden, NotFound
+from igflow.home.models import HomeDelivery, HomeNurse, HomeStock, HomeVisit, SelfInfusion
 from igflow.infusions.models import InfusionRecord, WorkTask
 from igflow.inventory.models import StockAllocation, StockMove
 from igflow.orders.models import Order
@@ -95,6 +98,13 @@ _RULES: dict[type, Callable[[Sites], ColumnElement[bool]]] = {
     InfusionRecord: lambda s: _appointment_site_in(s, InfusionRecord.appointment_id),
     StockMove: lambda s: StockMove.site_id.in_(s),
     StockAllocation: lambda s: StockAllocation.site_id.in_(s),
+    # Home therapy: nurses belong to their home-infusion site; visits are appointments at it; deliveries,
+    # home stock and self-infusion logs are the patient's.
+    HomeNurse: lambda s: HomeNurse.site_id.in_(s),
+    HomeVisit: lambda s: _appointment_site_in(s, HomeVisit.appointment_id),
+    HomeDelivery: lambda s: patient_in(s, HomeDelivery.patient_id),
+    HomeStock: lambda s: patient_in(s, HomeStock.patient_id),
+    SelfInfusion: lambda s: patient_in(s, SelfInfusion.patient_id),
 }
 
 
