@@ -903,7 +903,6 @@ class ScigTraining(_Strict):
 
 class HomeVisits(_Strict):
     start_window_min: Fact[tuple[int, int]]
-    slot_min: Fact[int]
 
 
 class HomeTravel(_Strict):
