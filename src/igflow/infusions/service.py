@@ -559,6 +559,10 @@ def _chart_sign(c: _Charting) -> None:
         {"checklist": [{"id": i.id, "label": i.label} for i in task.checklist]},
         due=(task.due_from_utc, task.due_by_utc),
     )
+    from igflow.home.service import rules as home_rules  # home therapy reads infusions, not the reverse
+
+    if home_rules.after_sign(c.session, record, c.catalog) is not None:
+        c.result.update(next_dose_at_centre=True)
 
 
 def _chart_note(c: _Charting) -> None:

@@ -254,7 +254,11 @@ def suggest(
     preferred = _patient_sites(session, {course.patient_id}, {s.id: s.code for s in centres})
     sites = _course_sites(session, course, preferred[course.patient_id], centres)
     if not sites:
-        raise InvalidInput("course_id: the patient is seen at home only; no chair to book", "course_id")
+        raise InvalidInput(
+            "course_id: this course is given at the patient's home, not in a chair: the home-infusion "
+            "service routes it to a nurse (Home visits page, routing)",
+            "course_id",
+        )
     sites = [code for code in sites if scope.sees_site(principal, imap.site_ids[code])]
     if not sites:
         raise InvalidInput("course_id: none of the patient's centres is yours to book", "course_id")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from igflow.appointments.models import Appointment, Course, CourseSession
 from igflow.appointments.service._common import _active_chairs, _centres, _sessions, policy
 from igflow.errors import InvalidInput
+from igflow.orders.models import Order
 from igflow.patients import service as patients_service
 from igflow.patients.models import PatientSite
 from igflow.scheduling.models import Instance, Schedule, min_to_hhmm
@@ -169,7 +170,16 @@ def build_instance(
 
 
 def _course_sites(session: Session, course: Course, preferred: list[str], centres: list[Site]) -> list[str]:
-    """The centres where a course may go: the patient's, in order; any centre if the patient names none."""
+    """The centres where a course may go: the patient's, in order; any centre if the patient names none.
+    None for a course given at home (the home-infusion service routes it), unless a reaction at home sends
+    its next dose to a centre until a pharmacist clears the patient."""
+    order = session.get(Order, course.order_id)
+    if order is not None and order.setting == "home":
+        from igflow.home.service import visits as home_visits  # home reads appointments, not the reverse
+
+        if home_visits.centre_hold(session, course.patient_id) is None:
+            return []
+        return preferred or [s.code for s in centres]
     if preferred:
         return preferred
     if patients_service.patient_site_ids(session, course.patient_id):
