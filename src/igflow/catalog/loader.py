@@ -187,6 +187,12 @@ def _cross_check(catalog: Catalog, problems: list[str]) -> None:
     for entry in catalog.scig.products:
         if entry.product not in catalog.products:
             problems.append(f"scig: {entry.product!r} is not a product id")
+    for name, scope in [(e.product, e.conversion_indications) for e in catalog.scig.products] + [
+        ("hyqvia", catalog.scig.hyqvia.conversion_indications)
+    ]:
+        for indication in scope.value or []:
+            if indication not in indication_ids:
+                problems.append(f"scig: {name}: conversion indication {indication!r} is not an indication id")
 
 
 def _check_payers(catalog: Catalog, indication_ids: set[str], problems: list[str]) -> None:

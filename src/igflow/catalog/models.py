@@ -842,15 +842,62 @@ class ScigBand(_SourcedText):
     total_rate_ml_per_h: float | None = Field(default=None, gt=0)
 
 
+class TroughWindow(_Strict):
+    """A time from the label, in the label's own unit (``low`` to ``high``; equal for one figure)."""
+
+    low: float = Field(gt=0)
+    high: float = Field(gt=0)
+    unit: Literal["weeks", "months"]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TroughWindow:
+        if self.low > self.high:
+            raise ValueError("low must not be above high")
+        return self
+
+
+class TroughTarget(_Strict):
+    """An IgG trough target (g/L): the minimum, and the aim where the source gives a second figure.
+    ``applies_to`` names the label the figures are from (which may not be the product's US label)."""
+
+    minimum_g_per_l: float = Field(gt=0)
+    aim_g_per_l: float | None = Field(default=None, gt=0)
+    applies_to: str = Field(min_length=1)
+
+
+class TroughAdjustmentRow(_SourcedText):
+    """One cell of a label's trough-gap table: at this gap below target and this body weight, change the
+    dose by ``change_ml`` (per week, or ``per`` None where the source does not say per what)."""
+
+    gap_mg_per_dl: float = Field(gt=0)
+    weight_kg: float = Field(gt=0)
+    change_ml: float
+    per: Literal["week"] | None = None
+
+
+class ScigTrough(_Strict):
+    """Trough monitoring from the label: when to measure, the target, the dose-adjustment table's rows
+    (only the rows the sources give; igflow never interpolates between them)."""
+
+    first_measure: Fact[TroughWindow]
+    repeat_every: Fact[TroughWindow]
+    target: Fact[TroughTarget]
+    adjustment_rows: Fact[list[TroughAdjustmentRow]]
+    no_change_below_gap_mg_per_dl: Fact[float]
+
+
 class ScigProduct(_Strict):
     product: str = Field(min_length=1)
     indication_scope: str = Field(min_length=1)
+    #: The indications the label's IV-to-SC switch is given for (another indication is not planned).
+    conversion_indications: Fact[list[str]]
     conversion_factor: Fact[float]
     interval_days: Fact[tuple[int, int]]
     max_sites: Fact[int]
     total_rate_ml_per_h: Fact[float]
     first_infusions: Fact[int]
     bands: list[ScigBand] = Field(min_length=1)
+    trough: ScigTrough
 
 
 class HyqviaBand(_SourcedText):
@@ -865,23 +912,38 @@ class Hyqvia(_Strict):
     """HyQvia: the same dose and interval as IVIG after a ramp-up of 1-week, 2-week, ... doses."""
 
     product: str = Field(min_length=1)
+    conversion_indications: Fact[list[str]]
     conversion_factor: Fact[float]
     interval_weeks: Fact[tuple[int, int]]
     ramp_up: Fact[list[int]]  # the week of each step: the k-week dose is given in week ramp_up[k-1]
     max_sites: Fact[int]
     bands: list[HyqviaBand] = Field(min_length=1)
     rate: Fact[float]
+    trough: ScigTrough
+
+
+class ScigTrainingVisit(_Strict):
+    """The nurse's SCIG training visit: the minutes teaching adds to set-up, infusion and observation."""
+
+    teaching_min: Fact[int]
 
 
 class ScigFile(_Strict):
     products: list[ScigProduct] = Field(min_length=1)
     hyqvia: Hyqvia
+    training_visit: ScigTrainingVisit
 
     def for_product(self, product_id: str) -> ScigProduct:
         for entry in self.products:
             if entry.product == product_id:
                 return entry
         raise LookupError(f"no SCIG entry for product {product_id!r}")
+
+    def trough_for(self, product_id: str) -> ScigTrough:
+        """The product's trough monitoring (HyQvia's included); LookupError for a product without one."""
+        if product_id == self.hyqvia.product:
+            return self.hyqvia.trough
+        return self.for_product(product_id).trough
 
 
 # --- home therapy (home.yaml) ------------------------------------------------------------------------

@@ -10,8 +10,10 @@ factor); split it by the chosen frequency; choose whole vials; count the sites t
 label's volume per site (a hard stop above the label's sites, with the most frequent split that fits);
 rate per site and in all, and the infusion's duration.
 
-Pure: no database, no clock. Issue 11's first slice; HyQvia (ramp-up with hyaluronidase) and de-novo
-regimens are not planned yet and say so.
+HyQvia (ramp-up with hyaluronidase) is :func:`plan_hyqvia`. De-novo and loading regimens are not planned
+yet and say so. The plan dict an order stores and ``igflow dose`` prints is built in ``scig_contract``.
+
+Pure: no database, no clock.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ Severity = Literal["hard_stop", "warning", "info"]
 
 class ScigInputError(ValueError):
     """Input outside what a plan can be made from (the message names the field and the range)."""
+
+    @property
+    def field(self) -> str:
+        return str(self).partition(":")[0]
+
+    @property
+    def message(self) -> str:
+        return str(self).partition(": ")[2] or str(self)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,11 @@ class ScigPlan:
         return self
 
 
+def check_input(request: ScigRequest) -> None:
+    """Refuse input outside what a plan can be made from (:class:`ScigInputError` names the field)."""
+    _check_input(request)
+
+
 def _check_input(request: ScigRequest) -> None:
     if not 0 < request.previous_iv_dose_g <= 400:
         raise ScigInputError("previous_iv_dose_g: must be more than 0 and at most 400 g per infusion")
@@ -99,8 +114,8 @@ def _entry(request: ScigRequest, catalog: Catalog, plan: ScigPlan) -> ScigProduc
         name = catalog.products[request.product_id].name
         plan.stop(
             "scig_not_in_catalog",
-            f"{name} has no subcutaneous plan in igflow's catalog (HyQvia's ramp-up and the IV-only products "
-            "are not planned yet). A pharmacist plans it by hand from the label.",
+            f"{name} has no subcutaneous plan in igflow's catalog (it is not licensed for subcutaneous use, "
+            "or its SC label values are not in scig.yaml). A pharmacist plans it by hand from the label.",
         )
         return None
 
@@ -300,7 +315,7 @@ def plan_hyqvia(
     """HyQvia from IVIG: the same dose and interval after the label's ramp-up (the 1-week dose in week 1,
     the 2-week dose in week 2, the 3-week dose in week 4, the 4-week dose in week 7), each infusion in whole
     vials and at most the label's sites and volume per site. The IG rate steps are not in the catalog: the
-    plan says so (the label's rate table or the verifying pharmacist sets them)."""
+    plan stops and says so (the ramp-up is still given, for the pharmacist who plans it from the label)."""
     _check_input(ScigRequest("hyqvia", previous_iv_dose_g, float(iv_interval_weeks), 7, weight_kg, age_years))
     spec = catalog.scig.hyqvia
     plan = HyqviaPlan()
@@ -368,5 +383,13 @@ def plan_hyqvia(
                 volume_per_site_ml=round(volume / sites, 1),
             )
         )
-    plan.alerts.append(ScigAlert("warning", "rate_not_in_catalog", f"HyQvia: {spec.rate.note}"))
+    # Without the IG rate no infusion time can be planned nor a pump checked at the visit: a hard stop, as
+    # the IV engine stops for a product without a rate protocol (the ramp-up above is still shown).
+    plan.alerts.append(
+        ScigAlert(
+            "hard_stop",
+            "rate_not_in_catalog",
+            f"HyQvia: {spec.rate.note} igflow cannot time the infusion or check the pump without it.",
+        )
+    )
     return plan
