@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from igflow.types import DosePerKg
 
 Phase = Literal["acute", "induction", "maintenance"]
+Setting = Literal["centre", "home"]
 
 
 class OrderIn(BaseModel):
@@ -26,6 +27,15 @@ class OrderIn(BaseModel):
     first_infusion: bool = False
     override_reason: str | None = Field(default=None, max_length=2000)
     notes: str = Field(default="", max_length=4000)
+    #: Where it is given: ``centre`` (a chair) or ``home`` (IVIG with a visiting nurse; SCIG self-infused
+    #: after the nurse's training visits). Blank: the product's usual place (a centre for IV, home for SC).
+    setting: Setting | None = None
+    #: Subcutaneous products: the IV regimen being switched from, and how often the SC infusions are given.
+    previous_iv_dose_g: float | None = Field(default=None, gt=0, description="grams per IV infusion")
+    iv_interval_weeks: float | None = Field(default=None, gt=0, description="weeks between IV infusions")
+    sc_interval_days: int | None = Field(
+        default=None, ge=1, description="days between SC infusions (1 daily, 7 weekly, 14 every two weeks)"
+    )
 
 
 class VerificationIn(BaseModel):
@@ -78,6 +88,10 @@ class OrderOut(BaseModel):
     override_reason: str | None
     notes: str
     product_choice: dict[str, Any] | None = None
+    setting: str = "centre"
+    previous_iv_dose_g: float | None = None
+    iv_interval_weeks: float | None = None
+    sc_interval_days: int | None = None
     status: str
     entered_by_user_id: int
     created_at: datetime
@@ -109,3 +123,9 @@ class DosePreviewIn(BaseModel):
     iga_deficient_with_antibodies: bool = False
     pregnant: bool = False
     override_reason: str | None = None
+    #: Subcutaneous products (docs/dose-scig.md): the IV regimen being switched from and the SC interval.
+    route: Literal["iv", "sc"] | None = None
+    previous_iv_dose_g: float | None = None
+    iv_interval_weeks: float | None = None
+    interval_days: int | None = None
+    infusion_number: int | None = None

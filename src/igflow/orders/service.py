@@ -26,6 +26,7 @@ from igflow.clinical.choice import ChoiceContext, ProductOption, rank_products
 from igflow.db import utcnow
 from igflow.directory import service as directory_service
 from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
+from igflow.orders import scig as scig_orders
 from igflow.orders.models import Order, PlanVersion, Verification
 from igflow.orders.schemas import (
     DosePreviewIn,
@@ -253,8 +254,11 @@ _FIELD_NAMES = {
 def _plan(
     session: Session, order: Order | OrderIn, facts: dict[str, Any], catalog: Catalog
 ) -> dict[str, Any]:
-    """The plan under the protocol versions named in ``facts`` (applied to the catalog), citing them."""
+    """The plan under the protocol versions named in ``facts`` (applied to the catalog), citing them; an
+    order for a subcutaneous product is planned as a switch from IVIG (``orders.scig``)."""
     applied = protocols_service.catalog_for_ids(session, facts.get("protocol_ids") or [], catalog)
+    if scig_orders.is_sc_order(order, catalog):
+        return scig_orders.plan(order, facts, applied)
     try:
         return plan_dose(dose_request(order, facts), applied).to_contract_dict()
     except DoseInputError as exc:
@@ -293,8 +297,12 @@ def preview(data: DosePreviewIn, catalog: Catalog | None = None) -> dict[str, An
         pregnant=data.pregnant,
         override_reason=data.override_reason,
     )
+    catalog = catalog or load_catalog()
+    sc_plan = scig_orders.preview(data, catalog)
+    if sc_plan is not None:
+        return sc_plan
     try:
-        return plan_dose(request, catalog or load_catalog()).to_contract_dict()
+        return plan_dose(request, catalog).to_contract_dict()
     except DoseInputError as exc:
         raise InvalidInput(f"{exc.field}: {exc.message}", exc.field) from None
 
@@ -323,14 +331,21 @@ _EMPTY_IS_NONE = frozenset(
 )
 
 
-def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+def _tracked(order: Order, catalog: Catalog | None = None) -> tuple[str, ...]:
+    """The facts whose change makes a new plan version of this order (fewer for an SC plan)."""
+    return scig_orders.SC_TRACKED if scig_orders.is_sc_order(order, catalog or load_catalog()) else _TRACKED
+
+
+def _changes(
+    before: dict[str, Any], after: dict[str, Any], tracked: tuple[str, ...] = _TRACKED
+) -> list[dict[str, Any]]:
     def value(facts: dict[str, Any], key: str) -> Any:
         found = facts.get(key)
         return (found or None) if key in _EMPTY_IS_NONE else found
 
     return [
         {"fact": key, "before": before.get(key), "after": after.get(key)}
-        for key in _TRACKED
+        for key in tracked
         if value(before, key) != value(after, key)
     ]
 
@@ -361,7 +376,7 @@ def _append_version(
         inputs=facts,
         plan=plan,
         hard_stopped=any(a["severity"] == "hard_stop" for a in plan["alerts"]),
-        changes=_changes(previous.inputs, facts) if previous else [],
+        changes=_changes(previous.inputs, facts, _tracked(order, catalog)) if previous else [],
     )
     session.add(version)
     session.flush()
@@ -431,8 +446,9 @@ def pending_changes(
     """What differs between the patient's facts now and those of the order's current plan version (empty:
     the plan is up to date). Reads only: :func:`refresh` appends the new version."""
     latest = latest or _heads(session, [order.id])[order.id]
-    facts = _current_facts(session, order, latest, catalog or load_catalog(), source)
-    return [] if facts is None else _changes(latest.inputs, facts)
+    catalog = catalog or load_catalog()
+    facts = _current_facts(session, order, latest, catalog, source)
+    return [] if facts is None else _changes(latest.inputs, facts, _tracked(order, catalog))
 
 
 def refresh(session: Session, order: Order, catalog: Catalog | None = None) -> tuple[PlanVersion, bool]:
@@ -442,7 +458,7 @@ def refresh(session: Session, order: Order, catalog: Catalog | None = None) -> t
     catalog = catalog or load_catalog()
     latest = _versions(session, order.id)[-1]
     facts = _current_facts(session, order, latest, catalog, None)
-    changes = [] if facts is None else _changes(latest.inputs, facts)
+    changes = [] if facts is None else _changes(latest.inputs, facts, _tracked(order, catalog))
     if facts is None or not changes:
         return latest, False
     reason = "patient facts changed: " + ", ".join(FACT_NAMES.get(c["fact"], c["fact"]) for c in changes)
@@ -528,11 +544,16 @@ def create(session: Session, principal: Principal, data: OrderIn) -> Order:
         raise InvalidInput(
             f"policy_id: unknown id '{data.policy_id}' (valid: {', '.join(catalog.policies)})", "policy_id"
         )
+    setting = scig_orders.check_inputs(data, catalog)
     facts = patient_facts(session, patient, data, catalog)
     _plan(session, data, facts, catalog)  # invalid input is refused before anything is stored
     applied = protocols_service.catalog_for_ids(session, facts.get("protocol_ids") or [], catalog)
-    options = rank_products(
-        dose_request(data, facts), applied, _choice_context(session, principal, facts["site_id"])
+    options = (
+        []  # the product-choice assistant ranks IV products; an SC order's product is the prescriber's
+        if scig_orders.is_sc_order(data, catalog)
+        else rank_products(
+            dose_request(data, facts), applied, _choice_context(session, principal, facts["site_id"])
+        )
     )
     chosen = next((o for o in options if o.product == data.product_id), None)
     choice = (
@@ -547,7 +568,10 @@ def create(session: Session, principal: Principal, data: OrderIn) -> Order:
         }
     )
     order = Order(
-        **data.model_dump(), entered_by_user_id=principal.user_id, status="active", product_choice=choice
+        **{**data.model_dump(), "setting": setting},
+        entered_by_user_id=principal.user_id,
+        status="active",
+        product_choice=choice,
     )
     session.add(order)
     session.flush()
@@ -901,6 +925,10 @@ def _out(
         override_reason=order.override_reason,
         notes=order.notes,
         product_choice=order.product_choice,
+        setting=order.setting,
+        previous_iv_dose_g=order.previous_iv_dose_g,
+        iv_interval_weeks=order.iv_interval_weeks,
+        sc_interval_days=order.sc_interval_days,
         status=order.status,
         entered_by_user_id=order.entered_by_user_id,
         created_at=order.created_at,
