@@ -43,6 +43,7 @@ def _record_out(view: service.RecordView) -> dict[str, Any]:
         "vials_scanned": {f"{k:g}": v for k, v in view.vials_scanned.items()},
         "missing_to_start": view.missing_to_start,
         "current_rate_ml_per_h": view.current_rate_ml_per_h,
+        "sc_limits": view.sc,  # a subcutaneous plan's limits for this infusion (None: IV rate steps)
         "vitals_due": [{"minute": m, "reasons": list(r)} for m, r in view.vitals_due],
         "alerts": view.alerts,
         "entries": [EntryOut.model_validate(e).model_dump(mode="json") for e in view.entries],

@@ -34,6 +34,7 @@ from igflow.clinical.infusion_day import (
 from igflow.clinical.models import Step
 from igflow.db import utcnow
 from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
+from igflow.infusions import sc as sc_charting
 from igflow.infusions.models import ChartEntry, InfusionRecord, WorkTask
 from igflow.infusions.schemas import PAYLOADS, EntryIn
 from igflow.orders.models import Order, PlanVersion
@@ -68,6 +69,8 @@ class RecordView:
     vitals_due: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
     missing_to_start: list[str] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: A subcutaneous plan's limits for this infusion (None: an IV plan, charted by its rate steps).
+    sc: dict[str, Any] | None = None
 
 
 def _plan_for(session: Session, appointment: Appointment) -> tuple[PlanVersion, Order, CourseSession]:
@@ -86,6 +89,21 @@ def _day(plan: dict[str, Any], day_index: int) -> dict[str, Any]:
         if int(day["day"]) == day_index:
             return dict(day)
     raise InvalidInput(f"the plan has no day {day_index}", "appointment_id")
+
+
+def _max_rate_ml_per_h(view: RecordView) -> float:
+    """The fastest rate the chart accepts today: the SC plan's total (sites x rate per site), else the
+    fastest of the IV plan's steps."""
+    if view.sc is not None:
+        return float(view.sc["total_rate_ml_per_h"])
+    return max(float(s["rate_ml_per_h"]) for s in view.day["steps"])
+
+
+def _deliverable_in(view: RecordView, minutes: float) -> float:
+    """The most the plan delivers in ``minutes``: at the SC plan's total rate, or by the IV steps."""
+    if view.sc is not None:
+        return float(view.sc["total_rate_ml_per_h"]) * max(0.0, minutes) / 60
+    return _deliverable_ml(view.day, minutes)
 
 
 def _site_catalog(session: Session, record: InfusionRecord) -> Catalog:
@@ -145,10 +163,9 @@ def check_in(session: Session, principal: Principal, appointment_id: int) -> Inf
         raise InvalidInput(f"appointment_id: the appointment is {appointment.status}", "appointment_id")
     version, order, cs = _plan_for(session, appointment)
     day = _day(version.plan, cs.day_index)
-    if not day.get("steps"):
-        raise InvalidInput(
-            "appointment_id: the plan for this day has no rate steps to follow", "appointment_id"
-        )
+    reason = sc_charting.not_chartable(version.plan, day)
+    if reason is not None:
+        raise InvalidInput(f"appointment_id: {reason}", "appointment_id")
     record = InfusionRecord(
         appointment_id=appointment.id,
         patient_id=appointment.patient_id,
@@ -218,6 +235,8 @@ def _view(session: Session, record: InfusionRecord) -> RecordView:
     day = _day(version.plan, record.day_index)
     entries = _entries(session, record.id)
     view = RecordView(record=record, plan=version.plan, day=day, entries=entries)
+    if sc_charting.is_sc(version.plan):
+        view.sc = sc_charting.limits(session, record, version.plan, day)
     view.vials_needed = {float(v["size_g"]): int(v["count"]) for v in day.get("vials", [])}
     scanned: dict[float, int] = defaultdict(int)
     started = False
@@ -237,7 +256,8 @@ def _view(session: Session, record: InfusionRecord) -> RecordView:
             scanned[float(entry.result["size_g"])] += 1
         elif entry.kind == "start":
             started = True
-            view.current_step, view.current_rate_ml_per_h = 0, float(day["steps"][0]["rate_ml_per_h"])
+            first_rate = view.sc["total_rate_ml_per_h"] if view.sc else day["steps"][0]["rate_ml_per_h"]
+            view.current_step, view.current_rate_ml_per_h = 0, float(first_rate)
         elif entry.kind == "rate_change":
             view.current_rate_ml_per_h = float(entry.payload["rate_ml_per_h"])
             view.current_step = entry.result.get("step")
@@ -257,6 +277,17 @@ def _view(session: Session, record: InfusionRecord) -> RecordView:
         missing.append(f"every planned vial scanned (plan: {want}; scanned: {have})")
     view.missing_to_start = missing
     observation = float(day.get("observation_min") or 0)
+    if view.sc is not None:
+        view.alerts.append(
+            {
+                "severity": "info",
+                "code": "sc_vitals_schedule_unknown",
+                "message": "The catalog's vitals schedule is for IV rate steps; no subcutaneous schedule is "
+                "in the catalog. Record vitals before the infusion and before signing, and as the site's "
+                "SCIG protocol asks.",
+            }
+        )
+        return view
     try:
         due = vitals_due(_steps(day), load_catalog().infusion_day.vitals_schedule, observation)
         view.vitals_due = [(d.minute, d.reasons) for d in due]
@@ -467,17 +498,23 @@ def _authorisation_at_dispense(c: _Charting, product_id: str) -> list[str]:
 def _chart_start(c: _Charting) -> None:
     if c.view.missing_to_start:
         raise InvalidInput("Not ready to start: " + "; ".join(c.view.missing_to_start) + ".", "kind")
+    if c.view.sc is not None:
+        c.result["sc_limits"] = c.view.sc  # the limits this SC infusion is charted against
     c.to, c.values = "infusing", {"started_at": c.occurred}
 
 
 def _chart_rate_change(c: _Charting) -> None:
-    rates = [float(s["rate_ml_per_h"]) for s in c.view.day["steps"]]
-    rate = c.payload.rate_ml_per_h
-    if rate > max(rates) + 0.05:
+    rate, most = c.payload.rate_ml_per_h, _max_rate_ml_per_h(c.view)
+    if rate > most + 0.05:
+        why = f" ({sc_charting.limit_words(c.view.sc)})" if c.view.sc is not None else ""
         raise InvalidInput(
-            f"payload.rate_ml_per_h: {rate:g} mL/h is above the plan's maximum {max(rates):g} mL/h for today",
+            f"payload.rate_ml_per_h: {rate:g} mL/h is above the plan's maximum {most:g} mL/h for today{why}",
             "payload.rate_ml_per_h",
         )
+    if c.view.sc is not None:
+        c.result["step"] = 0
+        return
+    rates = [float(s["rate_ml_per_h"]) for s in c.view.day["steps"]]
     c.result["step"] = max((k for k, r in enumerate(rates) if r <= rate + 0.05), default=0)
 
 
@@ -514,7 +551,7 @@ def _chart_end(c: _Charting) -> None:
     elapsed_min = max(0.0, (c.occurred - started).total_seconds() / 60)
     if record.status == "stopped" and record.ended_at is not None:
         elapsed_min = max(0.0, (record.ended_at - started).total_seconds() / 60)
-    most = _deliverable_ml(c.view.day, elapsed_min)
+    most = _deliverable_in(c.view, elapsed_min)
     margin = c.catalog.infusion_day.charting.volume_margin_percent
     if volume > most * (1 + margin / 100) + 1 and not c.payload.confirm_volume:
         raise InvalidInput(
@@ -748,8 +785,9 @@ def _replan_for_todays_weight(
             "payload.decision",
         ) from None
     day = _day(current.plan, record.day_index)
-    if not day.get("steps"):
-        raise InvalidInput("payload.decision: the new plan has no rate steps for today", "payload.decision")
+    reason = sc_charting.not_chartable(current.plan, day)
+    if reason is not None:
+        raise InvalidInput(f"payload.decision: {reason} in the new plan", "payload.decision")
     before = record.plan_version_id
     record.plan_version_id = current.id
     return {"plan_version_before": before, "plan_version": current.id, "version": current.version}
@@ -875,7 +913,9 @@ def states_for_appointments(session: Session, appointment_ids: list[int]) -> dic
     for record in records:
         view = _view(session, record)
         steps = len(view.day["steps"])
-        if record.status == "infusing":
+        if record.status == "infusing" and view.sc is not None:
+            label = f"infusing subcutaneously, {view.sc['sites']} site(s)"
+        elif record.status == "infusing":
             label = f"infusing, step {(view.current_step or 0) + 1} of {steps}"
         else:
             label = {
