@@ -21,6 +21,9 @@ two-cycle rule says a review is due, one ``response_review`` work task opens in 
 order and reason (a unique key makes it idempotent); a review interval set by the prescriber's last
 decision that has passed raises one too. A decision (``decide``) is recorded with its reason and closes the
 order's open response-review tasks.
+
+An IgG trough below the target of a patient's subcutaneous product opens a pharmacist's ``trough_review``
+task with the label table's suggested change where the catalog has the row (``trough.review_trough``).
 """
 
 from igflow.outcomes.service._common import (
@@ -44,9 +47,12 @@ from igflow.outcomes.service.response import (
     response,
 )
 from igflow.outcomes.service.reviews import TASK_KIND, raise_reviews, review_after_signing
+from igflow.outcomes.service.trough import TASK_KIND as TROUGH_TASK_KIND
+from igflow.outcomes.service.trough import review_trough
 
 __all__ = [
     "TASK_KIND",
+    "TROUGH_TASK_KIND",
     "Cycle",
     "MeasureHistory",
     "OrderResponse",
@@ -68,5 +74,6 @@ __all__ = [
     "reading_outs",
     "response",
     "review_after_signing",
+    "review_trough",
     "rows_of",
 ]

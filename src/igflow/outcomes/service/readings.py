@@ -27,6 +27,7 @@ from igflow.outcomes.service._common import (
     today_utc,
 )
 from igflow.outcomes.service.reviews import raise_reviews
+from igflow.outcomes.service.trough import review_trough
 from igflow.patients import service as patients_service
 from igflow.security import audit
 from igflow.security.principal import Principal
@@ -137,6 +138,7 @@ def add_reading(session: Session, principal: Principal, patient_id: int, data: R
     orders = [order] if order is not None else _active_orders_using(session, patient.id, spec.id)
     for each in orders:
         raise_reviews(session, principal, each.id)
+    review_trough(session, principal, reading)  # below an SC product's target: a pharmacist's task
     session.commit()
     return reading
 
