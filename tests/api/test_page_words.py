@@ -48,3 +48,71 @@ def test_field_codes_become_words() -> None:
     assert readable("payload.rate_ml_per_h: too fast") == "Rate (mL/h): too fast"
     assert error_line("site_ids.0", "site_ids: unknown site id(s) [9]") == "Site ids: unknown site id(s) [9]"
     assert error_line("form", "active: you cannot disable your own account").startswith("Active: ")
+
+
+def test_the_order_page_shows_an_sc_plan_in_words(world: World) -> None:
+    from tests.api.test_scheduling_api import _patient
+    from tests.api.test_scig_orders_api import _sc_order
+
+    pid = _patient(world, "una", "PW0001")
+    order = _sc_order(world, pid).json()  # Cuvitru 30 g every 4 weeks, weekly, first infusion, 70 kg
+    page = world.client("pharmacist").get(f"/orders/{order['id']}")
+    assert page.status_code == 200
+    text = page.text
+    assert "given at home" in text and "Switched from IVIG" in text and "30 g every 4 weeks" in text
+    assert "9.75 g a week" in text and "10 g dispensed in whole vials (1 × 8 g, 1 × 2 g), 50 mL" in text
+    assert "1 site × 50 mL" in text and "up to 20 mL/h per site" in text
+    assert "First 2 infusions: 1 site × 50 mL at up to 20 mL/h per site" in text
+    assert "Later infusions: 1 site × 50 mL at up to 60 mL/h per site" in text
+    assert "The nurse's training visit" in text and "255 min" in text
+    assert "at least 5 g/L, aiming for 6 g/L (Cuvitru EU SmPC)" in text
+    for code in ("route", "dose_rounded", "rate_ml_per_h_per_site", "hard_stop", "sc_interval_days"):
+        assert code not in text.replace('name="sc_interval_days"', ""), code
+    # a hard stop says who resolves it
+    stopped = _sc_order(world, pid, product_id="hizentra", previous_iv_dose_g=60).json()
+    text = world.client("pharmacist").get(f"/orders/{stopped['id']}").text
+    assert "Hard stop" in text and "Who resolves it: the prescriber enters a new order" in text
+    # HyQvia's ramp-up table
+    hyqvia = _sc_order(world, pid, product_id="hyqvia", sc_interval_days=None).json()
+    text = world.client("pharmacist").get(f"/orders/{hyqvia['id']}").text
+    assert "HyQvia ramp-up" in text and "the 4-week dose, 30 g" in text and "Then every 4 weeks" in text
+
+
+def test_the_order_form_names_the_sc_fields_in_words(world: World) -> None:
+    from tests.api.test_scheduling_api import _patient
+
+    pid = _patient(world, "una", "PW0002")
+    prescriber = world.client("prescriber")
+    form = prescriber.get(f"/patients/{pid}/orders/new").text
+    assert "Previous IV dose (g)" in form and "Weeks between IV doses" in form and "SC infusion every" in form
+    refused = prescriber.post(
+        f"/patients/{pid}/orders/new",
+        data={
+            "csrf_token": prescriber.csrf,
+            "prescriber_id": str(world.prescriber_id),
+            "indication_id": "pid",
+            "phase": "maintenance",
+            "product_id": "cuvitru",
+            "iv_interval_weeks": "4",
+            "sc_interval_days": "7",
+        },
+    )
+    assert refused.status_code == 422
+    assert "Previous IV dose (g): Cuvitru 20% is subcutaneous" in refused.text
+    assert "previous_iv_dose_g" not in refused.text.replace('name="previous_iv_dose_g"', "")
+    calculator = world.client("pharmacist").get(
+        "/dose",
+        params={
+            "indication": "pid",
+            "phase": "maintenance",
+            "product": "cuvitru",
+            "weight_kg": "70",
+            "height_cm": "170",
+            "sex": "female",
+            "age_years": "40",
+            "previous_iv_dose_g": "30",
+            "iv_interval_weeks": "4",
+            "interval_days": "7",
+        },
+    )
+    assert calculator.status_code == 200 and "9.75 g a week" in calculator.text

@@ -155,6 +155,29 @@ def test_prescriber_orders_and_another_pharmacist_verifies(page: Any, browser: A
         assert "Rejected" in pharmacist.content()
 
 
+def test_prescriber_orders_scig_and_the_form_shows_the_sc_fields(page: Any) -> None:
+    sign_in(page, "prescriber", PASSWORDS["prescriber"])
+    page.goto("/patients?q=SYN0000003")
+    page.locator("table.list tbody tr td a").first.click()
+    page.goto(page.url + "/orders/new")
+    sc_fields = page.locator("fieldset.sc-fields")
+    page.locator("select[name=product_id]").select_option("privigen")
+    assert not sc_fields.is_visible() and page.get_by_label("Dose g/kg").first.is_visible()
+    page.locator("select[name=indication_id]").select_option("pid")
+    page.locator("select[name=phase]").select_option("maintenance")
+    page.locator("select[name=product_id]").select_option("cuvitru")
+    assert sc_fields.is_visible() and not page.locator("fieldset.iv-fields").is_visible()
+    page.get_by_label("Previous IV dose (g)").fill("30")
+    page.get_by_label("Weeks between IV doses").fill("4")
+    page.get_by_label("SC infusion every").fill("7")
+    page.get_by_role("button", name="Enter order").click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Order"), page.content()
+    text = page.content()
+    assert "given at home" in text and "Switched from IVIG" in text and "a week" in text
+    assert page.csp_violations == []
+
+
 def test_dose_calculator_shows_the_rate_plan(page: Any, tmp_path: Path) -> None:
     sign_in(page, "nurse", PASSWORDS["nurse"])
     page.goto(

@@ -39,6 +39,8 @@ router = APIRouter(include_in_schema=False)
 
 
 _CALC_FIELDS = ("indication", "phase", "product", "policy", "weight_kg", "height_cm", "sex", "age_years")
+#: the subcutaneous inputs (docs/dose-scig.md), sent for an SC product
+_CALC_SC = ("previous_iv_dose_g", "iv_interval_weeks", "interval_days", "infusion_number")
 
 
 @router.get("/dose", response_class=HTMLResponse)
@@ -51,7 +53,9 @@ def dose_calculator(
     params = request.query_params
     site_param = params.get("site_id", "")
     site_id = int(site_param) if site_param.isdigit() else None
-    values: dict[str, Any] = {k: params.get(k, "") for k in (*_CALC_FIELDS, "dose_g_per_kg", "days")}
+    values: dict[str, Any] = {
+        k: params.get(k, "") for k in (*_CALC_FIELDS, "dose_g_per_kg", "days", *_CALC_SC)
+    }
     values["risk"] = params.getlist("risk")
     values["first_infusion"] = params.get("first_infusion") == "true"
     values["policy"] = values["policy"] or catalog.default_policy
@@ -65,6 +69,7 @@ def dose_calculator(
                     "days": values["days"] or None,
                     "risk": values["risk"],
                     "first_infusion": values["first_infusion"],
+                    **{k: values[k] or None for k in _CALC_SC},
                 }
             )
             plan = orders_service.preview(data, orders_service.protocol_catalog(session, site_id))
@@ -75,6 +80,7 @@ def dose_calculator(
         "orders/calculator.html",
         {
             "catalog": catalog,
+            **_sc_choices(catalog),
             "values": {**values, "site_id": site_param},
             "plan": plan,
             "error": error,
@@ -84,6 +90,12 @@ def dose_calculator(
     )
 
 
+def _sc_choices(catalog: Any) -> dict[str, list[str]]:
+    """The subcutaneous products (their ids for the form's script, their names for the legend)."""
+    sc = [pid for pid, p in catalog.products.items() if not p.is_iv]
+    return {"sc_products": sc, "sc_names": [catalog.products[pid].name for pid in sc]}
+
+
 def _order_form(session: Session, principal: Principal, patient_id: int) -> dict[str, Any]:
     patient = patients_service.check_access(session, principal, patient_id)
     referrals = [
@@ -91,11 +103,13 @@ def _order_form(session: Session, principal: Principal, patient_id: int) -> dict
         for r in referrals_service.search(session, principal, patient_id=patient_id, page_size=50).items
         if r.status == "accepted"
     ]
+    catalog = load_catalog()
     return {
         "patient": patient,
         "prescribers": directory_service.list_prescribers(session),
         "referrals": referrals,
-        "catalog": load_catalog(),
+        "catalog": catalog,
+        **_sc_choices(catalog),
     }
 
 

@@ -65,7 +65,18 @@ _UNITS = (
 )
 
 
+#: fields whose words are not their name's (abbreviations a person reads in capitals)
+_FIELD_WORDS = {
+    "previous_iv_dose_g": "Previous IV dose (g)",
+    "iv_interval_weeks": "Weeks between IV doses",
+    "sc_interval_days": "SC infusion every (days)",
+    "interval_days": "SC infusion every (days)",
+}
+
+
 def _words(field: str) -> str:
+    if field in _FIELD_WORDS:
+        return _FIELD_WORDS[field]
     parts = [p for p in field.split(".") if not p.isdigit() and p != "payload"]
     name, unit = (parts[-1] if parts else field), ""
     for suffix, label in _UNITS:

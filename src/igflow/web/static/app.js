@@ -65,3 +65,22 @@ document.addEventListener("htmx:configRequest", function (event) {
   tick();
   setInterval(tick, 15000);
 })();
+
+// Order and calculator forms: show the subcutaneous fields for an SC product, the IV fields otherwise
+// (without JavaScript both stay visible, each under its legend).
+(function () {
+  var selects = document.querySelectorAll("select[data-sc-products]");
+  selects.forEach(function (select) {
+    var form = select.form;
+    if (!form) { return; }
+    var sc = select.getAttribute("data-sc-products").split(" ");
+    function show() {
+      var isSc = sc.indexOf(select.value) >= 0;
+      // a hidden fieldset is disabled too, so what it holds is not sent
+      form.querySelectorAll("fieldset.sc-fields").forEach(function (f) { f.hidden = f.disabled = !isSc; });
+      form.querySelectorAll("fieldset.iv-fields").forEach(function (f) { f.hidden = f.disabled = isSc; });
+    }
+    select.addEventListener("change", show);
+    show();
+  });
+})();
