@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,8 @@ from igflow.catalog.loader import default_data_dir
 from igflow.catalog.protocol import ProtocolFileError, apply_protocol, load_protocol_file
 from igflow.clinical import DoseInputError, DoseRequest, plan_dose
 from igflow.clinical.models import DosePlan
+from igflow.clinical.scig import ScigInputError, ScigRequest
+from igflow.clinical.scig_contract import ScigContext, is_sc_product, plan_sc
 
 EXIT_OK = 0
 EXIT_INVALID_INPUT = 2
@@ -61,14 +63,87 @@ def _print_human(plan: DosePlan) -> None:
         )
 
 
+def _print_human_sc(data: dict[str, Any]) -> None:
+    console = Console()
+    console.print(
+        f"[bold]{data['product']} (subcutaneous)[/]: {data['weekly_dose_g']} g a week, "
+        f"{data['dose_per_infusion_g']} g {data['frequency']}; dispensed {data['dispensed_g']} g "
+        f"in {data['volume_ml']} mL"
+    )
+    if data.get("rate_ml_per_h_per_site"):
+        console.print(
+            f"  {data['sites']} site(s) x {data['ml_per_site']} mL at "
+            f"{data['rate_ml_per_h_per_site']} mL/h per site ({data['total_rate_ml_per_h']} mL/h in all), "
+            f"{data['duration_min']} min"
+        )
+    for step in data.get("ramp_up") or []:
+        console.print(
+            f"  week {step['week']}: the {step['covers_weeks']}-week dose {step['dose_g']} g "
+            f"({step['volume_ml']} mL, {step['sites']} site(s))"
+        )
+    for alert in data["alerts"]:
+        console.print(
+            f"[{'red' if alert['severity'] == 'hard_stop' else 'yellow'}]{alert['severity']}[/] "
+            f"{alert['code']}: {alert['message']}"
+        )
+
+
+def _dose_sc(
+    product: str,
+    weight_kg: float,
+    age_years: float,
+    sc: dict[str, float | int | None],
+    context: ScigContext,
+    json_output: bool,
+) -> None:
+    """The SC plan (docs/dose-scig.md): the same exit codes as the IV contract."""
+    for name in ("previous_iv_dose_g", "iv_interval_weeks"):
+        if sc[name] is None:
+            raise _fail_input(
+                name, "required for a subcutaneous plan (the patient's IV regimen being switched)"
+            )
+    catalog = load_catalog()
+    weeks = float(sc["iv_interval_weeks"] or 0)
+    interval = sc["interval_days"]
+    if interval is None:
+        if product != catalog.scig.hyqvia.product:
+            raise _fail_input(
+                "interval_days", "required for a subcutaneous plan (1 = daily ... 14 = every 2 weeks)"
+            )
+        interval = round(weeks * 7)  # HyQvia keeps the IV interval
+    request = ScigRequest(
+        product_id=product,
+        previous_iv_dose_g=float(sc["previous_iv_dose_g"] or 0),
+        iv_interval_weeks=weeks,
+        interval_days=int(interval),
+        weight_kg=weight_kg,
+        age_years=age_years,
+        infusion_number=int(sc["infusion_number"] or 1),
+    )
+    try:
+        data = plan_sc(request, catalog, context)
+    except ScigInputError as exc:
+        field = {"product_id": "product", "interval_days": "interval_days"}.get(exc.field, exc.field)
+        raise _fail_input(field, exc.message) from None
+    if json_output:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        _print_human_sc(data)
+    raise typer.Exit(EXIT_HARD_STOP if data["status"] == "hard_stop" else EXIT_OK)
+
+
 def dose(
-    indication: Annotated[str, typer.Option(help="Indication id from the catalog.")],
-    phase: Annotated[str, typer.Option(help=f"One of: {', '.join(PHASES)}.")],
     weight_kg: Annotated[float, typer.Option(help="Actual body weight, kg.")],
-    height_cm: Annotated[float, typer.Option(help="Height, cm.")],
-    sex: Annotated[str, typer.Option(help="female or male.")],
     age_years: Annotated[float, typer.Option(help="Age in years.")],
     product: Annotated[str, typer.Option(help="Product id from the catalog.")],
+    indication: Annotated[
+        str | None, typer.Option(help="Indication id from the catalog (required for an IV plan).")
+    ] = None,
+    phase: Annotated[
+        str | None, typer.Option(help=f"One of: {', '.join(PHASES)} (required for an IV plan).")
+    ] = None,
+    height_cm: Annotated[float | None, typer.Option(help="Height, cm (required for an IV plan).")] = None,
+    sex: Annotated[str | None, typer.Option(help="female or male (required for an IV plan).")] = None,
     policy: Annotated[
         str | None, typer.Option(help="Dosing-weight policy id (default: catalog default).")
     ] = None,
@@ -93,12 +168,60 @@ def dose(
             "GET /api/v1/protocols/{id}/document): its values replace the catalog's unknowns, as in igflow."
         ),
     ] = None,
+    route: Annotated[
+        str | None,
+        typer.Option(help="iv or sc (default: the product's route; sc for a product licensed both ways)."),
+    ] = None,
+    previous_iv_dose_g: Annotated[
+        float | None, typer.Option(help="SC: the IV dose being switched from, g per IV infusion.")
+    ] = None,
+    iv_interval_weeks: Annotated[
+        float | None, typer.Option(help="SC: weeks between the IV infusions.")
+    ] = None,
+    interval_days: Annotated[
+        int | None, typer.Option(help="SC: days between SC infusions (1 daily, 7 weekly, 14 every 2 weeks).")
+    ] = None,
+    infusion_number: Annotated[
+        int | None, typer.Option(help="SC: which infusion of this product for the patient (default 1).")
+    ] = None,
 ) -> None:
     """Plan an immunoglobulin course: dosing weight, whole vials, rate steps, chair time, alerts.
 
+    A subcutaneous product (or --route sc) is planned as a switch from IVIG: docs/dose-scig.md.
     Exit 0: a plan (may carry warnings); 3: a hard stop (JSON still printed); 2: invalid input.
     """
     risks = tuple(item.strip() for item in (risk or "").split(",") if item.strip())
+    if route not in (None, "iv", "sc"):
+        raise _fail_input("route", f"unknown route {route!r}; valid: iv, sc")
+    sc_inputs = {
+        "previous_iv_dose_g": previous_iv_dose_g,
+        "iv_interval_weeks": iv_interval_weeks,
+        "interval_days": interval_days,
+        "infusion_number": infusion_number,
+    }
+    if route == "sc" or (route is None and is_sc_product(product, load_catalog())):
+        context = ScigContext(
+            indication=indication,
+            phase=phase,
+            risks=risks,
+            iga_deficient_with_antibodies=iga_deficient_with_antibodies,
+            pregnant=pregnant,
+            override_reason=override_reason,
+            sex=sex,
+            height_cm=height_cm,
+        )
+        _dose_sc(product, weight_kg, age_years, sc_inputs, context, json_output)
+    given = [name for name, value in sc_inputs.items() if value is not None]
+    if given:
+        raise _fail_input(given[0], "only for a subcutaneous plan (an SC product, or --route sc)")
+    missing = [
+        n
+        for n, v in (("indication", indication), ("phase", phase), ("height_cm", height_cm), ("sex", sex))
+        if v is None
+    ]
+    if missing:
+        raise _fail_input(missing[0], "required for an intravenous plan")
+    assert indication is not None and phase is not None and height_cm is not None and sex is not None
     request = DoseRequest(
         indication=indication,
         phase=phase,
