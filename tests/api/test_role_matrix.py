@@ -130,6 +130,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/patients/new", {PHARM, INTAKE}),
     ("GET", "/patients/{ann}", PATIENT_LIST),
     ("POST", "/patients/{ann}/measurements", CLINICAL),
+    ("POST", "/patients/{ann}/home-location", {PHARM, INTAKE}),
     ("GET", "/my", {PATIENT}),
     ("GET", "/referrals", CLINICAL),
     ("GET", "/referrals/new", {INTAKE, PRESC}),

@@ -973,6 +973,10 @@ class HomeTravel(_Strict):
     fixed_min_per_leg: Fact[int]
 
 
+class HomeCandidates(_Strict):
+    stable_after_cycles: Fact[int]
+
+
 class HomeFile(_Strict):
     """Home therapy: the first-dose and reaction rules (with sources), and operational defaults."""
 
@@ -981,3 +985,4 @@ class HomeFile(_Strict):
     scig_training: ScigTraining
     visits: HomeVisits
     travel: HomeTravel
+    candidates: HomeCandidates

@@ -15,7 +15,7 @@ from igflow.errors import InvalidInput
 from igflow.orders import service as orders_service
 from igflow.outcomes import panels as outcome_panels
 from igflow.patients import service as patients_service
-from igflow.patients.schemas import MeasurementIn, PatientIn
+from igflow.patients.schemas import MeasurementIn, PatientIn, PatientPatch
 from igflow.referrals import service as referrals_service
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
@@ -151,6 +151,10 @@ def _chart_page(
 
         context["coverage"] = prior_auth_panels.patient_panel(session, principal, patient_id)
         context["coverage_form"] = coverage_form or {}
+    if principal.can(Perm.HOME_READ) or principal.can(Perm.PATIENT_WRITE):
+        from igflow.home import panels as home_panels  # home therapy reads patients, not the reverse
+
+        context["home"] = home_panels.patient_panel(session, principal, patient_id)
     context |= {"errors": errors, "values": values}
     return render(request, "patients/chart.html", context, status_code=status_code)
 
@@ -163,6 +167,28 @@ def patient_chart(
     session: Session = Depends(get_session),
 ) -> Response:
     return _chart_page(request, session, principal, patient_id, {}, {})
+
+
+@router.post("/patients/{patient_id}/home-location", response_class=HTMLResponse)
+async def patient_home_location(
+    request: Request,
+    patient_id: int,
+    principal: Principal = require(Perm.PATIENT_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    """The home's coordinates (entered from a map; igflow does not geocode), for home-visit routes."""
+    values = form_values(await request.form())
+    data = {k: values.get(k) or None for k in ("version", "home_lat", "home_lon")}
+    return await form_action(
+        session,
+        lambda: patients_service.update(
+            session, principal, patient_id, PatientPatch.model_validate(data), None
+        ),
+        f"/patients/{patient_id}#h-home",
+        lambda failure: _chart_page(
+            request, session, principal, patient_id, values, failure.errors, failure.status_code
+        ),
+    )
 
 
 @router.post("/patients/{patient_id}/measurements", response_class=HTMLResponse)

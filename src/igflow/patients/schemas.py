@@ -42,6 +42,8 @@ class PatientIn(ClinicalFlags):
     phone: str = Field(default="", max_length=40, pattern=r"^[0-9+() .-]*$")
     email: EmailStr | Literal[""] = ""
     address: str = Field(default="", max_length=400)
+    home_lat: float | None = Field(default=None, ge=-90, le=90, description="the home's latitude, for visits")
+    home_lon: float | None = Field(default=None, ge=-180, le=180, description="the home's longitude")
     site_ids: list[Id] = Field(
         default_factory=list, max_length=100, description="Preferred sites, first is preferred"
     )
@@ -65,6 +67,8 @@ class PatientPatch(_In):
     phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9+() .-]*$")
     email: EmailStr | Literal[""] | None = None
     address: str | None = Field(default=None, max_length=400)
+    home_lat: float | None = Field(default=None, ge=-90, le=90)
+    home_lon: float | None = Field(default=None, ge=-180, le=180)
     site_ids: list[Id] | None = Field(default=None, max_length=100)
     allergies: str | None = Field(default=None, max_length=4000)
     prior_severe_ig_reaction: bool | None = None
@@ -111,6 +115,8 @@ class PatientSummary(BaseModel):
     phone: str
     email: str
     address: str
+    home_lat: float | None = None
+    home_lon: float | None = None
     site_ids: list[int]
     version: int
 

@@ -103,6 +103,8 @@ def summary(patient: Patient, today: date | None = None) -> PatientSummary:
         phone=patient.phone,
         email=patient.email,
         address=patient.address,
+        home_lat=patient.home_lat,
+        home_lon=patient.home_lon,
         site_ids=[s.site_id for s in patient.sites],
         version=patient.version,
     )
@@ -248,6 +250,8 @@ def _check_sites(session: Session, principal: Principal, site_ids: list[int]) ->
 
 def create(session: Session, principal: Principal, data: PatientIn) -> Patient:
     _check_plausible_dob(data.date_of_birth)
+    if (data.home_lat is None) != (data.home_lon is None):
+        raise InvalidInput("home_lon: give the home's latitude and longitude together", "home_lon")
     mrn = data.mrn.upper()
     if session.execute(select(Patient.id).where(Patient.mrn == mrn)).first():
         raise Conflict(f"mrn: a patient with MRN {mrn} already exists", "mrn")
@@ -294,6 +298,8 @@ def update(
     for name, value in changes.items():
         if value is None:
             raise InvalidInput(f"{name}: cannot be empty", name)
+    if ("home_lat" in changes) != ("home_lon" in changes):
+        raise InvalidInput("home_lon: give the home's latitude and longitude together", "home_lon")
     if "site_ids" in changes:
         site_ids = changes.pop("site_ids")
         if len(site_ids) != len(set(site_ids)):

@@ -269,6 +269,10 @@ PERM_LABELS: dict[Perm, str] = {
     Perm.PRIOR_THERAPY_WRITE: "recording prior therapies",
     Perm.COST_READ: "reading drug costs",
     Perm.PRICE_MANAGE: "setting product prices",
+    Perm.HOME_READ: "seeing home visits, routes, deliveries and home infusion logs",
+    Perm.HOME_PLAN: "planning home nurses' hours and routes",
+    Perm.DELIVERY_WRITE: "packing and shipping home deliveries",
+    Perm.DELIVERY_RECEIVE: "confirming a delivery arrived at the patient's home",
 }
 
 
