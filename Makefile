@@ -40,7 +40,7 @@ serve: install
 lint: dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/mypy src/igflow/clinical src/igflow/scheduling src/igflow/security src/igflow/catalog src/igflow/inventory/core.py src/igflow/inventory/gs1.py src/igflow/authorizations/core.py src/igflow/costs/core.py
+	$(BIN)/mypy src/igflow/clinical src/igflow/scheduling src/igflow/security src/igflow/catalog src/igflow/inventory/core.py src/igflow/inventory/gs1.py src/igflow/authorizations/core.py src/igflow/costs/core.py src/igflow/routing src/igflow/home/burden.py src/igflow/home/map.py
 
 format: dev
 	$(BIN)/ruff format src tests benchmarks

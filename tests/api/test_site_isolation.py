@@ -44,6 +44,7 @@ SCOPED_PARAMS = {
     "coverage_id",
     "request_id",
     "letter_id",
+    "nurse_id",
 }
 # Routes whose {site_id} names the site's own data (not the shared directory): refused too.
 SITE_DATA_ROUTES = {
@@ -218,8 +219,20 @@ def _south(world: World) -> dict[str, Any]:
             created_by_user_id=world.users["admin"],
         )
         session.add(letter)
+        from igflow.home.models import HomeNurse
+
+        home_nurse = HomeNurse(
+            site_id=south,
+            name="Nadia South (synthetic)",
+            home_lat=33.77,
+            home_lon=-118.19,
+            skills=["ivig_home"],
+            max_visits_per_day=3,
+        )
+        session.add(home_nurse)
         session.commit()
         coverage_id, pa_id, letter_id, payer_id = coverage.id, pa.id, letter.id, payer.id
+        nurse_id = home_nurse.id
     return {
         "ids": {
             "patient_id": sol,
@@ -242,6 +255,7 @@ def _south(world: World) -> dict[str, Any]:
             "request_id": pa_id,
             "letter_id": letter_id,
             "payer_id": payer_id,
+            "nurse_id": nurse_id,
         },
         "date": appointment["date"],
         "booking": booking,

@@ -36,7 +36,7 @@ class AppointmentOut(BaseModel):
     patient_id: int
     site_id: int
     site_code: str
-    chair_id: int
+    chair_id: int | None  # None for a visit at the patient's home
     chair_label: str
     date: dt.date
     start: str

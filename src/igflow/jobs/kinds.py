@@ -31,9 +31,9 @@ class JobKind:
 
 @lru_cache(maxsize=1)
 def kinds() -> dict[str, JobKind]:
-    from igflow.jobs import letter, planning
+    from igflow.jobs import letter, planning, routing
 
-    return {kind.name: kind for kind in (planning.KIND, letter.KIND)}
+    return {kind.name: kind for kind in (planning.KIND, letter.KIND, routing.KIND)}
 
 
 def get_kind(name: str) -> JobKind | None:

@@ -19,7 +19,8 @@ def _route_for(
     home: int,
     left: set[int],
 ) -> Route | None:
-    here, t, stops, total, waited_max = home, nd.shift.start_min, [], 0, 0
+    here, t, total, waited_max = home, nd.shift.start_min, 0, 0
+    stops: list[Stop] = []
     break_min = nd.shift.break_min
     while len(stops) < nd.nurse.max_visits_per_day:
         best: tuple[int, int, int] | None = None  # (drive, visit index, start)

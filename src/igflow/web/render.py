@@ -143,6 +143,7 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Dose calculator", "/dose", Perm.DOSE_CALCULATE),
     ("Scheduling", "/schedule", Perm.SCHEDULE_READ),
     ("Chair side", "/chair", Perm.INFUSION_CHART),
+    ("Home visits", "/home", Perm.HOME_READ),
     ("Work queue", "/tasks", Perm.INFUSION_READ),
     ("Reactions", "/reports/reactions", Perm.INFUSION_READ),
     ("Prior auth", "/prior-auth", Perm.PRIOR_AUTH_READ),

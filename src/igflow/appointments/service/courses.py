@@ -175,9 +175,9 @@ def waiting_courses(session: Session, principal: Principal) -> list[CourseOut]:
 
 def appointment_out(session: Session, appt: Appointment) -> AppointmentOut:
     site = session.get(Site, appt.site_id)
-    chair = session.get(Chair, appt.chair_id)
+    chair = session.get(Chair, appt.chair_id) if appt.chair_id is not None else None
     cs = session.get(CourseSession, appt.course_session_id)
-    assert site is not None and chair is not None and cs is not None
+    assert site is not None and cs is not None
     return AppointmentOut(
         id=appt.id,
         course_id=cs.course_id,
@@ -186,7 +186,7 @@ def appointment_out(session: Session, appt: Appointment) -> AppointmentOut:
         site_id=appt.site_id,
         site_code=site.code,
         chair_id=appt.chair_id,
-        chair_label=chair.label,
+        chair_label=chair.label if chair is not None else "at home",
         date=appt.date,
         start=min_to_hhmm(appt.start_min),
         end=min_to_hhmm(appt.start_min + appt.duration_min),

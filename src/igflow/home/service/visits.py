@@ -108,7 +108,10 @@ def describe(session: Session, course: Course, order: Order, patient: Patient, t
         hc.blockers.append(
             "The patient's home has no coordinates: intake or a pharmacist enters them on the patient's page."
         )
-    if not _had_product_before(session, patient.id, order.product_id, course):
+    # A patient switching from IVIG to SCIG is not immunoglobulin-naive: the site policies that keep first
+    # doses at a centre name IG-naive patients for SCIG (home.yaml sources), so the training visit goes home.
+    switching = kind == "scig_training" and order.previous_iv_dose_g is not None
+    if not switching and not _had_product_before(session, patient.id, order.product_id, course):
         if home.first_dose_at_home.allowed.value:
             hc.skills.add(home.first_dose_at_home.nurse_skill)
         else:
