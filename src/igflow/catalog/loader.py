@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from igflow.catalog import home_supply as home_supply_checks
+from igflow.catalog.home_supply import HomeSupplyFile
 from igflow.catalog.models import (
     Administration,
     HomeFile,
@@ -99,6 +101,7 @@ class Catalog:
     payers: PayersFile
     scig: ScigFile
     home: HomeFile
+    home_supply: HomeSupplyFile
 
     def risk_ids(self) -> list[str]:
         return [risk.id for risk in self.administration.screening.risks]
@@ -338,6 +341,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
     payers = _parse(PayersFile, data_dir / "payers.yaml", problems)
     scig = _parse(ScigFile, data_dir / "scig.yaml", problems)
     home = _parse(HomeFile, data_dir / "home.yaml", problems)
+    home_supply = _parse(HomeSupplyFile, data_dir / "home_supply.yaml", problems)
     if problems:
         raise CatalogError(problems)
     assert isinstance(products_file, ProductsFile)
@@ -349,6 +353,7 @@ def load_catalog_from(data_dir: Path) -> Catalog:
     assert isinstance(payers, PayersFile)
     assert isinstance(scig, ScigFile)
     assert isinstance(home, HomeFile)
+    assert isinstance(home_supply, HomeSupplyFile)
     _unique("product", [p.id for p in products_file.products], problems)
     _unique("indication", [i.id for i in indications_file.indications], problems)
     _unique("policy", [p.id for p in policies_file.policies], problems)
@@ -364,8 +369,10 @@ def load_catalog_from(data_dir: Path) -> Catalog:
         payers=payers,
         scig=scig,
         home=home,
+        home_supply=home_supply,
     )
     _cross_check(catalog, problems)
+    home_supply_checks.check(catalog, problems)
     if problems:
         raise CatalogError(problems)
     return catalog

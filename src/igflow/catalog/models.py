@@ -90,6 +90,24 @@ class RoomTemperatureAllowance(_Strict):
     months: int | None = Field(default=None, gt=0)
 
 
+class StorageRange(_Strict):
+    """The temperatures the label stores the product at: a cold-chain reading outside them is an excursion.
+
+    ``min_c`` is ``None`` when the sources read give no lower limit (the cold chain's freezing limit in
+    ``home_supply.yaml`` still applies). A room-temperature allowance is not part of the range: it is a
+    reason a pharmacist may give for releasing a warm delivery, never applied on its own.
+    """
+
+    min_c: float | None = None
+    max_c: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StorageRange:
+        if self.min_c is not None and self.min_c >= self.max_c:
+            raise ValueError("min_c must be below max_c")
+        return self
+
+
 class LicensedAge(_Strict):
     """The label's age wording for some of its indications (adults: the catalog's adult age applies)."""
 
@@ -122,6 +140,7 @@ class Product(_Strict):
     osmolality_mosm_per_kg: Fact[float]
     storage: Fact[str]
     room_temperature: Fact[RoomTemperatureAllowance]
+    storage_range_c: Fact[StorageRange]
     approved_indications: Fact[list[str]]
     licensed_ages: list[LicensedAge] = Field(default_factory=list)
     titration: list[Titration]
