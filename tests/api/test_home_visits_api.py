@@ -44,7 +44,7 @@ def _nurse(world: World, name: str, lat: float, skills: list[str]) -> dict[str, 
     return dict(response.json())
 
 
-def _home_order(world: World) -> tuple[int, int]:
+def _home_order(world: World, first_infusion: bool = True) -> tuple[int, int]:
     """Ann at home (coordinates on record, also on the home site), a verified IVIG order given at home."""
     pid = world.patients["ann"]
     nurse = world.client("nurse")
@@ -68,6 +68,7 @@ def _home_order(world: World) -> tuple[int, int]:
             "phase": "maintenance",
             "product_id": "privigen",
             "setting": "home",
+            "first_infusion": first_infusion,
         },
     )
     assert order.status_code == 201, order.text
@@ -195,7 +196,11 @@ def test_a_grade_2_reaction_at_home_sends_the_next_dose_to_a_centre_until_a_phar
         from igflow.appointments.models import CourseSession
         from igflow.orders.models import PlanVersion
 
-        cs = session.execute(select(CourseSession).where(CourseSession.course_id == course_id)).scalars().first()
+        cs = (
+            session.execute(select(CourseSession).where(CourseSession.course_id == course_id))
+            .scalars()
+            .first()
+        )
         assert cs is not None
         appt = Appointment(
             course_session_id=cs.id,

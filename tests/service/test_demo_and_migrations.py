@@ -72,7 +72,21 @@ def test_demo_network_is_plausible_deterministic_and_idempotent(db: Database) ->
         from igflow.appointments.models import Appointment, Course
         from igflow.orders.models import Order
 
-        assert 20 <= session.execute(select(func.count()).select_from(Order)).scalar_one() <= 25
+        from igflow.demo.home import SCIG_SWITCHES
+        from igflow.home.models import HomeNurse, HomeVisit
+
+        # the clinical flow's orders, plus the SCIG switches of the home-infusion demo
+        assert (
+            20 <= session.execute(select(func.count()).select_from(Order)).scalar_one() <= 25 + SCIG_SWITCHES
+        )
+        assert session.execute(select(func.count()).select_from(HomeNurse)).scalar_one() >= 9
+        visits = session.execute(select(HomeVisit)).scalars().all()
+        assert visits and all(v.nurse_id is not None for v in visits), (
+            "routing booked home visits with nurses"
+        )
+        assert session.execute(
+            select(func.count()).select_from(Order).where(Order.setting == "home")
+        ).scalar_one()
         assert session.execute(select(func.count()).select_from(Course)).scalar_one() >= 15
         booked = session.execute(select(Appointment).where(Appointment.status == "booked")).scalars().all()
         assert len(booked) >= 10, "the demo's planning run booked courses onto chairs"

@@ -61,6 +61,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     ),
     DemoUser("nurse", "nurse", "demo-nurse-2026", "Nico Nurse (demo)"),
     DemoUser("nurse.harbor", "nurse", "demo-nurse-harbor-2026", "Hana Harbor-Nurse (demo)", "harbor"),
+    DemoUser("nurse.home", "nurse", "demo-nurse-home-2026", "Hollis Home-Nurse (demo)", "home"),
     DemoUser("scheduler", "scheduler", "demo-scheduler-2026", "Sam Scheduler (demo)"),
     DemoUser("intake", "intake", "demo-intake-2026", "Ira Intake (demo)"),
     DemoUser("prescriber", "prescriber", "demo-prescriber-2026", "Dr Drew Prescriber (demo)"),
@@ -266,6 +267,9 @@ def load_demo(
         from igflow.demo.authorizations import load_prior_auth_demo
 
         load_prior_auth_demo(db, console=console)
+        from igflow.demo.home import load_home_demo
+
+        load_home_demo(db, seed=seed, console=console)
     return True
 
 
@@ -656,6 +660,12 @@ def load_clinical_flow(db: Database, *, seed: int, orders: int, console: Console
             .order_by(Referral.patient_id)
         ).all()
         first_patient = session.execute(select(func.min(Patient.id))).scalar_one()
+        # patients seen only by the home-infusion service get IVIG at home (a visiting nurse)
+        kinds = session.execute(
+            select(PatientSite.patient_id, Site.kind).join(Site, Site.id == PatientSite.site_id)
+        ).all()
+        with_centre = {pid for pid, kind in kinds if kind == "centre"}
+        home_only = {pid for pid, kind in kinds if kind == "home"} - with_centre
         chosen = [c for c in candidates if c[0] == first_patient] + [
             c for c in candidates if c[0] != first_patient
         ]
@@ -669,6 +679,7 @@ def load_clinical_flow(db: Database, *, seed: int, orders: int, console: Console
                     indication_id=indication,
                     phase=_DEMO_PHASE[indication],
                     product_id=product,
+                    setting="home" if patient_id in home_only else "centre",
                 )
                 facts = orders_service.patient_facts(
                     session, session.get(Patient, patient_id), data, load_catalog()

@@ -71,15 +71,17 @@ def goes_home(session: Session, order: Order) -> bool:
     return is_home_order(order) and centre_hold(session, order.patient_id) is None
 
 
-def _had_product_before(session: Session, patient_id: int, product_id: str, course: Course) -> bool:
+def is_first_dose(session: Session, order: Order, course: Course) -> bool:
+    """The patient's first dose of this product: the prescriber marked the order a first infusion, and
+    neither an earlier course nor an infusion record of the product says otherwise."""
+    if not order.first_infusion or course.cycle > 1:
+        return False
     row = session.execute(
         select(InfusionRecord.id)
-        .where(InfusionRecord.patient_id == patient_id, InfusionRecord.product_id == product_id)
+        .where(InfusionRecord.patient_id == order.patient_id, InfusionRecord.product_id == order.product_id)
         .limit(1)
     ).first()
-    if row is not None:
-        return True
-    return course.cycle > 1
+    return row is None
 
 
 def visit_kind(order: Order) -> str:
@@ -111,7 +113,7 @@ def describe(session: Session, course: Course, order: Order, patient: Patient, t
     # A patient switching from IVIG to SCIG is not immunoglobulin-naive: the site policies that keep first
     # doses at a centre name IG-naive patients for SCIG (home.yaml sources), so the training visit goes home.
     switching = kind == "scig_training" and order.previous_iv_dose_g is not None
-    if not switching and not _had_product_before(session, patient.id, order.product_id, course):
+    if not switching and is_first_dose(session, order, course):
         if home.first_dose_at_home.allowed.value:
             hc.skills.add(home.first_dose_at_home.nurse_skill)
         else:
@@ -205,4 +207,5 @@ def nurse_names(session: Session, nurse_ids: Any) -> dict[int, str]:
     ids = {i for i in nurse_ids if i is not None}
     if not ids:
         return {}
-    return dict(session.execute(select(HomeNurse.id, HomeNurse.name).where(HomeNurse.id.in_(ids))).tuples())
+    rows = session.execute(select(HomeNurse.id, HomeNurse.name).where(HomeNurse.id.in_(ids))).all()
+    return {nurse_id: name for nurse_id, name in rows}
