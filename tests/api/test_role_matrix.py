@@ -16,6 +16,7 @@ from igflow.app import iter_routes
 from igflow.referrals.models import Referral, ReferralDocument
 from igflow.security.models import ApiToken
 from tests.api.matrix_costs import COST_MATRIX
+from tests.api.matrix_home_deliveries import HOME_DELIVERIES_MATRIX, home_delivery_ids
 from tests.api.matrix_home_visits import HOME_VISITS_MATRIX, home_visit_ids
 from tests.api.matrix_infusions import INFUSION_MATRIX, infusion_ids
 from tests.api.matrix_inventory import INVENTORY_MATRIX, inventory_ids
@@ -234,6 +235,7 @@ PRIOR_ALLOWED: set[tuple[str, str]] = {
 # Capabilities keep their own rows (and the ids their rows need) beside their tests.
 MATRIX += INVENTORY_MATRIX + INFUSION_MATRIX + JOBS_MATRIX + PROTOCOL_MATRIX + OUTCOME_MATRIX + COST_MATRIX
 MATRIX += PRIOR_AUTH_MATRIX
+MATRIX += HOME_DELIVERIES_MATRIX
 MATRIX += HOME_VISITS_MATRIX
 MATRIX = [(m, p, allowed | {PRIOR} if (m, p) in PRIOR_ALLOWED else allowed) for m, p, allowed in MATRIX]
 
@@ -344,6 +346,7 @@ def _ids(world: World) -> dict[str, int]:
     ids.update(job_ids(world, ids))
     ids.update(protocol_ids(world, ids))
     ids.update(prior_auth_ids(world, ids))
+    ids.update(home_delivery_ids(world, ids))
     ids.update(home_visit_ids(world, ids))
     return ids
 

@@ -44,6 +44,7 @@ SCOPED_PARAMS = {
     "coverage_id",
     "request_id",
     "letter_id",
+    "delivery_id",
     "nurse_id",
 }
 # Routes whose {site_id} names the site's own data (not the shared directory): refused too.
@@ -63,6 +64,8 @@ BODY_SCOPED = {
     ("POST", "/api/v1/planning-runs"),
     ("GET", "/api/v1/inventory/pick-list"),
     ("POST", "/api/v1/prior-auth"),
+    ("POST", "/api/v1/deliveries"),
+    ("POST", "/deliveries"),
 }
 # Routes whose {site_id} or {lot_id} names shared data (the site directory, stock availability).
 SHARED_READS = {
@@ -233,6 +236,7 @@ def _south(world: World) -> dict[str, Any]:
         session.commit()
         coverage_id, pa_id, letter_id, payer_id = coverage.id, pa.id, letter.id, payer.id
         nurse_id = home_nurse.id
+    delivery_id = _south_delivery(world, sol, lot_id)
     return {
         "ids": {
             "patient_id": sol,
@@ -255,6 +259,7 @@ def _south(world: World) -> dict[str, Any]:
             "request_id": pa_id,
             "letter_id": letter_id,
             "payer_id": payer_id,
+            "delivery_id": delivery_id,
             "nurse_id": nurse_id,
         },
         "date": appointment["date"],
@@ -268,8 +273,57 @@ def _south(world: World) -> dict[str, Any]:
             "task_id": {t["id"] for t in tasks},
             "coverage_id": {coverage_id},
             "request_id": {pa_id},
+            "delivery_id": {delivery_id},
         },
     }
+
+
+def _south_delivery(world: World, sol: int, lot_id: int) -> int:
+    """A delivery of one of South's vials to Solveig's home (a home-infusion site made for it)."""
+    from igflow.sites.models import Site
+
+    with world.db.session() as session:
+        session.add(Site(code="home-iso", name="Home service", kind="home", timezone="America/Los_Angeles"))
+        session.commit()
+    planned = world.client("pharmacist").post(
+        "/api/v1/deliveries",
+        json={
+            "patient_id": sol,
+            "from_site_id": world.sites["south"],
+            "needed_by": (dt.date.today() + dt.timedelta(days=3)).isoformat(),
+            "lines": [{"lot_id": lot_id, "vials": 1}],
+        },
+    )
+    assert planned.status_code == 201, planned.text
+    return int(planned.json()["id"])
+
+
+def _delivery_bodies(s: dict[str, Any], south: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """Bodies of the delivery routes that South's pharmacist could send."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for prefix in ("/api/v1", ""):
+        base = f"{prefix}/deliveries/{{delivery_id}}"
+        out |= {
+            ("POST", f"{base}/ship"): {"carrier": "C", "carrier_reference": "R"},
+            ("POST", f"{base}/excursion"): {"note": "test"},
+            ("POST", f"{base}/release"): {"reason": "test"},
+            ("POST", f"{base}/waste"): {"reason": "test"},
+            ("POST", f"{base}/cancel"): {"reason": "test"},
+        }
+    needed = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    out[("POST", "/api/v1/deliveries")] = {
+        "patient_id": s["ids"]["patient_id"],
+        "from_site_id": south,
+        "needed_by": needed,
+        "lines": [{"lot_id": s["ids"]["lot_id"], "vials": 1}],
+    }
+    out[("POST", "/deliveries")] = {
+        "patient_id": s["ids"]["patient_id"],
+        "order_id": s["ids"]["order_id"],
+        "from_site_id": south,
+        "needed_by": needed,
+    }
+    return out
 
 
 def _bodies(world: World, s: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -412,6 +466,7 @@ def _bodies(world: World, s: dict[str, Any]) -> dict[tuple[str, str], dict[str, 
         },
         ("POST", "/referrals/{referral_id}/decision"): {"status": "in_review", "reason": "test"},
         ("POST", "/tasks/{task_id}/done"): {"note": "test"},
+        **_delivery_bodies(s, south),
     }
 
 

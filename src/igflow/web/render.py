@@ -148,6 +148,7 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Reactions", "/reports/reactions", Perm.INFUSION_READ),
     ("Prior auth", "/prior-auth", Perm.PRIOR_AUTH_READ),
     ("Pharmacy", "/inventory", Perm.INVENTORY_READ),
+    ("Deliveries", "/deliveries", Perm.HOME_READ),
     ("Protocols", "/protocols", Perm.PROTOCOL_READ),
     ("Costs", "/reports/cost", Perm.COST_READ),
     ("Prices", "/prices", Perm.PRICE_MANAGE),
