@@ -33,10 +33,11 @@ from igflow.coverage.routes import router as coverage_router
 from igflow.db import Database
 from igflow.directory.routes import router as directory_router
 from igflow.errors import IgflowError, Unauthenticated, field_errors
-from igflow.home import delivery_pages
+from igflow.home import delivery_pages, selflog_pages
 from igflow.home import pages as home_pages
 from igflow.home.delivery_routes import router as home_deliveries_router
 from igflow.home.routes import router as home_router
+from igflow.home.selflog_routes import router as selflog_router
 from igflow.infusions import pages as infusion_pages
 from igflow.infusions.routes import router as infusions_router
 from igflow.inventory import pages as inventory_pages
@@ -311,6 +312,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         prior_auth_router,
         home_router,
         home_deliveries_router,
+        selflog_router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
@@ -329,6 +331,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(prior_auth_pages.router)
     app.include_router(home_pages.router)
     app.include_router(delivery_pages.router)
+    app.include_router(selflog_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     install_openapi(app)

@@ -34,6 +34,9 @@ HOME_DELIVERIES_MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/api/v1/patients/{ann}/home-stock", HOME_READ),
     ("GET", "/api/v1/me/deliveries", SELF),
     ("POST", "/api/v1/me/deliveries/{delivery}/receive", SELF),
+    ("GET", "/api/v1/me/self-infusions", SELF),
+    ("POST", "/api/v1/me/self-infusions", SELF),
+    ("GET", "/api/v1/patients/{ann}/self-infusions", HOME_READ),
     ("GET", "/deliveries", HOME_READ),
     ("POST", "/deliveries", WRITE),
     ("GET", "/deliveries/{delivery}", HOME_READ),
@@ -46,6 +49,9 @@ HOME_DELIVERIES_MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/deliveries/{delivery}/release", WRITE),
     ("POST", "/deliveries/{delivery}/waste", WRITE),
     ("POST", "/deliveries/{delivery}/cancel", WRITE),
+    ("GET", "/my/self-infusions", SELF),
+    ("POST", "/my/self-infusions", SELF),
+    ("POST", "/my/deliveries/{delivery}/receive", SELF),
 ]
 
 

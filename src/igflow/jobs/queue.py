@@ -85,6 +85,8 @@ class JobQueue:
         self.huey.periodic_task(crontab(), name="igflow.recover_jobs")(self._recover)
         # hourly: authorisations ending within their payer's lead time open a re-authorisation task
         self.huey.periodic_task(crontab(minute="17"), name="igflow.reauthorisation_sweep")(self._reauth)
+        # hourly: missed self-infusions open a nurse task; late or unshipped deliveries a pharmacist task
+        self.huey.periodic_task(crontab(minute="23"), name="igflow.home_supply_sweep")(self._home_supply)
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database) -> JobQueue:
@@ -117,6 +119,12 @@ class JobQueue:
 
     def _reauth(self) -> None:
         from igflow.authorizations.service import sweep
+
+        with self.db.session() as session:
+            sweep(session)
+
+    def _home_supply(self) -> None:
+        from igflow.home.service.selflog_plan import sweep
 
         with self.db.session() as session:
             sweep(session)

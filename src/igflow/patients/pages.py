@@ -155,6 +155,10 @@ def _chart_page(
         from igflow.home import panels as home_panels  # home therapy reads patients, not the reverse
 
         context["home"] = home_panels.patient_panel(session, principal, patient_id)
+    if principal.can(Perm.HOME_READ):
+        from igflow.home import supply_panels  # deliveries, home stock and the patient's own log
+
+        context["home_supply"] = supply_panels.patient_panel(session, principal, patient_id)
     context |= {"errors": errors, "values": values}
     return render(request, "patients/chart.html", context, status_code=status_code)
 

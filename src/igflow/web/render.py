@@ -153,6 +153,7 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Costs", "/reports/cost", Perm.COST_READ),
     ("Prices", "/prices", Perm.PRICE_MANAGE),
     ("My record", "/my", Perm.PATIENT_SELF),
+    ("My infusion log", "/my/self-infusions", Perm.PATIENT_SELF),
     ("Sites", "/admin/sites", Perm.SITE_READ),
     ("Users", "/admin/users", Perm.USER_MANAGE),
     ("Audit", "/audit", Perm.AUDIT_READ),
