@@ -149,7 +149,7 @@ def test_routing_books_the_visit_with_a_nurse_and_a_sick_day_reroutes_it(
             .scalars()
             .all()
         )
-        assert len(slots) * 15 >= appt.duration_min
+        assert len(slots) * visits_service.NURSE_SLOT_MIN >= appt.duration_min
         sites = session.execute(
             select(PatientSite.site_id).where(PatientSite.patient_id == appt.patient_id)
         ).scalars()

@@ -143,6 +143,33 @@ def _scig_switches(session: Any, prescriber: Any, pharmacist: Any, scheduler: An
     return made
 
 
+def _sign_in_busiest(session: Any, start: dt.date) -> None:
+    """The demo's home-nurse sign-in goes to the nurse the routing run gave the most visits (the solver's
+    choice is not fixed in advance), so ``nurse.home`` always has a day to show. Names are swapped with it."""
+    from sqlalchemy import func
+
+    from igflow.appointments.models import Appointment
+    from igflow.home.models import HomeVisit
+
+    busiest = session.execute(
+        select(HomeVisit.nurse_id, func.count())
+        .join(Appointment, Appointment.id == HomeVisit.appointment_id)
+        .where(HomeVisit.nurse_id.is_not(None), Appointment.date >= start)
+        .group_by(HomeVisit.nurse_id)
+        .order_by(func.count().desc(), HomeVisit.nurse_id)
+        .limit(1)
+    ).first()
+    linked = session.execute(select(HomeNurse).where(HomeNurse.user_id.is_not(None))).scalars().first()
+    if busiest is None or linked is None or busiest[0] == linked.id:
+        return
+    other = session.get(HomeNurse, busiest[0])
+    user_id, linked.user_id = linked.user_id, None
+    session.flush()
+    other.user_id = user_id
+    other.name, linked.name = linked.name, other.name
+    session.commit()
+
+
 def load_home_demo(db: Database, *, seed: int, console: Console) -> dict[str, int]:
     from igflow.jobs import routing as routing_job
     from igflow.security.service import get_user_by_username, principal_for_user
@@ -167,14 +194,18 @@ def load_home_demo(db: Database, *, seed: int, console: Console) -> dict[str, in
     with db.session() as session:
         result = runs_service.publish(session, scheduler, run.id)
     booked = len(result["booked_appointment_ids"])
+    with db.session() as session:
+        _sign_in_busiest(session, start)
     # A nurse calls in sick on the next working day with visits: her visits are re-routed to colleagues.
     rerouted = 0
     with db.session() as session:
         for day_offset in range(1, 8):
             day = start + dt.timedelta(days=day_offset)
             busy = [n for n in nurses if nurses_service.visits_of_nurse_on(session, n.id, day)]
-            if busy:
-                sick = busy[0]
+            # a nurse whose skills a colleague free that day also has, so the demo's re-route succeeds
+            cover = [n for n in busy if any(set(n.skills) <= set(o.skills) for o in nurses if o not in busy)]
+            if cover:
+                sick = cover[0]
                 nurses_service.add_absence(
                     session, scheduler, sick.id, AbsenceIn(date=day, reason="Sick (demo)")
                 )

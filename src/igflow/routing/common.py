@@ -38,6 +38,7 @@ def can_take(nd: NurseDay, visit: Visit) -> bool:
     to somebody else."""
     return (
         visit.earliest_day <= nd.day <= visit.latest_day
+        and nd.day not in visit.unavailable_days
         and visit.required_skills <= nd.nurse.skills
         and (visit.pinned_nurse_id is None or visit.pinned_nurse_id == nd.nurse.id)
     )
@@ -45,17 +46,27 @@ def can_take(nd: NurseDay, visit: Visit) -> bool:
 
 def why_nobody(instance: RoutingInstance, visit: Visit, vehicles: list[NurseDay]) -> str:
     """Why no nurse-day may take the visit at all."""
-    in_window = [nd for nd in vehicles if visit.earliest_day <= nd.day <= visit.latest_day]
-    days = f"{visit.earliest_day.isoformat()} to {visit.latest_day.isoformat()}"
+    in_window = [
+        nd
+        for nd in vehicles
+        if visit.earliest_day <= nd.day <= visit.latest_day and nd.day not in visit.unavailable_days
+    ]
+    days = (
+        f"on {visit.earliest_day.isoformat()}"
+        if visit.earliest_day == visit.latest_day
+        else f"between {visit.earliest_day.isoformat()} and {visit.latest_day.isoformat()}"
+    )
     if not in_window:
-        return f"no nurse works between {days}"
+        if visit.unavailable_days:
+            return f"no nurse works {days} on a day the patient is free"
+        return f"no nurse works {days}"
     skilled = [nd for nd in in_window if visit.required_skills <= nd.nurse.skills]
     if not skilled:
         missing = sorted(visit.required_skills - set().union(*(nd.nurse.skills for nd in in_window)))
         if missing:
-            return f"no nurse with the skill {', '.join(repr(s) for s in missing)} works between {days}"
-        return f"no single nurse working between {days} has all of {', '.join(sorted(visit.required_skills))}"
-    return f"its nurse ({visit.pinned_nurse_id}) does not work between {days}"
+            return f"no nurse with the skill {', '.join(repr(s) for s in missing)} works {days}"
+        return f"no single nurse working {days} has all of {', '.join(sorted(visit.required_skills))}"
+    return f"its nurse ({visit.pinned_nurse_id}) does not work {days}"
 
 
 def matrix_for(instance: RoutingInstance, matrix: TravelMatrix | None) -> TravelMatrix:

@@ -76,6 +76,7 @@ class Visit(_Frozen):
     priority: int = Field(default=1, ge=1, le=10)  # higher is more urgent
     pinned_nurse_id: str | None = None
     previous: Assignment | None = None
+    unavailable_days: frozenset[dt.date] = frozenset()  # e.g. the patient is booked elsewhere that day
 
     @model_validator(mode="after")
     def _windows(self) -> Visit:

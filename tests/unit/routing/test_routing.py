@@ -58,7 +58,9 @@ def test_a_visit_needing_a_skill_no_nurse_has_is_left_out_with_the_reason() -> N
     plan = solver.solve(instance, time_limit_s=1)
     reasons = {u.visit_id: u.reason for u in plan.unassigned}
     assert reasons[odd.id] == (
-        f"no nurse with the skill 'first_dose' works between {odd.earliest_day} to {odd.latest_day}"
+        f"no nurse with the skill 'first_dose' works between {odd.earliest_day} and {odd.latest_day}"
+        if odd.earliest_day != odd.latest_day
+        else f"no nurse with the skill 'first_dose' works on {odd.earliest_day}"
     )
 
 

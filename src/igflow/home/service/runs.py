@@ -102,13 +102,35 @@ def _window() -> tuple[int, int]:
     return int(lo), int(hi)
 
 
+def _busy_days(
+    session: Session, patient_ids: set[int], start: dt.date, end: dt.date
+) -> dict[int, set[dt.date]]:
+    """Days each patient already has a booked appointment (a chair or another visit)."""
+    out: dict[int, set[dt.date]] = defaultdict(set)
+    if not patient_ids:
+        return out
+    rows = session.execute(
+        select(Appointment.patient_id, Appointment.date).where(
+            Appointment.patient_id.in_(patient_ids),
+            Appointment.status == "booked",
+            Appointment.date >= start,
+            Appointment.date <= end,
+        )
+    ).all()
+    for pid, day in rows:
+        out[int(pid)].add(day)
+    return out
+
+
 def _new_visits(
     session: Session, principal: Principal, start: dt.date, end: dt.date, imap: InstanceMap
 ) -> list[Visit]:
     gap_lo, gap_hi = appointment_policy().multi_day_gap_days
     window_lo, window_hi = _window()
     out: list[Visit] = []
-    for hc in visits_service.waiting_home_courses(session, principal, start):
+    waiting = visits_service.waiting_home_courses(session, principal, start)
+    busy = _busy_days(session, {hc.patient.id for hc in waiting}, start, end)
+    for hc in waiting:
         if hc.blockers:
             imap.blocked.append(
                 {"course_id": hc.course.id, "patient_id": hc.patient.id, "reasons": hc.blockers}
@@ -137,6 +159,7 @@ def _new_visits(
                     service_min=cs.duration_min,
                     required_skills=frozenset(hc.skills),
                     priority=4 - hc.course.priority,  # course priority 1 is the most urgent
+                    unavailable_days=frozenset(busy.get(hc.patient.id, set())),
                 )
             )
     return out

@@ -13,7 +13,6 @@ sends the next dose to a centre until a pharmacist clears it.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from igflow.appointments.models import Appointment, Course, CourseSession
-from igflow.appointments.service._common import policy as appointment_policy
 from igflow.catalog import load_catalog
 from igflow.home.models import HomeNurse, HomeVisit, NurseSlot
 from igflow.home.service.rules import CLEARANCE_TASK
@@ -147,10 +145,15 @@ def waiting_home_courses(
     return [describe(session, course, order, patient, today) for course, order, patient in rows]
 
 
+# A nurse's time is held in 5-minute slots, finer than the chairs' 15: two visits on one route are at least
+# one drive apart, and the travel model's shortest drive is 5 minutes (home.yaml fixed_min_per_leg), so
+# back-to-back visits never share a slot; a real overlap does, and the database refuses it.
+NURSE_SLOT_MIN = 5
+
+
 def slots_of(start_min: int, duration_min: int) -> range:
-    slot = appointment_policy().slot_minutes
-    first = start_min // slot
-    return range(first, first + math.ceil(duration_min / slot))
+    """The nurse slots of [start, start + duration): the end is exclusive."""
+    return range(start_min // NURSE_SLOT_MIN, (start_min + duration_min - 1) // NURSE_SLOT_MIN + 1)
 
 
 def hold_nurse_slots(session: Session, nurse_id: int, appt: Appointment) -> None:
