@@ -245,3 +245,17 @@ def test_a_grade_2_reaction_at_home_sends_the_next_dose_to_a_centre_until_a_phar
     with world.db.session() as session:
         assert session.get(WorkTask, task_id).status == "done"  # type: ignore[union-attr]
         assert visits_service.centre_hold(session, world.patients["ann"]) is None
+
+
+def test_scig_nurse_visits_are_the_training_infusions_then_a_periodic_check() -> None:
+    """home.yaml: 2 supervised infusions, then a check visit every 12 weeks; weekly SCIG in between is
+    self-infused (the course is refused with where the patient logs it)."""
+    from types import SimpleNamespace
+
+    order = SimpleNamespace(product_id="cuvitru", sc_interval_days=7, setting="home")
+    visits = [c for c in range(1, 30) if visits_service.nurse_visit_for_cycle(order, c)[0]]  # type: ignore[arg-type]
+    assert visits == [1, 2, 14, 26]  # 2 training visits, then every 12 weekly infusions
+    _needed, why = visits_service.nurse_visit_for_cycle(order, 3)  # type: ignore[arg-type]
+    assert "self-infused at home: the patient logs it in their infusion log" in why and "infusion 14" in why
+    ivig = SimpleNamespace(product_id="privigen", sc_interval_days=None, setting="home")
+    assert visits_service.nurse_visit_for_cycle(ivig, 9)[0]  # type: ignore[arg-type]

@@ -92,6 +92,12 @@ def create_course(
         )
         + 1
     )
+    if order.setting == "home":
+        from igflow.home.service import visits as home_visits  # home reads appointments, not the reverse
+
+        needed, why = home_visits.nurse_visit_for_cycle(order, cycle)
+        if not needed:
+            raise InvalidInput(f"order_id: {why}", "order_id")
     course = Course(
         order_id=order.id,
         plan_version_id=version.id,

@@ -453,6 +453,9 @@ def _book_new(
     order = session.get(Order, course.order_id)
     assert order is not None
     kind = visits_service.visit_kind(order)
+    supervised = int(load_catalog().home.scig_training.supervised_infusions.value or 0)
+    if kind == "scig_training" and course.cycle > supervised:
+        kind = "scig_check"
     session.add(
         HomeVisit(
             appointment_id=appt.id,

@@ -212,3 +212,26 @@ def nurse_names(session: Session, nurse_ids: Any) -> dict[int, str]:
         return {}
     rows = session.execute(select(HomeNurse.id, HomeNurse.name).where(HomeNurse.id.in_(ids))).all()
     return {nurse_id: name for nurse_id, name in rows}
+
+
+def nurse_visit_for_cycle(order: Order, cycle: int) -> tuple[bool, str]:
+    """Whether SCIG infusion number ``cycle`` of the order is a nurse visit: the first supervised (training)
+    infusions, then a check visit every so many weeks (home.yaml); the rest the patient gives and logs.
+    Always True for IVIG at home (a nurse stays for the whole infusion)."""
+    if visit_kind(order) != "scig_training":
+        return True, ""
+    training = load_catalog().home.scig_training
+    supervised = int(training.supervised_infusions.value or 0)
+    if cycle <= supervised:
+        return True, ""
+    every_days = int(training.check_visit_every_weeks.value or 0) * 7
+    interval = max(1, int(order.sc_interval_days or 7))
+    every = max(1, every_days // interval) if every_days else 0
+    if every and (cycle - supervised) % every == 0:
+        return True, ""
+    next_check = cycle + (every - (cycle - supervised) % every) if every else None
+    return False, (
+        f"infusion {cycle} of this SCIG order is self-infused at home: the patient logs it in their infusion "
+        f"log (My infusion log); the nurse trains the first {supervised}"
+        + (f" and visits again at infusion {next_check} for a check" if next_check else "")
+    )
