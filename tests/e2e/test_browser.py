@@ -730,3 +730,73 @@ def test_prescriber_sees_the_response_that_justifies_reauthorisation(page: Any) 
     assert "re-authorisation" in page.locator("#coverage").inner_text()
     if os.environ.get("IGFLOW_UPDATE_SCREENSHOTS"):
         outcomes.screenshot(path=str(DOCS / "outcome-chart.png"))
+
+
+def _api(page: Any, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
+    """A JSON API call with the signed-in page's session (and its CSRF token for writes)."""
+    token = page.locator("meta[name=csrf-token]").get_attribute("content")
+    response = page.request.fetch(url, method=method, data=body, headers={"x-csrf-token": token or ""})
+    assert response.ok, (url, response.status, response.text()[:300])
+    return response.json()
+
+
+def test_a_patient_logs_a_self_infusion_on_a_phone(browser: Any, live_server: str) -> None:
+    staff = browser.new_context(base_url=live_server).new_page()
+    patient_context = browser.new_context(
+        base_url=live_server, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    phone = patient_context.new_page()
+    phone.csp_violations = []  # type: ignore[attr-defined]
+    phone.on(
+        "console",
+        lambda msg: phone.csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None,  # type: ignore[attr-defined]
+    )
+    sign_in(phone, "patient", PASSWORDS["patient"])
+    me = _api(phone, "GET", "/api/v1/me/patient")
+    # the prescriber switches the demo patient to Cuvitru at home and a pharmacist verifies the plan
+    sign_in(staff, "prescriber", PASSWORDS["prescriber"])
+    order = _api(
+        staff,
+        "POST",
+        "/api/v1/orders",
+        {
+            "patient_id": me["id"],
+            "prescriber_id": _api(staff, "GET", "/api/v1/prescribers")[0]["id"],
+            "indication_id": "pid",
+            "phase": "maintenance",
+            "product_id": "cuvitru",
+            "previous_iv_dose_g": 30,
+            "iv_interval_weeks": 4,
+            "sc_interval_days": 7,
+            "first_infusion": False,
+        },
+    )
+    pharmacist = browser.new_context(base_url=live_server).new_page()
+    sign_in(pharmacist, "pharmacist", PASSWORDS["pharmacist"])
+    _api(
+        pharmacist,
+        "POST",
+        f"/api/v1/orders/{order['id']}/verifications",
+        {"version": 1, "decision": "verified"},
+    )
+    phone.get_by_role("link", name="My infusion log").click()
+    phone.wait_for_url("**/my/self-infusions")
+    assert phone.get_by_role("heading", name="What is due next").is_visible()
+    plan = phone.locator("#plan-words").inner_text()
+    assert "Cuvitru 20%" in plan and "every week" in plan and "mL an hour in each site" in plan
+    phone.get_by_label("Lot (scan the vial's code or type the lot number)").fill("CUV-PHONE-1")
+    phone.get_by_label("How long it took (minutes)").fill("55")
+    phone.get_by_label("A mild reaction that went away by itself", exact=False).check()
+    phone.get_by_label("redness, swelling or itching where the needle went in").check()
+    phone.get_by_role("button", name="Save to my log").click()
+    phone.wait_for_load_state("networkidle")
+    assert phone.get_by_role("heading", name="Saved").is_visible()
+    assert "Your nurse will call you about" in phone.content()
+    due = phone.locator("#due-next").inner_text()
+    assert due.startswith("Your next infusion is due on"), due
+    # the page fits the phone: nothing wider than the viewport
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    phone.screenshot(path=str(DOCS / "self-infusion-log.png"), full_page=True)
+    assert phone.csp_violations == []  # type: ignore[attr-defined]
+    for context in (patient_context, staff.context, pharmacist.context):
+        context.close()
