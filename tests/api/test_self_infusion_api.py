@@ -239,3 +239,21 @@ def test_the_patient_sees_only_themselves_and_needs_an_sc_plan(world: World) -> 
             .all()
         )
     assert set(reads) == {pid, iv_only}
+
+
+def test_the_worker_runs_the_home_supply_sweep_every_hour(world: World) -> None:
+    from igflow.jobs.queue import JobQueue
+
+    pid, oid = sc_patient(world, "pia", "SI0010")
+    _delivered(world, pid, oid)
+    patient = world.client(patient_user(world, "pia.patient", pid))
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=12)
+    patient.post("/api/v1/me/self-infusions", json=_entry("phone-0014-aaaa", infused_at=long_ago.isoformat()))
+    queue = JobQueue("immediate", world.db)
+    task = next(t for t in queue.huey._registry.periodic_tasks if t.name == "igflow.home_supply_sweep")
+    assert task.validate_datetime(dt.datetime(2026, 11, 3, 9, 23)) and not task.validate_datetime(
+        dt.datetime(2026, 11, 3, 9, 24)
+    )
+    queue._home_supply()
+    queue._home_supply()
+    assert len(_tasks(world, "self_infusion_missed")) == 1
