@@ -124,8 +124,8 @@ def main() -> None:
         print(
             f"| {r['seed']} | {r['visits']} | {o['visits_served']} / {g['visits_served']} | "
             f"{o['travel_min']} / {g['travel_min']} ({ratio:.2f}) | {o['travel_min_per_visit']} / "
-            f"{g['travel_min_per_visit']} | {r['travel_lower_bound_min']} ({gap:.0%}) | {o['overtime_min']} / "
-            f"{g['overtime_min']} | {o['windows_missed']} / {g['windows_missed']} | "
+            f"{g['travel_min_per_visit']} | {r['travel_lower_bound_min']} ({gap:.0%}) | "
+            f"{o['overtime_min']} / {g['overtime_min']} | {o['windows_missed']} / {g['windows_missed']} | "
             f"{r['violations']['optimiser']} / {r['violations']['greedy']} | "  # type: ignore[index]
             f"{r['wall_s']['optimiser']} / {r['wall_s']['greedy']} |"
         )  # type: ignore[index]

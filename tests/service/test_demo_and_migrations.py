@@ -70,10 +70,9 @@ def test_demo_network_is_plausible_deterministic_and_idempotent(db: Database) ->
         )
         assert verify_chain(session).ok
         from igflow.appointments.models import Appointment, Course
-        from igflow.orders.models import Order
-
         from igflow.demo.home import SCIG_SWITCHES
         from igflow.home.models import HomeNurse, HomeVisit
+        from igflow.orders.models import Order
 
         # the clinical flow's orders, plus the SCIG switches of the home-infusion demo
         assert (

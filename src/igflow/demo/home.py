@@ -89,7 +89,7 @@ def _nurses(session: Any, principal: Any, rng: random.Random) -> list[HomeNurse]
     return out
 
 
-def _scig_switches(session: Any, prescriber: Any, pharmacist: Any, scheduler: Any, count: int) -> int:
+def _scig_switches(session: Any, prescriber: Any, pharmacist: Any, scheduler: Any, count: int) -> list[int]:
     """PID patients on maintenance IVIG at a centre switch to Cuvitru weekly at home (after 4-weekly IV)."""
     from igflow.appointments import service as appointments_service
     from igflow.errors import IgflowError
@@ -105,9 +105,9 @@ def _scig_switches(session: Any, prescriber: Any, pharmacist: Any, scheduler: An
         .scalars()
         .all()
     )
-    made = 0
+    made: list[int] = []
     for order in rows:
-        if made >= count:
+        if len(made) >= count:
             break
         data = OrderIn(
             patient_id=order.patient_id,
@@ -139,7 +139,7 @@ def _scig_switches(session: Any, prescriber: Any, pharmacist: Any, scheduler: An
         except IgflowError:
             session.rollback()
             continue
-        made += 1
+        made.append(new.id)
     return made
 
 
@@ -170,6 +170,152 @@ def _sign_in_busiest(session: Any, start: dt.date) -> None:
     session.commit()
 
 
+def _scig_patient_user(session: Any, patient_id: int) -> None:
+    """The ``patient.scig`` sign-in: the first patient switched to SCIG, who logs self-infusions."""
+    from datetime import UTC, datetime
+
+    from igflow.demo.network import DEMO_USERS
+    from igflow.security.models import User, UserRole
+    from igflow.security.passwords import hash_password
+
+    demo_user = next(u for u in DEMO_USERS if u.username == "patient.scig")
+    patient = session.get(Patient, patient_id)
+    user = User(
+        username=demo_user.username,
+        display_name=f"{patient.given_name} {patient.family_name}",
+        password_hash=hash_password(demo_user.password),
+        patient_id=patient_id,
+        password_changed_at=datetime.now(UTC),
+    )
+    user.roles = [UserRole(role="patient")]
+    session.add(user)
+    session.commit()
+
+
+def _principal(session: Any, username: str) -> Any:
+    from igflow.security.service import get_user_by_username, principal_for_user
+
+    user = get_user_by_username(session, username)
+    assert user is not None
+    return principal_for_user(user, client_address="demo-loader")
+
+
+def _supply(db: Database, scig_orders: list[Order]) -> dict[str, int]:
+    """A delivery for each SCIG switch: the first received at home (and one self-infusion logged from it),
+    one on its way, one with a courier's temperature excursion (held at home, a pharmacist task)."""
+    from igflow.errors import IgflowError
+    from igflow.home.delivery_schemas import DeliveryIn, ExcursionIn, ReceiveIn, ShipIn, VersionIn
+    from igflow.home.selflog_schemas import SelfInfusionIn
+    from igflow.home.service import deliveries, excursions, selflog
+
+    counts = {"deliveries": 0, "excursions": 0, "self_infusions": 0}
+    today = dt.date.today()
+    with db.session() as session:
+        pharmacist, nurse = _principal(session, "pharmacist"), _principal(session, "nurse")
+        _receive_cuvitru(session, pharmacist)
+        for k, order in enumerate(scig_orders):
+            site_id = (
+                session.execute(
+                    select(PatientSite.site_id)
+                    .join(Site, Site.id == PatientSite.site_id)
+                    .where(PatientSite.patient_id == order.patient_id, Site.kind == "centre")
+                    .order_by(PatientSite.rank)
+                )
+                .scalars()
+                .first()
+            )
+            if site_id is None:
+                continue
+            try:
+                d = deliveries.plan(
+                    session,
+                    pharmacist,
+                    DeliveryIn(
+                        patient_id=order.patient_id,
+                        from_site_id=site_id,
+                        order_id=order.id,
+                        needed_by=today + dt.timedelta(days=2 + k),
+                        infusions=3,
+                        supplies="Needles, tubing, pump, sharps bin, alcohol swabs",
+                    ),
+                )
+                d = deliveries.pack(session, pharmacist, d.id, VersionIn(version=d.version))
+                d = deliveries.ship(
+                    session,
+                    pharmacist,
+                    d.id,
+                    ShipIn(
+                        version=d.version,
+                        carrier="ColdRun Couriers (synthetic)",
+                        carrier_reference=f"CR-{order.id:05d}",
+                    ),
+                )
+                counts["deliveries"] += 1
+                if k == 0:
+                    d = deliveries.receive(session, nurse, d.id, ReceiveIn(version=d.version))
+                    lot = d.lines[0].lot_number if d.lines else ""
+                    _scig_patient_user(session, order.patient_id)
+                    patient = _principal(session, "patient.scig")
+                    words = selflog.my_log(session, patient).plan
+                    assert words is not None
+                    selflog.log(
+                        session,
+                        patient,
+                        SelfInfusionIn(
+                            client_id=f"demo-self-{order.id}-1",
+                            infused_at=dt.datetime.combine(today - dt.timedelta(days=1), dt.time(18, 30)),
+                            lot=lot,
+                            vials=sum(count for _size, count in words.vials) or 1,
+                            volume_ml=float(words.volume_ml or 1),
+                            sites=int(words.sites or 1),
+                            duration_min=int(words.duration_min or 60),
+                            reaction="none",
+                        ),
+                    )
+                    counts["self_infusions"] += 1
+                elif k == 2:
+                    excursions.flag_excursion(
+                        session,
+                        pharmacist,
+                        d.id,
+                        ExcursionIn(note="Courier: the box waited 3 hours in a hot van"),
+                    )
+                    counts["excursions"] += 1
+            except IgflowError:
+                session.rollback()
+    return counts
+
+
+def _receive_cuvitru(session: Any, pharmacist: Any) -> None:
+    """Cuvitru lots at each centre's pharmacy for the SCIG deliveries (synthetic lot numbers and GTINs)."""
+    from igflow.catalog import load_catalog
+    from igflow.demo.inventory import demo_gtin
+    from igflow.inventory import service as inventory_service
+    from igflow.inventory.schemas import ReceiptIn
+
+    product = load_catalog().products["cuvitru"]
+    today = dt.date.today()
+    centres = session.execute(select(Site).where(Site.kind == "centre").order_by(Site.id)).scalars().all()
+    for k, site in enumerate(centres):
+        for size in product.vial_sizes_g.value or []:
+            inventory_service.receive(
+                session,
+                pharmacist,
+                ReceiptIn(
+                    product_id="cuvitru",
+                    lot_number=f"CV{k}{round(size * 10):03d}",
+                    gtin=demo_gtin(90, size),
+                    label_expiry=today + dt.timedelta(days=300),
+                    vial_size_g=size,
+                    site_id=site.id,
+                    count=12,
+                    storage_place="Fridge SC",
+                    acquisition_cost_cents=round(11_000 * size),  # synthetic, not a real price
+                    supplier="Synthetic SC Distributor",
+                ),
+            )
+
+
 def load_home_demo(db: Database, *, seed: int, console: Console) -> dict[str, int]:
     from igflow.jobs import routing as routing_job
     from igflow.security.service import get_user_by_username, principal_for_user
@@ -189,6 +335,7 @@ def load_home_demo(db: Database, *, seed: int, console: Console) -> dict[str, in
             session, principal("prescriber"), principal("pharmacist"), scheduler, SCIG_SWITCHES
         )
         session.commit()
+    supply = _supply(db, [o for o in (db_order(db, i) for i in switched) if o is not None])
     start = dt.date.today()
     run = routing_job.route(db, scheduler, {"start_date": start.isoformat(), "days": 14, "time_limit_s": 10})
     with db.session() as session:
@@ -215,8 +362,20 @@ def load_home_demo(db: Database, *, seed: int, console: Console) -> dict[str, in
                 rerouted = len(runs_service.publish(session, scheduler, repair.id)["moved_appointment_ids"])
                 break
     console.print(
-        f"Home infusion: {len(nurses)} nurses, {switched} SCIG switches, {booked} home visits booked by "
+        f"Home infusion: {len(nurses)} nurses, {len(switched)} SCIG switches, {booked} home visits booked by "
         f"routing run "
         f"{run.id}; a sick day re-routed {rerouted} visit(s)."
     )
-    return {"nurses": len(nurses), "scig": switched, "visits": booked, "rerouted": rerouted}
+    console.print(
+        f"Home supply: {supply['deliveries']} deliveries shipped, {supply['excursions']} with a temperature "
+        f"excursion held for the pharmacist; {supply['self_infusions']} self-infusion logged by patient.scig."
+    )
+    return {"nurses": len(nurses), "scig": len(switched), "visits": booked, "rerouted": rerouted, **supply}
+
+
+def db_order(db: Database, order_id: int) -> Order | None:
+    with db.session() as session:
+        order = session.get(Order, order_id)
+        if order is not None:
+            session.expunge(order)
+        return order

@@ -68,6 +68,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("priorauth", "prior_auth", "demo-priorauth-2026", "Parker Prior-Auth (demo)"),
     DemoUser("auditor", "auditor", "demo-auditor-2026", "Aud Auditor (demo)"),
     DemoUser("patient", "patient", "demo-patient-2026", "Demo Patient"),
+    DemoUser("patient.scig", "patient", "demo-patient-scig-2026", "Demo SCIG Patient"),
 )
 
 # (code, name, chairs, beds, {weekday: (open, close, nurses)}, patients_per_nurse)

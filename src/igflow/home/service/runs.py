@@ -533,5 +533,5 @@ def discard(session: Session, principal: Principal, run_id: int) -> RoutingRun:
 
 def nurse_names_for_run(session: Session, run: RoutingRun) -> dict[str, str]:
     ids = [int(n["id"][1:]) for n in run.instance["routing"]["nurses"]]
-    rows = session.execute(select(HomeNurse.id, HomeNurse.name).where(HomeNurse.id.in_(ids))).tuples()
+    rows = session.execute(select(HomeNurse.id, HomeNurse.name).where(HomeNurse.id.in_(ids))).all()
     return {f"N{i}": name for i, name in rows}
