@@ -159,7 +159,7 @@ def fallback_alert(
     formula_kg = weight.formula_weight_kg
     regimen = indication.regimens.get(cast(Phase, request.phase))
     g_per_kg = request.dose_g_per_kg or (regimen.usual_g_per_kg if regimen is not None else None)
-    if formula_kg is None or g_per_kg is None:
+    if formula_kg is None or formula_kg <= 0 or g_per_kg is None:
         return Alert.make("policy_weight_reasoning", reasoning)
     actual_g = g_per_kg * weight.dosing_weight_kg
     formula_g = g_per_kg * formula_kg

@@ -55,7 +55,8 @@ Route = Literal["iv", "sc"]
 #: Stable codes of ``LedgerError``.
 LEDGER_ERROR_CODES: dict[str, str] = {
     "invalid_count": "a vial count must be a whole number above zero (zero for status moves)",
-    "missing_appointment": "allocation, deallocation and dispense need the appointment",
+    "missing_appointment": "allocation and deallocation need the appointment; a dispense the appointment "
+    "or, for a self-infusion at home, the patient",
     "insufficient_stock": "the move would take the lot below zero or below what others hold allocated",
     "over_allocation": "allocation exceeds the lot's available (unallocated, usable) vials",
     "deallocation_exceeds_allocation": "more vials released than this appointment holds",
@@ -104,6 +105,7 @@ class Move:
     count: int
     site: str
     appointment_id: str | None = None
+    patient_id: str | None = None  # a dispense with no appointment: the patient's self-infusion at home
 
 
 @dataclass
@@ -175,7 +177,9 @@ class Ledger:
             return
         if isinstance(move.count, bool) or not isinstance(move.count, int) or move.count <= 0:
             raise LedgerError("invalid_count", f"{move.kind} count must be a whole number above zero")
-        needs_appointment = move.kind in ("allocation", "deallocation", "dispense")
+        needs_appointment = move.kind in ("allocation", "deallocation") or (
+            move.kind == "dispense" and not move.patient_id
+        )
         if needs_appointment and not move.appointment_id:
             raise LedgerError("missing_appointment", f"{move.kind} needs appointment_id")
         stock = self.stock(move.lot_id, move.site)

@@ -213,3 +213,23 @@ def test_dosing_weight_never_exceeds_actual_and_adjusts_only_when_the_policy_say
             assert not request.pregnant
     else:
         assert plan.dosing_weight_kg == round(request.weight_kg, 1)
+
+
+def test_a_formula_weight_of_zero_falls_back_without_dividing_by_it() -> None:
+    """Found by the property above: an infant too short for the IBW formula (which gives 0 kg)."""
+    from igflow.catalog import load_catalog
+    from igflow.clinical.engine import plan_dose
+    from igflow.clinical.models import DoseRequest
+
+    request = DoseRequest(
+        indication="acquired-haemophilia",
+        phase="acute",
+        product="asceniv",
+        weight_kg=19.0,
+        height_cm=65.8,
+        sex="male",
+        age_years=0.0,
+        policy="nhs-england-2021",
+    )
+    plan = plan_dose(request, load_catalog())
+    assert plan.alerts  # a plan (or a hard stop) with reasons, never a crash

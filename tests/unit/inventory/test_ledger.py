@@ -226,3 +226,13 @@ def test_unknown_allowance_refused_for_a_vial_out_of_the_fridge() -> None:
     assert effective_expiry(date(2027, 1, 1), None, privigen) == date(2027, 1, 1)
     with pytest.raises(InventoryDataError, match="room_temperature"):
         effective_expiry(date(2027, 1, 1), date(2026, 5, 1), privigen)
+
+
+def test_a_self_infusion_at_home_is_a_dispense_for_the_patient_without_an_appointment() -> None:
+    ledger = Ledger()
+    ledger.apply(Move("L1", "transfer_in", 2, "home"))
+    ledger.apply(Move("L1", "dispense", 1, "home", patient_id="P7"))
+    assert ledger.stock("L1", "home").on_hand_count == 1
+    with pytest.raises(LedgerError) as refused:
+        ledger.apply(Move("L1", "dispense", 1, "home"))  # neither an appointment nor a patient
+    assert refused.value.code == "missing_appointment"

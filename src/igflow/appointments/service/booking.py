@@ -267,7 +267,19 @@ def suggest(
 
     new = [ContractSession.model_validate(d) for d in docs]
     index = SlotIndex(imap.instance, _booked_schedule(imap))
-    options = index.suggest(new, top=top or policy().suggestions)
+    wanted = top or policy().suggestions
+    # days the patient is booked where the chair instance does not look (a visit at home)
+    taken = set(
+        session.execute(
+            select(Appointment.date).where(
+                Appointment.patient_id == course.patient_id,
+                Appointment.status == "booked",
+                Appointment.chair_id.is_(None),
+            )
+        ).scalars()
+    )
+    options = index.suggest(new, top=wanted + 3 * len(taken))
+    options = [o for o in options if not taken & {dt.date.fromisoformat(str(d)) for d in o.dates}][:wanted]
     audit.record(
         session,
         principal.actor,

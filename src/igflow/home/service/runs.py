@@ -354,35 +354,29 @@ def publish(session: Session, principal: Principal, run_id: int) -> dict[str, An
     home_site = nurses_service.home_sites(session, principal)
     if not home_site:
         raise InvalidInput("run_id: you may not book home visits (no home-infusion site is yours)", "run_id")
-    booked, moved, without_nurse = [], [], []
-    try:
-        for vid, (nurse_ref, day, (seq, stop)) in keep.items():
-            booked.append(
-                _book_new(
-                    session,
-                    principal,
-                    run,
-                    int(run.instance["new_sessions"][vid]),
-                    home_site[0].id,
-                    int(nurse_ref[1:]),
-                    day,
-                    seq,
-                    stop,
-                )
-            )
-        placed_booked = {
-            stop.visit_id: (route.nurse_id, route.day, seq, stop)
-            for route in plan.routes
-            for seq, stop in enumerate(route.stops, start=1)
-            if stop.visit_id in run.instance["booked"]
-        }
+    booked: list[int] = []
+    moved: list[int] = []
+    without_nurse: list[int] = []
+    placed_booked = {
+        stop.visit_id: (route.nurse_id, route.day, seq, stop)
+        for route in plan.routes
+        for seq, stop in enumerate(route.stops, start=1)
+        if stop.visit_id in run.instance["booked"]
+    }
+    try:  # visits already booked move first: the slots they free may be what a new visit needs
+        to_hold: list[tuple[int, Appointment]] = []
         for vid, appointment_id in run.instance["booked"].items():
             if vid in placed_booked:
-                nurse_ref, day, seq, stop = placed_booked[vid]
-                if _move_booked(session, run, int(appointment_id), int(nurse_ref[1:]), seq, stop):
-                    moved.append(int(appointment_id))
+                nurse_ref, _day, seq, stop = placed_booked[vid]
+                appt = _move_booked(session, run, int(appointment_id), int(nurse_ref[1:]), seq, stop)
+                if appt is not None:
+                    moved.append(appt.id)
+                    to_hold.append((int(nurse_ref[1:]), appt))
             else:
                 without_nurse.append(int(appointment_id))
+        session.flush()
+        for nurse_id, appt in to_hold:
+            visits_service.hold_nurse_slots(session, nurse_id, appt)
         session.flush()
     except IntegrityError:
         session.rollback()
@@ -391,6 +385,39 @@ def publish(session: Session, principal: Principal, run_id: int) -> dict[str, An
             "times); run routing again",
             "run_id",
         ) from None
+    by_course: dict[int, list[str]] = defaultdict(list)
+    for vid in keep:
+        by_course[int(run.instance["courses"][vid])].append(vid)
+    for course_id, vids in by_course.items():
+        savepoint = session.begin_nested()  # a course is booked whole or not at all
+        try:
+            ids = []
+            for vid in sorted(vids, key=lambda v: int(v[1:])):
+                nurse_ref, day, (seq, stop) = keep[vid]
+                session_id = int(run.instance["new_sessions"][vid])
+                ids.append(
+                    _book_new(
+                        session,
+                        principal,
+                        run,
+                        session_id,
+                        home_site[0].id,
+                        int(nurse_ref[1:]),
+                        day,
+                        seq,
+                        stop,
+                    )
+                )
+            savepoint.commit()
+            booked += ids
+        except (IntegrityError, Conflict):
+            savepoint.rollback()
+            left.append(
+                {
+                    "course_id": course_id,
+                    "reason": "the patient or the nurse became busy at that time since the run was solved",
+                }
+            )
     result = {
         "booked_appointment_ids": booked,
         "moved_appointment_ids": moved,
@@ -491,7 +518,9 @@ def _book_new(
 
 def _move_booked(
     session: Session, run: RoutingRun, appointment_id: int, nurse_id: int, seq: int, stop: Any
-) -> bool:
+) -> Appointment | None:
+    """Re-sequence a booked visit; when its nurse or time changes, release its nurse slots and return it
+    (the caller holds the new slots once every moved visit has released its old ones)."""
     appt = session.get(Appointment, appointment_id)
     visit = visits_service.visit_for_appointment(session, appointment_id)
     if appt is None or visit is None or appt.status != "booked":
@@ -502,15 +531,14 @@ def _move_booked(
     changed = visit.nurse_id != nurse_id or appt.start_min != int(stop.start_min)
     visit.sequence = seq
     visit.travel_min = int(stop.travel_min_from_previous)
-    if changed:
-        visits_service.release_nurse_slots(session, appt.id)
-        session.flush()
-        visit.nurse_id = nurse_id
-        visit.routing_run_id = run.id
-        appt.start_min = int(stop.start_min)
-        appt.changed_at = utcnow()
-        visits_service.hold_nurse_slots(session, nurse_id, appt)
-    return changed
+    if not changed:
+        return None
+    visits_service.release_nurse_slots(session, appt.id)
+    visit.nurse_id = nurse_id
+    visit.routing_run_id = run.id
+    appt.start_min = int(stop.start_min)
+    appt.changed_at = utcnow()
+    return appt
 
 
 def _ensure_home_site(session: Session, patient_id: int, site_id: int) -> None:

@@ -75,6 +75,7 @@ def ledger_check(session: Session) -> list[str]:
                 m.count,
                 str(m.site_id),
                 None if m.appointment_id is None else str(m.appointment_id),
+                None if m.patient_id is None else str(m.patient_id),
             )
         )
     problems: list[str] = []
