@@ -202,8 +202,32 @@ def test_a_grade_2_reaction_at_home_sends_the_next_dose_to_a_centre_until_a_phar
             .first()
         )
         assert cs is not None
+        # the previous cycle, given at home (the waiting course is the next dose)
+        from igflow.appointments.models import Course
+
+        current = session.get(Course, course_id)
+        assert current is not None
+        previous = Course(
+            order_id=oid,
+            plan_version_id=current.plan_version_id,
+            patient_id=current.patient_id,
+            cycle=0,
+            priority=current.priority,
+            target=MONDAY,
+            earliest=MONDAY,
+            latest=MONDAY,
+            window_reason="the previous cycle (test)",
+            status="completed",
+        )
+        session.add(previous)
+        session.flush()
+        previous_day = CourseSession(
+            course_id=previous.id, day_index=1, duration_min=cs.duration_min, dose_g=cs.dose_g
+        )
+        session.add(previous_day)
+        session.flush()
         appt = Appointment(
-            course_session_id=cs.id,
+            course_session_id=previous_day.id,
             patient_id=world.patients["ann"],
             site_id=home,
             chair_id=None,

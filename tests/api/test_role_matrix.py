@@ -104,6 +104,14 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/courses/{course}", {SCHED, NURSE, PHARM}),
     ("POST", "/courses/{course}/book", {SCHED}),
     ("POST", "/appointments/{appointment}/status", {SCHED}),
+    ("POST", "/courses/{course}/window", {SCHED}),
+    ("GET", "/schedule/closures", {SCHED}),
+    ("POST", "/schedule/closures", {SCHED}),
+    ("GET", "/schedule/closures/{no_row}", {SCHED}),
+    ("GET", "/patients/{ann}/scheduling", {SCHED, NURSE, PHARM}),
+    ("POST", "/patients/{ann}/scheduling", {SCHED}),
+    ("POST", "/patients/{ann}/unavailable-dates", {SCHED}),
+    ("POST", "/patients/{ann}/unavailable-dates/{no_row}/remove", {SCHED}),
     ("GET", "/board", {SCHED, NURSE, PHARM}),
     ("GET", "/load", {SCHED, NURSE, PHARM}),
     ("GET", "/planning", {SCHED}),
@@ -118,6 +126,10 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("PUT", "/api/v1/sites/{north}", {ADMIN}),
     ("POST", "/api/v1/sites/{north}/chairs", {ADMIN}),
     ("PUT", "/api/v1/sites/{north}/chairs/{chair}", {ADMIN}),
+    ("PUT", "/api/v1/sites/{north}/details", {ADMIN}),
+    ("PUT", "/api/v1/sites/{north}/hours", {ADMIN}),
+    ("POST", "/api/v1/sites/{north}/closed-dates", {ADMIN}),
+    ("DELETE", "/api/v1/sites/{north}/closed-dates/{closed_date}", {ADMIN}),
     ("GET", "/api/v1/prescribers", {ADMIN, PHARM, NURSE, INTAKE, PRESC}),
     ("POST", "/api/v1/prescribers", {INTAKE}),
     ("GET", "/api/v1/payers", {ADMIN, PHARM, NURSE, INTAKE, PRESC}),
@@ -143,6 +155,12 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/admin/sites", STAFF),
     ("POST", "/admin/sites/{north}/chairs", {ADMIN}),
     ("POST", "/admin/sites/{north}/chairs/{chair}/active", {ADMIN}),
+    ("GET", "/admin/sites/{north}", STAFF),
+    ("POST", "/admin/sites/{north}", {ADMIN}),
+    ("POST", "/admin/sites/{north}/hours", {ADMIN}),
+    ("POST", "/admin/sites/{north}/closed-dates", {ADMIN}),
+    ("POST", "/admin/sites/{north}/closed-dates/{closed_date}/delete", {ADMIN}),
+    ("POST", "/admin/sites/{north}/chairs/{chair}", {ADMIN}),
     ("GET", "/admin/users", {ADMIN}),
     ("POST", "/admin/users", {ADMIN}),
     ("POST", "/admin/users/{target_user}/active", {ADMIN}),
@@ -185,6 +203,7 @@ PRIOR_ALLOWED: set[tuple[str, str]] = {
     ("GET", "/api/v1/sites/{north}/load"),
     ("GET", "/board"),
     ("GET", "/courses/{course}"),
+    ("GET", "/patients/{ann}/scheduling"),
     ("GET", "/load"),
     ("GET", "/orders/{order}"),
     ("GET", "/patients"),
@@ -294,11 +313,15 @@ def _ids(world: World) -> dict[str, int]:
         )
         session.add(token)
         session.commit()
-        from igflow.sites.models import Site
+        from igflow.sites.models import ClosedDate, Site
 
         north = session.get(Site, world.sites["north"])
         assert north is not None
         chair_id = north.chairs[0].id
+        closed = ClosedDate(site_id=north.id, date=date(2099, 1, 5), reason="Matrix closure")
+        session.add(closed)
+        session.commit()
+        closed_date_id = closed.id
     nurse = world.client("nurse")
     for kind, value in (("weight_kg", 70), ("height_cm", 170)):
         url = f"/api/v1/patients/{world.patients['ann']}/measurements"
@@ -339,7 +362,9 @@ def _ids(world: World) -> dict[str, int]:
         "token": token.id,
         "north": world.sites["north"],
         "chair": chair_id,
+        "closed_date": closed_date_id,
         "target_user": world.users["target"],
+        "no_row": 999_999,  # a row that does not exist: the allowed roles get 404, the others 403
     }
     ids.update(inventory_ids(world, ids))
     ids.update(infusion_ids(world, ids))

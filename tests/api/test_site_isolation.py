@@ -46,6 +46,8 @@ SCOPED_PARAMS = {
     "letter_id",
     "delivery_id",
     "nurse_id",
+    "unavailable_id",
+    "closure_id",
 }
 # Routes whose {site_id} names the site's own data (not the shared directory): refused too.
 SITE_DATA_ROUTES = {
@@ -66,6 +68,25 @@ BODY_SCOPED = {
     ("POST", "/api/v1/prior-auth"),
     ("POST", "/api/v1/deliveries"),
     ("POST", "/deliveries"),
+    ("POST", "/schedule/closures"),
+}
+# Changes to a site's own set-up (details, hours and nurses, closed dates, chairs): only the managers who
+# work there; the bodies below would succeed for South's own, so the refusal comes from the site rule.
+SITE_SETUP_WRITES = {
+    ("PUT", "/api/v1/sites/{site_id}"),
+    ("PUT", "/api/v1/sites/{site_id}/details"),
+    ("PUT", "/api/v1/sites/{site_id}/hours"),
+    ("POST", "/api/v1/sites/{site_id}/closed-dates"),
+    ("DELETE", "/api/v1/sites/{site_id}/closed-dates/{closed_id}"),
+    ("POST", "/api/v1/sites/{site_id}/chairs"),
+    ("PUT", "/api/v1/sites/{site_id}/chairs/{chair_id}"),
+    ("POST", "/admin/sites/{site_id}"),
+    ("POST", "/admin/sites/{site_id}/hours"),
+    ("POST", "/admin/sites/{site_id}/closed-dates"),
+    ("POST", "/admin/sites/{site_id}/closed-dates/{closed_id}/delete"),
+    ("POST", "/admin/sites/{site_id}/chairs"),
+    ("POST", "/admin/sites/{site_id}/chairs/{chair_id}"),
+    ("POST", "/admin/sites/{site_id}/chairs/{chair_id}/active"),
 }
 # Routes whose {site_id} or {lot_id} names shared data (the site directory, stock availability).
 SHARED_READS = {
@@ -186,11 +207,15 @@ def _south(world: World) -> dict[str, Any]:
         session.add(referral)
         session.commit()
         referral_id, document_id = referral.id, referral.documents[0].id
-        from igflow.sites.models import Site
+        from igflow.sites.models import ClosedDate, Site
 
         site = session.get(Site, south)
         assert site is not None
         chair_id = site.chairs[0].id
+        closed = ClosedDate(site_id=south, date=dt.date(2099, 1, 5), reason="Isolation closure")
+        session.add(closed)
+        session.commit()
+        closed_id = closed.id
     world.add_user("target.south", ["nurse"], ["south"])
     from igflow.authorizations.models import PriorAuthLetter, PriorAuthRequest
     from igflow.directory.models import Payer
@@ -233,9 +258,19 @@ def _south(world: World) -> dict[str, Any]:
             max_visits_per_day=3,
         )
         session.add(home_nurse)
+        from igflow.appointments.models import SiteClosure, UnavailableDate
+
+        away = UnavailableDate(patient_id=sol, date=dt.date.today() + dt.timedelta(days=40), reason="test")
+        closure = SiteClosure(
+            site_id=south,
+            start_date=dt.date.today() + dt.timedelta(days=60),
+            end_date=dt.date.today() + dt.timedelta(days=60),
+            reason="test",
+        )
+        session.add_all([away, closure])
         session.commit()
         coverage_id, pa_id, letter_id, payer_id = coverage.id, pa.id, letter.id, payer.id
-        nurse_id = home_nurse.id
+        nurse_id, unavailable_id, closure_id = home_nurse.id, away.id, closure.id
     delivery_id = _south_delivery(world, sol, lot_id)
     return {
         "ids": {
@@ -252,6 +287,7 @@ def _south(world: World) -> dict[str, Any]:
             "document_id": document_id,
             "site_id": south,
             "chair_id": chair_id,
+            "closed_id": closed_id,
             "user_id": world.users["target.south"],
             "token_id": 999_999,
             "protocol_id": 999_999,
@@ -261,6 +297,8 @@ def _south(world: World) -> dict[str, Any]:
             "payer_id": payer_id,
             "delivery_id": delivery_id,
             "nurse_id": nurse_id,
+            "unavailable_id": unavailable_id,
+            "closure_id": closure_id,
         },
         "date": appointment["date"],
         "booking": booking,
@@ -331,6 +369,14 @@ def _bodies(world: World, s: dict[str, Any]) -> dict[tuple[str, str], dict[str, 
     ids, south, north = s["ids"], world.sites["south"], world.sites["north"]
     day = s["date"]
     return {
+        ("POST", "/schedule/closures"): {
+            "site_id": south,
+            "start_date": (dt.date.today() + dt.timedelta(days=70)).isoformat(),
+            "end_date": (dt.date.today() + dt.timedelta(days=70)).isoformat(),
+            "reason": "test",
+        },
+        ("POST", "/courses/{course_id}/window"): {"earliest": day, "latest": day, "reason": "test"},
+        ("POST", "/patients/{patient_id}/unavailable-dates"): {"date": day, "reason": "test"},
         ("PUT", "/api/v1/appointments/{appointment_id}/status"): {"status": "cancelled", "reason": "test"},
         ("POST", "/api/v1/courses/{course_id}/bookings"): s["booking"],
         ("POST", "/api/v1/prior-auth"): {"order_id": ids["order_id"], "coverage_id": ids["coverage_id"]},
@@ -475,6 +521,40 @@ def _bodies(world: World, s: dict[str, Any]) -> dict[tuple[str, str], dict[str, 
         ("POST", "/referrals/{referral_id}/decision"): {"status": "in_review", "reason": "test"},
         ("POST", "/tasks/{task_id}/done"): {"note": "test"},
         **_delivery_bodies(s, south),
+        **_site_setup_bodies(),
+    }
+
+
+def _site_setup_bodies() -> dict[tuple[str, str], dict[str, Any]]:
+    """Changes to South's set-up that South's own site manager could make."""
+    far = dt.date(2099, 2, 1).isoformat()
+    hours = [{"weekday": d, "open": "08:00", "close": "17:00", "nurses": 2} for d in ("mon", "tue")]
+    page_hours = {"patients_per_nurse": "4", "starts_per_nurse_per_slot": "1"}
+    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+        page_hours |= {f"open_{day}": "08:00", f"close_{day}": "17:00", f"nurses_{day}": "2"}
+    return {
+        ("PUT", "/api/v1/sites/{site_id}"): {
+            "code": "south",
+            "name": "South Centre",
+            "kind": "centre",
+            "timezone": "America/Los_Angeles",
+            "hours": hours,
+        },
+        ("PUT", "/api/v1/sites/{site_id}/details"): {"name": "South Centre", "timezone": "America/Chicago"},
+        ("PUT", "/api/v1/sites/{site_id}/hours"): {
+            "hours": hours,
+            "patients_per_nurse": 4,
+            "starts_per_nurse_per_slot": 1,
+        },
+        ("POST", "/api/v1/sites/{site_id}/closed-dates"): {"date": far, "reason": "Staff day"},
+        ("POST", "/api/v1/sites/{site_id}/chairs"): {"label": "S9", "kind": "recliner"},
+        ("PUT", "/api/v1/sites/{site_id}/chairs/{chair_id}"): {"label": "S1", "kind": "bed", "active": False},
+        ("POST", "/admin/sites/{site_id}"): {"name": "South Centre", "timezone": "America/Chicago"},
+        ("POST", "/admin/sites/{site_id}/hours"): page_hours,
+        ("POST", "/admin/sites/{site_id}/closed-dates"): {"date": far, "reason": "Staff day"},
+        ("POST", "/admin/sites/{site_id}/chairs"): {"label": "S9", "kind": "recliner"},
+        ("POST", "/admin/sites/{site_id}/chairs/{chair_id}"): {"label": "S1", "kind": "bed"},
+        ("POST", "/admin/sites/{site_id}/chairs/{chair_id}/active"): {"active": "false"},
     }
 
 
@@ -578,6 +658,7 @@ def _walk(world: World, role: str, s: dict[str, Any]) -> tuple[int, list[str]]:
                 or path in SITE_DATA_ROUTES
                 or ("lot_id" in params and method != "GET")
                 or (method, path) in BODY_SCOPED
+                or (method, path) in SITE_SETUP_WRITES
             ) and (method, path) not in SHARED_READS
             if must_refuse and response.status_code not in (403, 404):
                 wrong.append(

@@ -216,12 +216,16 @@ def test_scheduler_cancels_then_rebooks_from_the_chair_board(page: Any, tmp_path
     page.get_by_role("link", name=appointment["patient"]).first.click()
     page.wait_for_load_state("networkidle")
     assert "booked" in page.locator("h1 .status").inner_text()
+    page.locator("details summary", has_text="Cancel or no-show").first.click()
     page.locator("select[name=status]").first.select_option("cancelled")
     page.locator("input[name=reason]").first.fill("patient has a cold (synthetic)")
-    page.get_by_role("button", name="Apply").first.click()
+    page.get_by_role("button", name="Review the change").first.click()
+    page.wait_for_load_state("networkidle")
+    assert "What this does" in page.content()  # the confirmation page, nothing changed yet
+    page.get_by_role("button", name="Confirm").click()
     page.wait_for_load_state("networkidle")
     assert "cancelled" in page.get_by_role("heading", level=1).inner_text()
-    page.get_by_role("link", name="rebook it").click()
+    page.get_by_role("link", name="rebook on the course page").click()
     page.wait_for_load_state("networkidle")
     assert "waiting" in page.locator("h1 .status").inner_text()
     first = page.locator("form[action$='/book']").first

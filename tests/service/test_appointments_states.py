@@ -246,8 +246,8 @@ def _without(loads: dict[int, tuple[int, int]], appointment: dict[str, Any]) -> 
 
 
 def test_concurrent_cancel_and_no_show_of_two_days_of_one_course(world: World) -> None:
-    """Two days of one course changed at once: one request wins (both days released once), the other is a
-    409 (not a deadlock)."""
+    """Two days of one course changed at once, each for the whole course: one request wins (both days
+    released once), the other is a 409 (not a deadlock)."""
     needs_concurrency(world)
     course = _book(world, "una", "STM001", indication="cidp", phase="induction")
     days = [a for a in course["appointments"] if a["status"] == "booked"]
@@ -255,8 +255,16 @@ def test_concurrent_cancel_and_no_show_of_two_days_of_one_course(world: World) -
     responses = _at_once(
         world,
         [
-            ("PUT", f"/api/v1/appointments/{days[0]['id']}/status", {"status": "cancelled", "reason": "ill"}),
-            ("PUT", f"/api/v1/appointments/{days[1]['id']}/status", {"status": "no_show", "reason": "away"}),
+            (
+                "PUT",
+                f"/api/v1/appointments/{days[0]['id']}/status",
+                {"status": "cancelled", "reason": "ill", "whole_course": True},
+            ),
+            (
+                "PUT",
+                f"/api/v1/appointments/{days[1]['id']}/status",
+                {"status": "no_show", "reason": "away", "whole_course": True},
+            ),
         ],
     )
     _one_200_one_409(responses)

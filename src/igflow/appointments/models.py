@@ -158,3 +158,65 @@ class PlanningRun(Base):
     )
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # what publishing booked or could not book
+
+
+class SchedulePreference(Base):
+    """A patient's standing scheduling wishes, captured by a scheduler: the weekdays and the time of day
+    they can come, and whether each cycle should keep the last cycle's start time. The centres they may
+    be seen at, in order, are the patient's sites (``patient_site``). Soft wishes: suggestions and
+    planning runs honour them when they can and count the misses when they cannot."""
+
+    __tablename__ = "schedule_preference"
+    __table_args__ = (
+        CheckConstraint(
+            "(preferred_from_min is null and preferred_to_min is null) or "
+            "(preferred_from_min >= 0 and preferred_from_min < preferred_to_min "
+            "and preferred_to_min <= 1440)",
+            name="preferred_window",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), unique=True)
+    weekdays: Mapped[list[int]] = mapped_column(JSON, default=list)  # 0 = Monday; empty: any weekday
+    preferred_from_min: Mapped[int | None] = mapped_column(Integer)  # minutes after local midnight
+    preferred_to_min: Mapped[int | None] = mapped_column(Integer)
+    same_time_every_cycle: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UnavailableDate(Base):
+    """A date a patient cannot come (recorded when a session is cancelled for that reason, or ahead of
+    time): never offered in suggestions, never booked by a planning run."""
+
+    __tablename__ = "patient_unavailable_date"
+    __table_args__ = (UniqueConstraint("patient_id", "date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    date: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SiteClosure(Base):
+    """A centre closed for a date range (fire, flood, a broken water main): the dates become closed dates,
+    the courses booked there are released, and a planning run proposes new places for them."""
+
+    __tablename__ = "site_closure"
+    __table_args__ = (CheckConstraint("start_date <= end_date", name="dates"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="RESTRICT"), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    # the booked appointments the closure cancelled, and the courses they belonged to
+    released_appointment_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    released_course_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    job_id: Mapped[int | None] = mapped_column(Integer)  # the re-plan's background job
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -13,7 +13,10 @@ from starlette.concurrency import run_in_threadpool
 
 from igflow.appointments import service as appointments_service
 from igflow.appointments.routes import calendar_response
-from igflow.appointments.schemas import BookIn, PlanningIn, StatusIn
+from igflow.appointments.schemas import BookIn, ClosureIn, PlanningIn, StatusIn, UnavailableIn, WindowIn
+from igflow.appointments.service import closures as closures_service
+from igflow.appointments.service import preferences as preferences_service
+from igflow.appointments.service import window as window_service
 from igflow.costs import panels as cost_panels
 from igflow.db import utcnow
 from igflow.errors import InvalidInput
@@ -31,7 +34,7 @@ from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
 from igflow.web.charts import chair_board_svg, indication_colour, load_svg
-from igflow.web.forms import form_action
+from igflow.web.forms import FormFailure, form_action
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -115,20 +118,33 @@ def _course_page(
     course_id: int,
     error: str | None,
     status_code: int = 200,
+    window_values: dict[str, Any] | None = None,
 ) -> Response:
     course = appointments_service.read_course(session, principal, course_id)
     options = []
+    no_place = None
+    bounds = None
     if course.status == "waiting":
+        row = appointments_service.course_row(session, principal, course_id)
+        bounds = window_service.clinical_bounds(session, row)
+        refusal = None
         try:
             options = appointments_service.suggest(session, principal, course_id)
         except InvalidInput as exc:
-            error = error or exc.message
+            refusal = exc.message
+        if not options:
+            no_place = window_service.no_place_reason(session, row)
+            if no_place is None and refusal:
+                error = error or refusal
     return render(
         request,
         "schedule/course.html",
         {
             "course": course,
             "options": options,
+            "no_place": no_place,
+            "bounds": bounds,
+            "window_values": window_values or {},
             "authorisation": _authorisation_view(session, course, options),
             "patient_name": patients_service.display_name(session, course.patient_id),
             "error": error,
@@ -175,6 +191,128 @@ async def course_book(
     )
 
 
+@router.post("/courses/{course_id}/window", response_class=HTMLResponse)
+async def course_window(
+    request: Request,
+    course_id: int,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    values = {k: str(form.get(k, "")) for k in ("earliest", "latest", "reason")}
+
+    def change() -> Any:
+        data = WindowIn.model_validate(values)
+        return window_service.set_window(
+            session, principal, course_id, data.earliest, data.latest, data.reason
+        )
+
+    return await form_action(
+        session,
+        change,
+        f"/courses/{course_id}",
+        lambda failure: _course_page(
+            request, session, principal, course_id, failure.message, failure.status_code, values
+        ),
+    )
+
+
+@router.get("/patients/{patient_id}/scheduling", response_class=HTMLResponse)
+def patient_scheduling(
+    request: Request,
+    patient_id: int,
+    principal: Principal = require(Perm.SCHEDULE_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _scheduling_page(request, session, principal, patient_id, None)
+
+
+def _scheduling_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    patient_id: int,
+    failure: FormFailure | None,
+    values: dict[str, Any] | None = None,
+) -> Response:
+    wishes = preferences_service.read(session, principal, patient_id)
+    return render(
+        request,
+        "schedule/patient_scheduling.html",
+        {
+            "wishes": wishes,
+            "patient_name": patients_service.display_name(session, patient_id),
+            "weekday_names": preferences_service.WEEKDAY_NAMES,
+            "errors": failure.errors if failure else {},
+            "values": values or {},
+        },
+        status_code=failure.status_code if failure else 200,
+    )
+
+
+@router.post("/patients/{patient_id}/scheduling", response_class=HTMLResponse)
+async def patient_scheduling_save(
+    request: Request,
+    patient_id: int,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    values: dict[str, Any] = {
+        "weekdays": [int(d) for d in form.getlist("weekdays") if str(d).isdigit()],
+        "preferred_from": str(form.get("preferred_from", "")),
+        "preferred_to": str(form.get("preferred_to", "")),
+        "same_time_every_cycle": form.get("same_time_every_cycle") == "yes",
+        "note": str(form.get("note", "")),
+    }
+    return await form_action(
+        session,
+        lambda: preferences_service.save(
+            session, principal, patient_id, preferences_service.PreferenceIn.model_validate(values)
+        ),
+        f"/patients/{patient_id}/scheduling",
+        lambda failure: _scheduling_page(request, session, principal, patient_id, failure, values),
+    )
+
+
+@router.post("/patients/{patient_id}/unavailable-dates", response_class=HTMLResponse)
+async def patient_unavailable_add(
+    request: Request,
+    patient_id: int,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    values = {"date": str(form.get("date", "")), "reason": str(form.get("reason", ""))}
+
+    def add() -> Any:
+        data = UnavailableIn.model_validate(values)
+        return preferences_service.add_unavailable(session, principal, patient_id, data.date, data.reason)
+
+    return await form_action(
+        session,
+        add,
+        f"/patients/{patient_id}/scheduling",
+        lambda failure: _scheduling_page(request, session, principal, patient_id, failure, values),
+    )
+
+
+@router.post("/patients/{patient_id}/unavailable-dates/{unavailable_id}/remove", response_class=HTMLResponse)
+async def patient_unavailable_remove(
+    request: Request,
+    patient_id: int,
+    unavailable_id: int,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    return await form_action(
+        session,
+        lambda: preferences_service.remove_unavailable(session, principal, patient_id, unavailable_id),
+        f"/patients/{patient_id}/scheduling",
+        lambda failure: _scheduling_page(request, session, principal, patient_id, failure),
+    )
+
+
 @router.post("/appointments/{appointment_id}/status", response_class=HTMLResponse)
 async def appointment_status(
     request: Request,
@@ -182,12 +320,76 @@ async def appointment_status(
     principal: Principal = require(Perm.SCHEDULE_WRITE),
     session: Session = Depends(get_session),
 ) -> Response:
+    """Cancel one day, or the whole course, or mark a no-show: first a confirmation page that says which
+    days are released and which stay booked, then (``confirm=yes``) the change and the repair list."""
     form = await request.form()
-    data = StatusIn.model_validate({"status": form.get("status", ""), "reason": form.get("reason", "")})
-    appointment, repair = await run_in_threadpool(
-        appointments_service.change_status, session, principal, appointment_id, data.status, data.reason
+    fields = {
+        "status": form.get("status", ""),
+        "reason": form.get("reason", ""),
+        "whole_course": form.get("scope") == "course",
+        "patient_unavailable": form.get("patient_unavailable") == "yes",
+    }
+    appt = await run_in_threadpool(
+        appointments_service.appointment_course, session, principal, appointment_id
     )
-    return render(request, "schedule/repair.html", {"appointment": appointment, "repair": repair})
+
+    def refused(failure: FormFailure) -> Response:
+        return _course_page(request, session, principal, appt, failure.message, failure.status_code)
+
+    if form.get("confirm") != "yes":
+
+        def preview() -> dict[str, Any]:
+            data = StatusIn.model_validate(fields)
+            return appointments_service.preview_status_change(
+                session,
+                principal,
+                appointment_id,
+                data.status,
+                whole_course=data.whole_course,
+                patient_unavailable=data.patient_unavailable,
+            )
+
+        return await form_action(
+            session,
+            preview,
+            lambda plan: render(
+                request,
+                "schedule/confirm_status.html",
+                {
+                    "plan": plan,
+                    "fields": fields,
+                    "patient_name": patients_service.display_name(session, plan["appointment"].patient_id),
+                },
+            ),
+            refused,
+        )
+
+    def apply() -> Any:
+        data = StatusIn.model_validate(fields)
+        return appointments_service.change_status(
+            session,
+            principal,
+            appointment_id,
+            data.status,
+            data.reason,
+            whole_course=data.whole_course,
+            patient_unavailable=data.patient_unavailable,
+        )
+
+    return await form_action(
+        session,
+        apply,
+        lambda result: render(
+            request,
+            "schedule/repair.html",
+            {
+                "appointment": result[0],
+                "repair": result[1],
+                "course": appointments_service.read_course(session, principal, appt),
+            },
+        ),
+        refused,
+    )
 
 
 def _site_for(session: Session, principal: Principal, site_id: int | None) -> Any:
@@ -321,6 +523,98 @@ async def planning_run(
     )
 
 
+def _closures_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    failure: FormFailure | None = None,
+    values: dict[str, Any] | None = None,
+) -> Response:
+    return render(
+        request,
+        "schedule/closures.html",
+        {
+            "closures": closures_service.list_closures(session, principal),
+            "centres": sites_service.centres(session, only=principal.site_ids),
+            "site_names": {c.id: c.name for c in sites_service.centres(session)},
+            "errors": failure.errors if failure else {},
+            "values": values or {},
+        },
+        status_code=failure.status_code if failure else 200,
+    )
+
+
+@router.get("/schedule/closures", response_class=HTMLResponse)
+def closures_page(
+    request: Request,
+    principal: Principal = require(Perm.SCHEDULE_PLAN),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _closures_page(request, session, principal)
+
+
+@router.post("/schedule/closures", response_class=HTMLResponse)
+async def closures_submit(
+    request: Request,
+    principal: Principal = require(Perm.SCHEDULE_PLAN),
+    session: Session = Depends(get_session),
+    queue: JobQueue = Depends(get_queue),
+) -> Response:
+    """Close a centre for a date range: first what it affects, then (``confirm=yes``) the closure and its
+    re-plan, queued as a planning run."""
+    form = await request.form()
+    values = {k: str(form.get(k, "")) for k in ("site_id", "start_date", "end_date", "reason")}
+
+    def parsed() -> ClosureIn:
+        return ClosureIn.model_validate(values)
+
+    def refused(failure: FormFailure) -> Response:
+        return _closures_page(request, session, principal, failure, values)
+
+    if form.get("confirm") != "yes":
+
+        def look() -> dict[str, Any]:
+            data = parsed()
+            return closures_service.preview(session, principal, data.site_id, data.start_date, data.end_date)
+
+        return await form_action(
+            session,
+            look,
+            lambda plan: render(request, "schedule/closure_confirm.html", {"plan": plan, "values": values}),
+            refused,
+        )
+
+    def close() -> str:
+        data = parsed()
+        closure = closures_service.close(
+            session, principal, data.site_id, data.start_date, data.end_date, data.reason
+        )
+        job = jobs_service.submit(
+            session, queue, principal, planning_job.KIND_NAME, closures_service.replan_params(closure)
+        )
+        closures_service.record_job(session, closure.id, job.id)
+        return f"/schedule/closures/{closure.id}"
+
+    return await form_action(session, close, lambda target: target, refused)
+
+
+@router.get("/schedule/closures/{closure_id}", response_class=HTMLResponse)
+def closure_page(
+    request: Request,
+    closure_id: int,
+    principal: Principal = require(Perm.SCHEDULE_PLAN),
+    session: Session = Depends(get_session),
+) -> Response:
+    view = closures_service.view(session, principal, closure_id)
+    job = jobs_service.get_job(session, principal, view["closure"].job_id) if view["closure"].job_id else None
+    run = (
+        appointments_service.get_run(session, principal, job.result_id)
+        if job is not None and job.result_id is not None
+        else None
+    )
+    return render(request, "schedule/closure.html", {**view, "job": job, "run": run})
+
+
 @router.get("/planning/{run_id}", response_class=HTMLResponse)
 def planning_run_page(
     request: Request,
@@ -330,8 +624,19 @@ def planning_run_page(
 ) -> Response:
     run = appointments_service.get_run(session, principal, run_id)
     moves, unscheduled = appointments_service.run_moves(session, run)
-    names = patients_service.display_names(session, [m["patient_id"] for m in moves + unscheduled])
-    context = {"run": run, "moves": moves, "unscheduled": unscheduled, "names": names, "error": None}
+    outside = appointments_service.waiting_outside(session, principal, run) if run.status == "draft" else []
+    names = patients_service.display_names(session, [m["patient_id"] for m in moves + unscheduled + outside])
+    context = {
+        "run": run,
+        "moves": moves,
+        "unscheduled": unscheduled,
+        "outside": outside,
+        "courses_placed": len({m["course_id"] for m in moves}),
+        "courses_left": len({u["course_id"] for u in unscheduled}),
+        "site_names": {c.code: c.name for c in sites_service.centres(session)},
+        "names": names,
+        "error": None,
+    }
     return render(request, "schedule/run.html", context)
 
 

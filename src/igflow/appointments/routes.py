@@ -86,7 +86,15 @@ def change_status(
     principal: Principal = require(Perm.SCHEDULE_WRITE),
     session: Session = Depends(get_session),
 ) -> CancelOut:
-    appointment, repair = service.change_status(session, principal, appointment_id, data.status, data.reason)
+    appointment, repair = service.change_status(
+        session,
+        principal,
+        appointment_id,
+        data.status,
+        data.reason,
+        whole_course=data.whole_course,
+        patient_unavailable=data.patient_unavailable,
+    )
     return CancelOut(appointment=appointment, repair=repair)
 
 

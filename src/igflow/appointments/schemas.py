@@ -36,6 +36,8 @@ class AppointmentOut(BaseModel):
     patient_id: int
     site_id: int
     site_code: str
+    site_name: str
+    day_index: int  # which day of its course (1 for the first)
     chair_id: int | None  # None for a visit at the patient's home
     chair_label: str
     date: dt.date
@@ -61,10 +63,15 @@ class CourseOut(BaseModel):
     status: str
     sessions: list[CourseSessionOut]
     appointments: list[AppointmentOut]
+    # the days (day_index) still needing a place: every day of a waiting course, or the days of a
+    # part-booked course whose other days stay booked
+    to_book: list[int] = []
 
 
 class SlotOptionOut(BaseModel):
     site: str
+    site_name: str = ""
+    days: list[int] = []  # the course days (day_index) these dates are for
     dates: list[dt.date]
     starts: list[str]
     chairs: list[int]
@@ -85,6 +92,29 @@ class BookIn(_In):
 class StatusIn(_In):
     status: Literal["cancelled", "no_show"]
     reason: str = Field(min_length=1, max_length=2000)
+    # False: only this day (the course's other days stay booked unless the cancelled day cannot move
+    # without them); True: every booked day of the course, chosen explicitly
+    whole_course: bool = False
+    # a cancellation because the patient cannot come that day: the date is never offered again
+    patient_unavailable: bool = False
+
+
+class WindowIn(_In):
+    earliest: RecordDate
+    latest: RecordDate
+    reason: str = Field(min_length=1, max_length=400)
+
+
+class UnavailableIn(_In):
+    date: RecordDate
+    reason: str = Field(default="", max_length=400)
+
+
+class ClosureIn(_In):
+    site_id: Id
+    start_date: RecordDate
+    end_date: RecordDate
+    reason: str = Field(default="", max_length=400)
 
 
 class CancelOut(BaseModel):

@@ -6,8 +6,11 @@ the same state one wins and the other gets a 409 (and releases no capacity).
 
 The moves, as the code makes them:
 
-* a course is booked whole from waiting (a booking or a published planning run) and goes back to waiting
-  when one of its appointments is cancelled or missed, or when a planning run moves it;
+* a course is booked from waiting once every one of its days has a place (a booking or a published
+  planning run), and goes back to waiting when one of its days is cancelled or missed, or when a planning
+  run moves it. Waiting means "a day still needs a place": after one day of a multi-day course is
+  cancelled, its other days stay booked (unless the cancelled day cannot move without them) and only the
+  free days are placed again (:mod:`igflow.scheduling.replan`);
 * an appointment is booked when made and is then cancelled (by a scheduler, or because another day of its
   course was cancelled or a planning run moved it) or marked a no-show;
 * a planning run is a draft until it is published or discarded.

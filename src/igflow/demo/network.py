@@ -48,6 +48,9 @@ class DemoUser:
     extra_roles: tuple[str, ...] = ()
 
 
+# The published demo sign-ins (README, `igflow demo` output): each password is made from its username,
+# which the name rule of igflow.security.passwords.check_strength refuses for a real account, so they are
+# hashed with enforce_strength=False. The rule itself is unchanged; these are demo data, not a choice.
 DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("admin", "admin", "demo-admin-2026", "Avery Admin (demo)"),
     DemoUser("pharmacist", "pharmacist", "demo-pharmacist-2026", "Pat Pharmacist (demo)"),
@@ -349,7 +352,7 @@ def _load_users_without_patient(session: Session, site_ids: dict[str, int]) -> N
         user = User(
             username=demo_user.username,
             display_name=demo_user.display_name,
-            password_hash=hash_password(demo_user.password),
+            password_hash=hash_password(demo_user.password, enforce_strength=False),  # see DEMO_USERS
             password_changed_at=datetime.now(UTC),
         )
         user.roles = [UserRole(role=role) for role in (demo_user.role, *demo_user.extra_roles)]
@@ -366,7 +369,7 @@ def _load_patient_user(session: Session, patient_id: int) -> None:
     user = User(
         username=demo_user.username,
         display_name=f"{patient.given_name} {patient.family_name}",
-        password_hash=hash_password(demo_user.password),
+        password_hash=hash_password(demo_user.password, enforce_strength=False),  # see DEMO_USERS
         patient_id=patient_id,
         password_changed_at=datetime.now(UTC),
     )
@@ -706,6 +709,7 @@ def load_clinical_flow(db: Database, *, seed: int, orders: int, console: Console
                 counts["courses"] += 1
             except IgflowError:
                 session.rollback()
+        _load_schedule_wishes(session, scheduler, seed)
         start = datetime.now(UTC).date()
         session.commit()  # the planning run reads in a snapshot and solves with no transaction open
         params = {"start_date": start.isoformat(), "days": 21, "time_limit_s": 5, "seed": seed}
@@ -718,3 +722,28 @@ def load_clinical_flow(db: Database, *, seed: int, orders: int, console: Console
         f"{counts['booked_courses']} booked by planning run {run.id}."
     )
     return counts
+
+
+def _load_schedule_wishes(session: Session, scheduler: Any, seed: int) -> None:
+    """Standing scheduling wishes for about one patient in five with a waiting course (weekdays, a time of
+    day, or the same time every cycle), from their own random stream so the rest of the demo is unchanged."""
+    from igflow.appointments.models import Course
+    from igflow.appointments.service import preferences as preferences_service
+
+    rng = random.Random(seed * 7919 + 12)
+    patients = sorted(
+        set(session.execute(select(Course.patient_id).where(Course.status == "waiting")).scalars())
+    )
+    for patient_id in patients:
+        if rng.random() >= 0.2:
+            continue
+        kind = rng.choice(("weekdays", "morning", "afternoon", "same_time"))
+        first = rng.randint(0, 3)
+        data = preferences_service.PreferenceIn(
+            weekdays=[first, first + 1] if kind == "weekdays" else [],
+            preferred_from={"morning": "08:00", "afternoon": "12:00"}.get(kind, ""),
+            preferred_to={"morning": "10:30", "afternoon": "14:00"}.get(kind, ""),
+            same_time_every_cycle=kind == "same_time",
+            note="synthetic demo wish",
+        )
+        preferences_service.save(session, scheduler, patient_id, data)

@@ -55,6 +55,7 @@ def plan(
             days,
             free_appointment_ids=set(params.get("free_appointment_ids") or []),
             principal=principal,
+            any_centre_course_ids=set(params.get("any_centre_course_ids") or []),
         )
         session.rollback()
     # From here until the draft is saved no database transaction is open.

@@ -118,12 +118,17 @@ class SlotIndex:
                 self.occ.add(root, site, first[1], first[2], first[3])
                 ok = True
                 for s in infos[1:]:
-                    parent_day = chosen[by_index[s.parent]][1] if s.parent in by_index else None
-                    if parent_day is None:
+                    if s.parent is None:
+                        # not linked to the day before it (a part-booked course: a booked day lies
+                        # between), so its own window already keeps the gaps to the booked days
+                        lo, hi = s.earliest, s.latest
+                    elif s.parent in by_index:
+                        parent_day = chosen[by_index[s.parent]][1]
+                        lo = max(s.earliest, parent_day + s.min_days)
+                        hi = min(s.latest, parent_day + s.max_days)
+                    else:
                         ok = False
                         break
-                    lo = max(s.earliest, parent_day + s.min_days)
-                    hi = min(s.latest, parent_day + s.max_days)
                     best: _Choice | None = None
                     for d in range(lo, hi + 1):
                         got = self._best_on(s, site, d)

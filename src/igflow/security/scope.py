@@ -39,7 +39,14 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, exists, select, true
 from sqlalchemy.orm import Session
 
-from igflow.appointments.models import Appointment, Course, PlanningRun
+from igflow.appointments.models import (
+    Appointment,
+    Course,
+    PlanningRun,
+    SchedulePreference,
+    SiteClosure,
+    UnavailableDate,
+)
 from igflow.authorizations.models import PriorAuthLetter, PriorAuthRequest, PriorTherapy
 from igflow.errors import Forbidden, NotFound
 from igflow.home.models import HomeDelivery, HomeNurse, HomeStock, HomeVisit, SelfInfusion
@@ -93,6 +100,9 @@ _RULES: dict[type, Callable[[Sites], ColumnElement[bool]]] = {
     Referral: lambda s: patient_in(s, Referral.patient_id),
     Order: lambda s: patient_in(s, Order.patient_id),
     Course: lambda s: patient_in(s, Course.patient_id),
+    SchedulePreference: lambda s: patient_in(s, SchedulePreference.patient_id),
+    UnavailableDate: lambda s: patient_in(s, UnavailableDate.patient_id),
+    SiteClosure: lambda s: SiteClosure.site_id.in_(s),
     WorkTask: lambda s: patient_in(s, WorkTask.patient_id),
     Appointment: lambda s: Appointment.site_id.in_(s),
     InfusionRecord: lambda s: _appointment_site_in(s, InfusionRecord.appointment_id),

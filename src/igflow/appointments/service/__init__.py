@@ -19,12 +19,14 @@ planning job calls ``service.solve_planning`` through the package, so a test may
 
 from __future__ import annotations
 
-from igflow.appointments.service._common import Policy, policy, site_today
+from igflow.appointments.service._common import Policy, course_row, policy, site_today
 from igflow.appointments.service.booking import (
+    appointment_course,
     authorisation_check,
     authorisation_uses,
     book,
     change_status,
+    preview_status_change,
     suggest,
 )
 from igflow.appointments.service.calendar import ics_for_patient
@@ -47,12 +49,14 @@ from igflow.appointments.service.planning import (
     run_planning,
     save_planning_run,
     solve_planning,
+    waiting_outside,
 )
 from igflow.appointments.service.views import chair_board, ready_to_schedule, upcoming_for_patient, week_load
 
 __all__ = [
     "InstanceMap",
     "Policy",
+    "appointment_course",
     "appointment_out",
     "authorisation_check",
     "authorisation_uses",
@@ -63,12 +67,14 @@ __all__ = [
     "check_free_appointments",
     "complete_day",
     "course_out",
+    "course_row",
     "create_course",
     "discard",
     "get_run",
     "ics_for_patient",
     "list_runs",
     "policy",
+    "preview_status_change",
     "publish",
     "read_course",
     "ready_to_schedule",
@@ -80,5 +86,6 @@ __all__ = [
     "suggest",
     "upcoming_for_patient",
     "waiting_courses",
+    "waiting_outside",
     "week_load",
 ]

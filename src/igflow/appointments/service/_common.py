@@ -78,6 +78,11 @@ def _load_course(session: Session, principal: Principal, course_id: int) -> Cour
     return course
 
 
+def course_row(session: Session, principal: Principal, course_id: int) -> Course:
+    """The course row, for the pages' read-only helpers (site scope and patient access checked)."""
+    return _load_course(session, principal, course_id)
+
+
 def _centres(session: Session) -> list[Site]:
     return list(
         session.execute(
@@ -88,6 +93,21 @@ def _centres(session: Session) -> list[Site]:
 
 def _active_chairs(site: Site) -> list[Chair]:
     return [c for c in site.chairs if c.active]
+
+
+def closed_days(site: Site, start: dt.date, end: dt.date) -> set[dt.date]:
+    """The dates from ``start`` to ``end`` when the site gives no infusion: a weekday it does not open or
+    has no nurse on duty, or one of its closed dates."""
+    hours = {h.weekday: h for h in site.hours}
+    closed = {c.date for c in site.closed_dates}
+    out: set[dt.date] = set()
+    day = start
+    while day <= end:
+        h = hours.get(day.weekday())
+        if h is None or h.nurses <= 0 or day in closed:
+            out.add(day)
+        day += dt.timedelta(days=1)
+    return out
 
 
 def _capacity(site: Site, day: dt.date) -> tuple[int, int, int, int]:

@@ -15,14 +15,23 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from igflow.appointments.models import Appointment, ChairSlot, Course, CourseSession, SiteSlotLoad
+from igflow.appointments.models import (
+    Appointment,
+    ChairSlot,
+    Course,
+    CourseSession,
+    SiteSlotLoad,
+    UnavailableDate,
+)
 from igflow.appointments.schemas import AppointmentOut, BookIn, CourseOut, SlotOptionOut
+from igflow.appointments.service import preferences
 from igflow.appointments.service._common import (
     _active_chairs,
     _capacity,
     _centres,
     _load_course,
     _sessions,
+    closed_days,
     policy,
 )
 from igflow.appointments.service.courses import appointment_out, course_out
@@ -31,7 +40,10 @@ from igflow.appointments.service.instance import (
     _course_session_docs,
     _course_sites,
     _patient_sites,
+    booked_days,
     build_instance,
+    course_windows,
+    unavailable_dates,
 )
 from igflow.appointments.states import APPOINTMENT, COURSE
 from igflow.authorizations import service as authorizations_service
@@ -41,6 +53,7 @@ from igflow.errors import Conflict, InvalidInput, NotFound
 from igflow.orders.models import Order
 from igflow.patients import service as patients_service
 from igflow.scheduling.models import hhmm_to_min, min_to_hhmm
+from igflow.scheduling.replan import CourseWindow, released_by_cancelling
 from igflow.scheduling.suggest import SlotIndex
 from igflow.security import audit, scope
 from igflow.security.principal import Principal
@@ -174,16 +187,34 @@ def _book_sessions(
     course: Course,
     placements: list[tuple[CourseSession, Site, Chair, dt.date, int]],
     source: str,
+    *,
+    other_centre_ok: bool = False,
 ) -> list[Appointment]:
-    """Book every session of a course or none (savepoint): the database refuses any clash."""
+    """Book every session of a course or none (savepoint): the database refuses any clash. The days of a
+    course stay at one centre, except that a course released by a centre closure (``other_centre_ok``)
+    may continue at another centre than the days it kept."""
     for cs, site, chair, day, start_min in placements:
         _validate_slot(site, chair, day, start_min, cs.duration_min)
     gap_lo, gap_hi = policy().multi_day_gap_days
-    for (_a, site_a, _c, day_a, _s), (_b, site_b, _d, day_b, _t) in itertools.pairwise(placements):
-        if site_a.id != site_b.id:
+    # The days placed now and the days that stay booked, in course order, must keep the gaps and centre.
+    placed = {cs.id for cs, *_rest in placements}
+    index = {cs.id: cs.day_index for cs in _sessions(session, course.id)}
+    kept_rows = [a for a in booked_days(session, course.id).values() if a.course_session_id not in placed]
+    kept = [(index[a.course_session_id], a.site_id, a.date) for a in kept_rows]
+    in_chairs = [(index[a.course_session_id], a.site_id, a.date) for a in kept_rows if a.chair_id is not None]
+    new_days = [(cs.day_index, site.id, day) for cs, site, _c, day, _s in placements]
+    days = sorted([*kept, *new_days])
+    # days kept at home (or, for a closure's released course, at the closed centre) set no centre
+    same_site = sorted(new_days) if other_centre_ok else sorted([*in_chairs, *new_days])
+    for (_a, site_a, _da), (_b, site_b, _db) in itertools.pairwise(same_site):
+        if site_a != site_b:
             raise InvalidInput("site: all days of a course are given at the same centre", "site")
+    for (_a, _sa, day_a), (_b, _sb, day_b) in itertools.pairwise(days):
         if not gap_lo <= (day_b - day_a).days <= gap_hi:
-            raise InvalidInput(f"dates: days of a course must be {gap_lo}-{gap_hi} days apart", "dates")
+            raise InvalidInput(
+                f"dates: days of a course must be {gap_lo}-{gap_hi} days apart ({day_a} and {day_b} are not)",
+                "dates",
+            )
     booked: list[Appointment] = []
     current = ("", dt.date.min, 0)
     try:
@@ -241,14 +272,36 @@ def suggest(
     course = _load_course(session, principal, course_id)
     if course.status != "waiting":
         raise InvalidInput(f"course_id: course {course.id} is {course.status}, not waiting", "course_id")
-    start = max(course.earliest, utcnow().date())
-    if start > course.latest:
-        raise InvalidInput(
-            f"course_id: the window of course {course.id} ended on {course.latest}", "course_id"
-        )
+    today = utcnow().date()
+    keep = booked_days(session, course.id)
     gap_hi = policy().multi_day_gap_days[1]
     n_sessions = len(_sessions(session, course.id))
-    days = (course.latest - start).days + 1 + gap_hi * (n_sessions - 1)
+    away = unavailable_dates(session, {course.patient_id})[course.patient_id]
+    if keep:
+        # Part of the course stays booked: only its other days are placed, around the days that stay.
+        start = today
+        last = max([course.latest, *(a.date for a in keep.values())])
+        days = (last - start).days + 1 + gap_hi * n_sessions
+        kept_site = session.get(Site, next(iter(keep.values())).site_id)
+        assert kept_site is not None
+        end = start + dt.timedelta(days=days - 1)
+        windows = course_windows(session, course, start, end, keep, away | closed_days(kept_site, start, end))
+        stuck = [w for w in windows.values() if w is None]
+        if stuck:
+            raise InvalidInput(
+                "course_id: no date is left for the cancelled day between the days that stay booked; "
+                "cancel the whole course on this page to plan all its days again",
+                "course_id",
+            )
+    else:
+        start = max(course.earliest, today)
+        if start > course.latest:
+            raise InvalidInput(
+                f"course_id: the window of course {course.id} ended on {course.latest}; "
+                "widen the window on this page (within the regimen's interval) or ask the prescriber",
+                "course_id",
+            )
+        days = (course.latest - start).days + 1 + gap_hi * (n_sessions - 1)
     imap = build_instance(session, start, days, only_course_ids=set())
     centres = _centres(session)
     preferred = _patient_sites(session, {course.patient_id}, {s.id: s.code for s in centres})
@@ -262,14 +315,30 @@ def suggest(
     sites = [code for code in sites if scope.sees_site(principal, imap.site_ids[code])]
     if not sites:
         raise InvalidInput("course_id: none of the patient's centres is yours to book", "course_id")
-    docs = _course_session_docs(session, course, sites, start, imap.instance.end_date)
+    wish = preferences.preferences_for(session, {course.patient_id}).get(course.patient_id)
+    docs = _course_session_docs(
+        session,
+        course,
+        sites,
+        start,
+        imap.instance.end_date,
+        keep,
+        preferred=preferences.preferred_start(session, course, wish),
+    )
+    if keep and not docs:
+        raise InvalidInput(
+            "course_id: the days that stay booked are at a centre you cannot book, or no date is left "
+            "between them; cancel the whole course on this page to plan all its days again",
+            "course_id",
+        )
     from igflow.scheduling.models import Session as ContractSession
 
     new = [ContractSession.model_validate(d) for d in docs]
     index = SlotIndex(imap.instance, _booked_schedule(imap))
     wanted = top or policy().suggestions
-    # days the patient is booked where the chair instance does not look (a visit at home)
-    taken = set(
+    # days the patient is booked where the chair instance does not look (a visit at home), and the dates
+    # the patient cannot come
+    taken = away | set(
         session.execute(
             select(Appointment.date).where(
                 Appointment.patient_id == course.patient_id,
@@ -278,8 +347,11 @@ def suggest(
             )
         ).scalars()
     )
-    options = index.suggest(new, top=wanted + 3 * len(taken))
-    options = [o for o in options if not taken & {dt.date.fromisoformat(str(d)) for d in o.dates}][:wanted]
+    options = index.suggest(new, top=3 * wanted + 3 * len(taken))
+    options = [o for o in options if not taken & {dt.date.fromisoformat(str(d)) for d in o.dates}]
+    # The contract knows no weekday wish: options on the patient's weekdays come first, misses counted.
+    misses = {id(o): preferences.weekday_misses(o.dates, wish) for o in options}
+    options = sorted(options, key=lambda o: misses[id(o)])[:wanted]
     audit.record(
         session,
         principal.actor,
@@ -290,14 +362,19 @@ def suggest(
         detail={"options": len(options)},
     )
     session.commit()
+    names = {c.code: c.name for c in centres}
+    day_of = {f"S{cs.id}": cs.day_index for cs in _sessions(session, course.id)}
+    days_placed = [day_of[d["id"]] for d in docs]
     return [
         SlotOptionOut(
             site=o.site,
+            site_name=names.get(o.site, o.site),
+            days=days_placed,
             dates=list(o.dates),
             starts=list(o.starts),
             chairs=list(o.chairs),
             target_distance_days=o.target_distance_days,
-            preference_misses=o.preference_misses,
+            preference_misses=o.preference_misses + misses[id(o)],
             peak_increase=o.peak_increase,
         )
         for o in options
@@ -368,12 +445,26 @@ def _respect_authorisation(
 def book(session: Session, principal: Principal, course_id: int, data: BookIn) -> CourseOut:
     course = _load_course(session, principal, course_id)
     COURSE.check(course.status, "booked", "course_id")
-    sessions = _sessions(session, course.id)
+    keep = booked_days(session, course.id)
+    sessions = [cs for cs in _sessions(session, course.id) if cs.id not in keep]
     if not len(data.dates) == len(data.starts) == len(data.chairs) == len(sessions):
+        still = " still to book" if keep else ""
         raise InvalidInput(
-            f"dates: give one date, start and chair for each of the course's {len(sessions)} sessions",
+            f"dates: give one date, start and chair for each of the course's {len(sessions)} sessions{still}",
             "dates",
         )
+    windows = (
+        course_windows(
+            session,
+            course,
+            utcnow().date(),
+            dt.date.max,
+            keep,
+            unavailable_dates(session, {course.patient_id})[course.patient_id],
+        )
+        if keep
+        else {}
+    )
     site = session.execute(
         select(Site).where(Site.code == data.site, Site.kind == "centre")
     ).scalar_one_or_none()
@@ -383,7 +474,14 @@ def book(session: Session, principal: Principal, course_id: int, data: BookIn) -
     chairs = _active_chairs(site)
     placements = []
     for cs, day, start, number in zip(sessions, data.dates, data.starts, data.chairs, strict=True):
-        if (
+        window = windows.get(cs.id)
+        if keep and (window is None or not window.lo <= day <= window.hi):
+            allowed = f"{window.lo} to {window.hi}" if window else "no date"
+            raise InvalidInput(
+                f"dates: day {cs.day_index} must fall between the days that stay booked ({allowed})",
+                "dates",
+            )
+        if not keep and (
             not course.earliest
             <= day
             <= course.latest + dt.timedelta(days=policy().multi_day_gap_days[1] * (cs.day_index - 1))
@@ -398,6 +496,14 @@ def book(session: Session, principal: Principal, course_id: int, data: BookIn) -
         except ValueError:
             raise InvalidInput(f"starts: '{start}' is not a time HH:MM", "starts") from None
         placements.append((cs, site, chairs[number - 1], day, start_min))
+    away = unavailable_dates(session, {course.patient_id})[course.patient_id]
+    clash = sorted({p[3] for p in placements} & away)
+    if clash:
+        raise InvalidInput(
+            f"dates: the patient cannot come on {clash[0]} (recorded on the course page); choose another "
+            "date, or remove that date from the patient's dates they cannot come if it has changed",
+            "dates",
+        )
     acknowledged = _respect_authorisation(
         session, course, [(p[0], p[3]) for p in placements], data.acknowledge_authorisation
     )
@@ -417,11 +523,68 @@ def book(session: Session, principal: Principal, course_id: int, data: BookIn) -
     return course_out(session, course)
 
 
-def change_status(
-    session: Session, principal: Principal, appointment_id: int, status: str, reason: str
-) -> tuple[AppointmentOut, list[dict[str, Any]]]:
-    """Cancel or mark a no-show: frees the chair and nurse capacity, puts the course back to waiting, and
-    suggests the freed time to waiting courses (everyone else stays where they are)."""
+def _plan_release(
+    session: Session,
+    course: Course,
+    appt: Appointment,
+    status: str,
+    *,
+    whole_course: bool,
+    also_unavailable: set[dt.date] | frozenset[dt.date] = frozenset(),
+) -> tuple[list[Appointment], list[Appointment], str]:
+    """Which other booked days of ``appt``'s course a cancellation (or no-show) releases, which stay, and
+    the reason written on the released ones. Reads only."""
+    cs = session.get(CourseSession, appt.course_session_id)
+    assert cs is not None
+    sessions = _sessions(session, course.id)
+    position = {s.id: k for k, s in enumerate(sessions)}
+    stays = {cs_id: a for cs_id, a in booked_days(session, course.id).items() if a.id != appt.id}
+    siblings = sorted((a for a in stays.values() if a.status == "booked"), key=lambda a: a.id)
+    if whole_course or appt.chair_id is None:
+        # A home visit's course is routed whole by the home-infusion service.
+        return siblings, [], f"whole course cancelled with appointment {appt.id}"
+    away = unavailable_dates(session, {course.patient_id})[course.patient_id] | set(also_unavailable)
+    # The days that stay keep their centre, so the cancelled day may only move to a day it is open.
+    site = session.get(Site, appt.site_id)
+    assert site is not None
+    gap_hi = policy().multi_day_gap_days[1]
+    last = max([appt.date, *(a.date for a in stays.values())]) + dt.timedelta(days=gap_hi * len(sessions))
+    away |= closed_days(site, utcnow().date(), last)
+    released = released_by_cancelling(
+        len(sessions),
+        {**{position[k]: a.date for k, a in stays.items()}, position[cs.id]: appt.date},
+        position[cs.id],
+        CourseWindow(course.earliest, max(course.latest, appt.date), course.target),
+        policy().multi_day_gap_days,
+        (utcnow().date(), dt.date.max),
+        away,
+    )
+    moved = [a for a in siblings if position[a.course_session_id] in released]
+    kept = [a for a in siblings if a not in moved]
+    what = "cancelled" if status == "cancelled" else "missed"
+    why = f"course changed: day {cs.day_index} ({appt.date}) was {what} and this day must move with it"
+    return moved, kept, why
+
+
+def appointment_course(session: Session, principal: Principal, appointment_id: int) -> int:
+    """The course of an appointment the principal may see (others are not found)."""
+    appt = scope.appointment(session, principal, appointment_id)
+    cs = session.get(CourseSession, appt.course_session_id)
+    assert cs is not None
+    return cs.course_id
+
+
+def preview_status_change(
+    session: Session,
+    principal: Principal,
+    appointment_id: int,
+    status: str,
+    *,
+    whole_course: bool = False,
+    patient_unavailable: bool = False,
+) -> dict[str, Any]:
+    """What :func:`change_status` would do, for the confirmation page: the days released with it and the
+    days that stay booked. Writes nothing."""
     appt = scope.appointment(session, principal, appointment_id)
     try:
         patients_service.check_access(session, principal, appt.patient_id)
@@ -430,24 +593,72 @@ def change_status(
     APPOINTMENT.check(appt.status, status)
     cs = session.get(CourseSession, appt.course_session_id)
     assert cs is not None
+    course = session.get(Course, cs.course_id)
+    assert course is not None
+    moved, kept, _why = _plan_release(
+        session,
+        course,
+        appt,
+        status,
+        whole_course=whole_course,
+        also_unavailable={appt.date} if patient_unavailable else frozenset(),
+    )
+    n_days = len(_sessions(session, course.id))
+    return {
+        "appointment": appointment_out(session, appt),
+        "course_id": course.id,
+        "days": n_days,
+        "released": [appointment_out(session, a) for a in moved],
+        "kept": [appointment_out(session, a) for a in kept],
+        "whole_course": whole_course,
+    }
+
+
+def change_status(
+    session: Session,
+    principal: Principal,
+    appointment_id: int,
+    status: str,
+    reason: str,
+    *,
+    whole_course: bool = False,
+    patient_unavailable: bool = False,
+) -> tuple[AppointmentOut, list[dict[str, Any]]]:
+    """Cancel one session or mark it a no-show, or cancel every booked day of its course
+    (``whole_course``, chosen explicitly). Frees the chair and nurse capacity and puts the course back on
+    the waiting list for the days that need a place; the course's other days stay booked unless no date
+    is left for the cancelled day between them (:func:`igflow.scheduling.replan.released_by_cancelling`),
+    and everyone else stays where they are. ``patient_unavailable`` records the date as one the patient
+    cannot come, so no suggestion or planning run offers it again. Returns the appointment and waiting
+    courses that could use the freed time."""
+    appt = scope.appointment(session, principal, appointment_id)
+    try:
+        patients_service.check_access(session, principal, appt.patient_id)
+    except NotFound:
+        raise NotFound(f"appointment {appointment_id} not found") from None
+    APPOINTMENT.check(appt.status, status)
+    if patient_unavailable and status != "cancelled":
+        raise InvalidInput(
+            "patient_unavailable: only a cancellation records a date the patient cannot come",
+            "patient_unavailable",
+        )
+    cs = session.get(CourseSession, appt.course_session_id)
+    assert cs is not None
     course = _lock_course(session, cs.course_id)
     when = utcnow()
     # A concurrent change of this appointment that committed while we waited for the course makes this
     # move a 409 ("changed meanwhile"), before anything is released.
+    if patient_unavailable:
+        _record_unavailable(session, principal, appt.patient_id, appt.date, reason)
+    moved, kept, why = _plan_release(session, course, appt, status, whole_course=whole_course)
     _unbook(session, appt, status, reason, when)
-    # A course is whole or absent: cancelling one day releases its remaining days too.
-    siblings = list(
-        session.execute(
-            select(Appointment)
-            .join(CourseSession, CourseSession.id == Appointment.course_session_id)
-            .where(CourseSession.course_id == course.id, Appointment.status == "booked")
-            .order_by(Appointment.id)
-        ).scalars()
-    )
-    for other in siblings:
-        _unbook(session, other, "cancelled", f"course changed: appointment {appt.id} {status}", when)
-    COURSE.move(session, course, "waiting", expected="booked", latest=max(course.latest, appt.date))
-    released = sorted([appt, *siblings], key=lambda a: a.id)
+    for other in moved:
+        _unbook(session, other, "cancelled", why, when)
+    if course.status == "booked":
+        COURSE.move(session, course, "waiting", expected="booked", latest=max(course.latest, appt.date))
+    else:  # already waiting for another of its days
+        course.latest = max(course.latest, appt.date)
+    released_all = sorted([appt, *moved], key=lambda a: a.id)
     audit.record(
         session,
         principal.actor,
@@ -455,11 +666,43 @@ def change_status(
         "appointment",
         appt.id,
         patient_id=appt.patient_id,
-        detail={"course_id": course.id, "released": [a.id for a in released]},
+        detail={
+            "course_id": course.id,
+            "released": [a.id for a in released_all],
+            "whole_course": whole_course,
+            "kept": [a.id for a in kept],
+            "patient_unavailable": patient_unavailable,
+        },
     )
     session.commit()
     repair = _repair_suggestions(session, principal, appt, exclude_course=course.id)
     return appointment_out(session, appt), repair
+
+
+def _record_unavailable(
+    session: Session, principal: Principal, patient_id: int, day: dt.date, reason: str
+) -> None:
+    exists_ = session.execute(
+        select(UnavailableDate.id).where(
+            UnavailableDate.patient_id == patient_id, UnavailableDate.date == day
+        )
+    ).first()
+    if exists_ is not None:
+        return
+    row = UnavailableDate(
+        patient_id=patient_id, date=day, reason=reason, created_by_user_id=principal.user_id
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        principal.actor,
+        "patient.unavailable_date.add",
+        "patient_unavailable_date",
+        row.id,
+        patient_id=patient_id,
+        detail={"date": day.isoformat()},
+    )
 
 
 def _repair_suggestions(

@@ -159,6 +159,15 @@ def course_out(session: Session, course: Course) -> CourseOut:
         status=course.status,
         sessions=[CourseSessionOut.model_validate(s) for s in sessions],
         appointments=[appointment_out(session, a) for a in appointments],
+        to_book=[]
+        if course.status != "waiting"
+        else [
+            s.day_index
+            for s in sessions
+            if not any(
+                a.course_session_id == s.id and a.status in ("booked", "completed") for a in appointments
+            )
+        ],
     )
 
 
@@ -191,6 +200,8 @@ def appointment_out(session: Session, appt: Appointment) -> AppointmentOut:
         patient_id=appt.patient_id,
         site_id=appt.site_id,
         site_code=site.code,
+        site_name=site.name,
+        day_index=cs.day_index,
         chair_id=appt.chair_id,
         chair_label=chair.label if chair is not None else "at home",
         date=appt.date,

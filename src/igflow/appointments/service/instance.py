@@ -5,19 +5,21 @@ held fixed, and how the contract's ids map back to rows.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from igflow.appointments.models import Appointment, Course, CourseSession
+from igflow.appointments.models import Appointment, Course, CourseSession, UnavailableDate
+from igflow.appointments.service import preferences
 from igflow.appointments.service._common import _active_chairs, _centres, _sessions, policy
 from igflow.errors import InvalidInput
 from igflow.orders.models import Order
 from igflow.patients import service as patients_service
 from igflow.patients.models import PatientSite
 from igflow.scheduling.models import Instance, Schedule, min_to_hhmm
+from igflow.scheduling.replan import CourseWindow, Window, day_windows
 from igflow.security import scope
 from igflow.security.principal import Principal
 from igflow.sites.models import Site
@@ -33,6 +35,13 @@ class InstanceMap:
     appointment_ids: dict[str, int]  # "A7" -> appointment.id (booked, kept fixed)
     site_ids: dict[str, int]  # site code -> site.id
     chair_ids: dict[str, list[int]]  # site code -> chair ids, chair number k is index k-1
+    course_of: dict[str, int] = field(default_factory=dict)  # "S12" -> course.id
+    # "P3" -> the dates that patient cannot come: the contract has no such field, so a planning run leaves
+    # a course that the solver put on one of them unscheduled (see planning.honour_unavailable_dates)
+    unavailable: dict[str, set[dt.date]] = field(default_factory=dict)
+    weekday_wishes: dict[str, list[int]] = field(default_factory=dict)  # "P3" -> weekdays chosen (0 = Mon)
+    # courses released by a centre closure: they may continue at another centre than their earlier days
+    any_centre: set[int] = field(default_factory=set)
 
 
 def _site_doc(site: Site, start: dt.date, end: dt.date) -> dict[str, Any]:
@@ -74,11 +83,14 @@ def build_instance(
     free_appointment_ids: set[int] | None = None,
     only_course_ids: set[int] | None = None,
     principal: Principal | None = None,
+    any_centre_course_ids: set[int] | None = None,
 ) -> InstanceMap:
     """The contract instance for a horizon: centres, waiting courses, and booked appointments as fixed.
 
-    With a site-limited ``principal``, only their centres and the courses of patients they may see (the
-    run then records just those centres); freeing an appointment at another centre is refused."""
+    Courses in ``any_centre_course_ids`` (released by a centre closure) may go to any centre, the
+    patient's own first. With a site-limited ``principal``, only their centres and the courses of
+    patients they may see (the run then records just those centres); freeing an appointment at another
+    centre is refused."""
     rules = policy()
     end = start + dt.timedelta(days=days - 1)
     centres = _centres(session)
@@ -101,6 +113,7 @@ def build_instance(
     )
     sessions_doc: list[dict[str, Any]] = []
     course_session_ids: dict[str, int] = {}
+    course_of: dict[str, int] = {}
     appointment_ids: dict[str, int] = {}
 
     # Booked and completed appointments hold their chair (an infusion given early, or today's finished
@@ -147,12 +160,31 @@ def build_instance(
     courses = list(session.execute(query.order_by(Course.id)).scalars())
     courses += [c for c in freed_courses if c not in courses]
     preferred = _patient_sites(session, {c.patient_id for c in courses}, codes)
+    wishes = preferences.preferences_for(session, {c.patient_id for c in courses})
+    away = unavailable_dates(session, {c.patient_id for c in courses})
     for course in courses:
         sites = _course_sites(session, course, preferred.get(course.patient_id) or [], centres)
+        if sites and course.id in (any_centre_course_ids or set()):
+            # released by a centre closure: the patient's own centres first, then any other
+            sites = [*sites, *(c.code for c in centres if c.code not in sites)]
         if sites:
-            docs = _course_session_docs(session, course, sites, start, end)
+            keep = booked_days(session, course.id, exclude=free)
+            start_wish = preferences.preferred_start(session, course, wishes.get(course.patient_id))
+            docs = _course_session_docs(
+                session,
+                course,
+                sites,
+                start,
+                end,
+                keep,
+                codes,
+                start_wish,
+                unavailable=away.get(course.patient_id, set()),
+                any_site=course.id in (any_centre_course_ids or set()),
+            )
             for doc in docs:
                 course_session_ids[doc["id"]] = int(doc["id"][1:])
+                course_of[doc["id"]] = course.id
             sessions_doc.extend(docs)
     instance = Instance.model_validate(
         {
@@ -165,7 +197,15 @@ def build_instance(
         }
     )
     return InstanceMap(
-        instance, course_session_ids, appointment_ids, {s.code: s.id for s in centres}, chair_ids
+        instance,
+        course_session_ids,
+        appointment_ids,
+        {s.code: s.id for s in centres},
+        chair_ids,
+        course_of,
+        {f"P{pid}": {d for d in days_ if start <= d <= end} for pid, days_ in away.items() if days_},
+        {f"P{pid}": list(w.weekdays) for pid, w in wishes.items() if w.weekdays},
+        set(any_centre_course_ids or set()),
     )
 
 
@@ -187,13 +227,119 @@ def _course_sites(session: Session, course: Course, preferred: list[str], centre
     return [s.code for s in centres]
 
 
+def booked_days(
+    session: Session, course_id: int, exclude: set[int] | frozenset[int] = frozenset()
+) -> dict[int, Appointment]:
+    """The course's days that stay where they are (course_session.id -> appointment): booked, or already
+    given (completed), leaving out ``exclude``."""
+    rows = session.execute(
+        select(Appointment)
+        .join(CourseSession, CourseSession.id == Appointment.course_session_id)
+        .where(CourseSession.course_id == course_id, Appointment.status.in_(("booked", "completed")))
+    ).scalars()
+    return {a.course_session_id: a for a in rows if a.id not in exclude}
+
+
+def unavailable_dates(session: Session, patient_ids: set[int]) -> dict[int, set[dt.date]]:
+    """The dates each patient cannot come (patient_unavailable_date)."""
+    out: dict[int, set[dt.date]] = {pid: set() for pid in patient_ids}
+    if patient_ids:
+        for pid, day in session.execute(
+            select(UnavailableDate.patient_id, UnavailableDate.date).where(
+                UnavailableDate.patient_id.in_(patient_ids)
+            )
+        ).all():
+            out[pid].add(day)
+    return out
+
+
+def course_windows(
+    session: Session,
+    course: Course,
+    start: dt.date,
+    end: dt.date,
+    keep: dict[int, Appointment],
+    unavailable: set[dt.date] | frozenset[dt.date] = frozenset(),
+) -> dict[int, Window | None]:
+    """For a course with some days still booked (``keep``), each unbooked day's window (by
+    course_session.id): the dates its booked neighbours leave it inside the horizon, None if none."""
+    sessions = _sessions(session, course.id)
+    index = {cs.id: k for k, cs in enumerate(sessions)}
+    windows = day_windows(
+        len(sessions),
+        {index[cs_id]: a.date for cs_id, a in keep.items() if cs_id in index},
+        CourseWindow(course.earliest, course.latest, course.target),
+        policy().multi_day_gap_days,
+        (start, end),
+        unavailable,
+    )
+    return {sessions[k].id: w for k, w in windows.items()}
+
+
 def _course_session_docs(
-    session: Session, course: Course, sites: list[str], start: dt.date, end: dt.date
+    session: Session,
+    course: Course,
+    sites: list[str],
+    start: dt.date,
+    end: dt.date,
+    keep: dict[int, Appointment] | None = None,
+    site_codes: dict[int, str] | None = None,
+    preferred: tuple[str, str] | None = None,
+    *,
+    unavailable: set[dt.date] | frozenset[dt.date] = frozenset(),
+    any_site: bool = False,
 ) -> list[dict[str, Any]]:
-    """The contract sessions of one course inside a horizon (empty if its window misses the horizon)."""
+    """The contract sessions of one course inside a horizon (empty if its window misses the horizon).
+
+    Days still booked (``keep``: course_session.id -> appointment; read from the database when None) stay
+    where they are, fixed in the instance; only the others are sessions here, at the booked days' centre
+    and in the window their booked neighbours leave (:func:`igflow.scheduling.replan.day_windows`). A
+    day with no window left gives no sessions: the course cannot be re-placed around its booked days."""
     gap_lo, gap_hi = policy().multi_day_gap_days
+    if keep is None:
+        keep = booked_days(session, course.id)
+    if keep:
+        codes = site_codes or {s.id: s.code for s in _centres(session)}
+        kept_sites = {
+            codes[a.site_id] for a in keep.values() if a.chair_id is not None and a.site_id in codes
+        }
+        if kept_sites and not any_site:
+            # The days of a course stay at one centre; days kept at home (a reaction sends the rest to a
+            # centre) or a closure's released days (``any_site``) continue at any allowed centre.
+            sites = [c for c in sites if c in kept_sites] or sorted(kept_sites)
+        windows = course_windows(session, course, start, end, keep, unavailable)
+        if not sites or any(w is None for w in windows.values()):
+            return []
+        partial: list[dict[str, Any]] = []
+        previous_id: str | None = None
+        previous_index = -2
+        for k, cs in enumerate(_sessions(session, course.id)):
+            w = windows.get(cs.id)
+            if w is None:
+                continue
+            doc = {
+                "id": f"S{cs.id}",
+                "patient": f"P{course.patient_id}",
+                "duration_min": cs.duration_min,
+                "sites": sites,
+                "earliest": w.lo.isoformat(),
+                "latest": w.hi.isoformat(),
+                "target": w.target.isoformat(),
+                "priority": course.priority,
+            }
+            if preferred is not None:
+                doc["preferred_start"] = list(preferred)
+            if previous_id is not None and previous_index == k - 1:
+                doc["after"] = {"session": previous_id, "min_days": gap_lo, "max_days": gap_hi}
+            partial.append(doc)
+            previous_id, previous_index = doc["id"], k
+        return partial
     earliest0 = max(course.earliest, start)
     latest0 = min(course.latest, end)
+    while earliest0 <= latest0 and earliest0 in unavailable:  # the contract has no "not on this date":
+        earliest0 += dt.timedelta(days=1)  # trim the first day's window where it can
+    while latest0 >= earliest0 and latest0 in unavailable:
+        latest0 -= dt.timedelta(days=1)
     if earliest0 > latest0:
         return []
     docs: list[dict[str, Any]] = []
@@ -212,6 +358,8 @@ def _course_session_docs(
             "target": target.isoformat(),
             "priority": course.priority,
         }
+        if preferred is not None:
+            doc["preferred_start"] = list(preferred)
         if previous is not None:
             doc["after"] = {"session": previous, "min_days": gap_lo, "max_days": gap_hi}
         docs.append(doc)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from igflow.appointments.models import Appointment, Course, CourseSession, PlanningRun
-from igflow.appointments.service._common import policy
+from igflow.appointments.service._common import _centres, _sessions, policy
 from igflow.appointments.service.booking import _book_sessions, _lock_course, _unbook, authorisation_check
 from igflow.appointments.service.instance import InstanceMap, build_instance
 from igflow.appointments.states import COURSE, PLANNING_RUN
@@ -49,6 +49,46 @@ def solve_planning(
     return greedy, optimised
 
 
+def _wish_figures(imap: InstanceMap, schedule: Schedule) -> dict[str, int]:
+    """Sessions placed on a weekday their patient did not choose (the contract has no weekday wish), and
+    sessions whose patient chose weekdays at all."""
+    patient_of = {s.id: s.patient for s in imap.instance.sessions}
+    with_wish = misses = 0
+    for a in schedule.assignments:
+        if a.session not in imap.course_of:
+            continue
+        days = imap.weekday_wishes.get(patient_of[a.session])
+        if days:
+            with_wish += 1
+            misses += int(a.date.weekday() not in days)
+    return {"weekday_wish_sessions": with_wish, "weekday_misses": misses}
+
+
+def honour_unavailable_dates(imap: InstanceMap, schedule: Schedule) -> Schedule:
+    """The schedule with every course that the solver placed on a date its patient cannot come moved to
+    unscheduled, whole (the contract's instance cannot say "not on this date", so the run says it)."""
+    if not imap.unavailable:
+        return schedule
+    patient_of = {s.id: s.patient for s in imap.instance.sessions}
+    clash: dict[int, str] = {}
+    for a in schedule.assignments:
+        course_id = imap.course_of.get(a.session)
+        if course_id is not None and a.date in imap.unavailable.get(patient_of[a.session], set()):
+            clash.setdefault(course_id, f"the patient cannot come on {a.date}; book another date")
+    if not clash:
+        return schedule
+    keep = [a for a in schedule.assignments if imap.course_of.get(a.session) not in clash]
+    dropped = [
+        {"session": a.session, "reason": clash[imap.course_of[a.session]]}
+        for a in schedule.assignments
+        if imap.course_of.get(a.session) in clash
+    ]
+    data = schedule.model_dump(mode="json")
+    data["assignments"] = [a.model_dump(mode="json") for a in keep]
+    data["unscheduled"] = [*data["unscheduled"], *dropped]
+    return Schedule.model_validate(data)
+
+
 def save_planning_run(
     session: Session,
     principal: Principal,
@@ -59,6 +99,8 @@ def save_planning_run(
     optimised: Schedule,
 ) -> PlanningRun:
     """Keep a solved proposal as a draft run (flushed and audited; the caller commits)."""
+    greedy = honour_unavailable_dates(imap, greedy)
+    optimised = honour_unavailable_dates(imap, optimised)
     run = PlanningRun(
         start_date=start,
         days=days,
@@ -70,10 +112,14 @@ def save_planning_run(
                 "appointments": imap.appointment_ids,
                 "sites": imap.site_ids,
                 "chairs": imap.chair_ids,
+                "any_centre_courses": sorted(imap.any_centre),
             },
         },
         schedule=optimised.model_dump(mode="json"),
-        figures={"optimiser": _figures(imap.instance, optimised), "greedy": _figures(imap.instance, greedy)},
+        figures={
+            "optimiser": {**_figures(imap.instance, optimised), **_wish_figures(imap, optimised)},
+            "greedy": {**_figures(imap.instance, greedy), **_wish_figures(imap, greedy)},
+        },
         created_by_user_id=principal.user_id,
     )
     session.add(run)
@@ -157,6 +203,44 @@ def run_moves(session: Session, run: PlanningRun) -> tuple[list[dict[str, Any]],
     return moves, unscheduled
 
 
+def waiting_outside(session: Session, principal: Principal, run: PlanningRun) -> list[dict[str, Any]]:
+    """The courses waiting now that the run does not place or leave unscheduled, each with why: so the
+    waiting list and the run's figures add up on the page."""
+    from igflow.appointments.service.instance import (
+        _course_sites,
+        _patient_sites,
+        booked_days,
+        course_windows,
+    )
+
+    in_run = set(run.instance.get("x_igflow", {}).get("course_sessions", {}).values())
+    start = run.start_date
+    end = start + dt.timedelta(days=run.days - 1)
+    query = scope.rows(
+        select(Course).where(Course.status == "waiting").order_by(Course.id), principal, Course
+    )
+    centres = _centres(session)
+    out: list[dict[str, Any]] = []
+    for course in session.execute(query).scalars():
+        sessions = {cs.id for cs in _sessions(session, course.id)}
+        if sessions & in_run:
+            continue
+        preferred = _patient_sites(session, {course.patient_id}, {c.id: c.code for c in centres})
+        keep = booked_days(session, course.id)
+        if course.created_at.replace(tzinfo=None) > run.created_at.replace(tzinfo=None):
+            why = "waiting since after this run was made"
+        elif not _course_sites(session, course, preferred[course.patient_id], centres):
+            why = "given at home: the home therapy queue routes it"
+        elif keep and any(w is None for w in course_windows(session, course, start, end, keep).values()):
+            why = "no date left in the horizon between the days that stay booked"
+        elif course.latest < start or course.earliest > end:
+            why = f"its window {course.earliest} to {course.latest} is outside the run's horizon"
+        else:
+            why = "not at a centre this run covers, or made waiting after the run"
+        out.append({"course_id": course.id, "patient_id": course.patient_id, "why": why})
+    return out
+
+
 def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
     """Book the draft's proposals course by course; a course that clashes with a booking made since the run
     is reported and left waiting, never half-booked.
@@ -184,17 +268,23 @@ def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
     beyond: list[dict[str, Any]] = []  # booked, but outside the prior authorisation: prior auth is told
     for course_id, items in sorted(by_course.items()):
         course = _lock_course(session, course_id)
+        # A freed course (or freed days of one): release the days this run places anew, then book them.
+        # Days of a part-booked course that the run kept fixed stay as they are.
+        placed = {cs.id for cs, _a in items}
+        current = session.execute(
+            select(Appointment)
+            .join(CourseSession, CourseSession.id == Appointment.course_session_id)
+            .where(
+                CourseSession.course_id == course.id,
+                Appointment.status == "booked",
+                Appointment.course_session_id.in_(placed),
+            )
+            .order_by(Appointment.id)
+        ).scalars()
+        when = utcnow()
+        for appt in list(current):
+            _unbook(session, appt, "cancelled", f"moved by planning run {run.id}", when)
         if course.status == "booked":
-            # A freed course: release its current appointments first, then book the new places.
-            current = session.execute(
-                select(Appointment)
-                .join(CourseSession, CourseSession.id == Appointment.course_session_id)
-                .where(CourseSession.course_id == course.id, Appointment.status == "booked")
-                .order_by(Appointment.id)
-            ).scalars()
-            when = utcnow()
-            for appt in list(current):
-                _unbook(session, appt, "cancelled", f"moved by planning run {run.id}", when)
             COURSE.move(session, course, "waiting")
         if course.status != "waiting":
             problems.append({"course_id": course_id, "problem": f"course is {course.status}"})
@@ -217,7 +307,14 @@ def publish(session: Session, principal: Principal, run_id: int) -> PlanningRun:
             )
             continue
         try:
-            _book_sessions(session, principal, course, placements, f"planning-run {run.id}")
+            _book_sessions(
+                session,
+                principal,
+                course,
+                placements,
+                f"planning-run {run.id}",
+                other_centre_ok=course_id in set(meta.get("any_centre_courses") or []),
+            )
             booked.append(course_id)
         except (Conflict, InvalidInput) as exc:
             problems.append({"course_id": course_id, "problem": exc.message})
