@@ -4,17 +4,21 @@ on her phone, routing runs beside the by-hand dispatch, and the nurses' hours, s
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from igflow.errors import InvalidInput
 from igflow.home import map as route_map
 from igflow.home.models import NURSE_SKILLS
-from igflow.home.schemas import AbsenceIn, NurseIn, RoutingIn
+from igflow.home.schemas import AbsenceIn, NurseIn, RoutingIn, ShiftIn
 from igflow.home.service import nurses as nurses_service
 from igflow.home.service import routes_view
 from igflow.home.service import runs as runs_service
@@ -29,8 +33,9 @@ from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites.models import Site
-from igflow.web.forms import form_action
-from igflow.web.render import render
+from igflow.sites.pages import placed_errors, validated  # form helpers (belong in igflow.web.forms)
+from igflow.web.forms import form_action, form_values
+from igflow.web.render import number, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -259,65 +264,266 @@ async def discard_run(
     )
 
 
-def _nurse_context(
-    session: Session, principal: Principal, nurse_id: int, error: str | None
+# --- home nurses: the list, a new nurse, her hours, skills and days off ----------------------------------
+
+WEEKDAY_NAMES = nurses_service.WEEKDAY_NAMES
+NURSE_LABELS: dict[str, str] = {
+    "name": "Name",
+    "user_id": "Linked sign-in",
+    "region": "Region",
+    "home_lat": "Home base latitude",
+    "home_lon": "Home base longitude",
+    "skills": "Skills",
+    "max_visits_per_day": "Visits a day at most",
+    "site_id": "Home-infusion service",
+    "date": "First day off",
+    "end_date": "Last day off",
+    "reason": "Reason",
+}
+NURSE_LABELS |= {
+    f"{part}_{i}": f"{part.title()} on {name}"
+    for i, name in enumerate(WEEKDAY_NAMES)
+    for part in ("start", "end", "break")
+}
+NURSE_FIELDS = (
+    *("name", "user_id", "region", "home_lat", "home_lon", "skills", "max_visits_per_day", "site_id"),
+    *(f"{part}_{i}" for i in range(7) for part in ("start", "end", "break")),
+)
+ABSENCE_FIELDS = ("date", "end_date", "reason")
+NURSE_SAVED = {"created": "Nurse added.", "saved": "Nurse saved."}
+
+
+def _nurse_values(nurse: Any) -> dict[str, str]:
+    """The nurse form's inputs as saved (a ticked box is a key with "1"; an unticked one is absent)."""
+    values = {
+        "name": nurse.name,
+        "user_id": "" if nurse.user_id is None else str(nurse.user_id),
+        "region": nurse.region,
+        "home_lat": number(nurse.home_lat, 6),
+        "home_lon": number(nurse.home_lon, 6),
+        "max_visits_per_day": str(nurse.max_visits_per_day),
+        **({"active": "1"} if nurse.active else {}),
+        **{f"skill_{s}": "1" for s in nurse.skills or []},
+    }
+    for s in nurse.shifts:
+        values |= {
+            f"start_{s.weekday}": hhmm(s.start_min),
+            f"end_{s.weekday}": hhmm(s.end_min),
+            f"break_{s.weekday}": str(s.break_min),
+        }
+    return values
+
+
+def _clock(text: str) -> int | None:
+    """'08:30' -> 510 minutes after midnight; None when it is not a time of day."""
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text)
+    return int(match.group(1)) * 60 + int(match.group(2)) if match else None
+
+
+def _shifts_input(values: Any, errors: dict[str, str]) -> tuple[list[dict[str, Any]], list[int]]:
+    """The weekly hours of the form (a day with both times empty is off), and the weekday of each shift."""
+    shifts, order = [], []
+    for wd, day in enumerate(WEEKDAY_NAMES):
+        start, end = str(values.get(f"start_{wd}", "")).strip(), str(values.get(f"end_{wd}", "")).strip()
+        if not start and not end:
+            continue
+        times = {}
+        for part, text in (("start", start), ("end", end)):
+            if not text:
+                errors[f"{part}_{wd}"] = f"Give the {part} on {day} too, or leave both times empty"
+            elif (minutes := _clock(text)) is None:
+                errors[f"{part}_{wd}"] = f"{part.title()} on {day} must be a time like 08:30"
+            else:
+                times[part] = minutes
+        if len(times) == 2:
+            shifts.append(
+                {
+                    "weekday": wd,
+                    "start_min": times["start"],
+                    "end_min": times["end"],
+                    "break_min": values.get(f"break_{wd}") or 0,
+                }
+            )
+            order.append(wd)
+    return shifts, order
+
+
+def _nurse_input(values: Any, *, editing: bool) -> tuple[NurseIn | None, dict[str, str]]:
+    """A NurseIn from the nurse form, or every problem of it beside its field, in words."""
+    errors: dict[str, str] = {}
+    shifts, order = _shifts_input(values, errors)
+    data = {
+        "name": values.get("name", ""),
+        "user_id": values.get("user_id") or None,
+        "region": values.get("region", ""),
+        "home_lat": values.get("home_lat", ""),
+        "home_lon": values.get("home_lon", ""),
+        "skills": [s for s in NURSE_SKILLS if values.get(f"skill_{s}")],
+        "max_visits_per_day": values.get("max_visits_per_day", ""),
+        "shifts": shifts,
+        "active": bool(values.get("active")) if editing else True,
+    }
+    parts = {"start_min": "start", "end_min": "end", "break_min": "break", "weekday": "start"}
+
+    def name_of(loc: tuple[Any, ...]) -> str:
+        if loc[0] == "shifts" and len(loc) > 2 and isinstance(loc[1], int):
+            return f"{parts.get(str(loc[2]), 'start')}_{order[loc[1]]}"
+        return str(loc[0])
+
+    nurse, problems = validated(NurseIn, data, name_of, NURSE_LABELS)
+    for name, message in problems.items():
+        errors.setdefault(name, message)
+    # the hours' own checks (end after start, break shorter than the shift) beside the rest of the form's
+    whole: list[tuple[int, ShiftIn]] = []
+    for i, shift in enumerate(shifts):
+        try:
+            whole.append((i, ShiftIn.model_validate(shift)))
+        except ValidationError:
+            continue  # already named above
+    for k, field, message in nurses_service.shift_problems([s for _i, s in whole]):
+        errors.setdefault(f"{parts[field]}_{order[whole[k][0]]}", message[:1].upper() + message[1:])
+    return (None if errors else nurse), errors
+
+
+def _nurse_form_context(
+    session: Session, principal: Principal, values: dict[str, Any], errors: dict[str, str]
 ) -> dict[str, Any]:
-    nurse = nurses_service.get_nurse(session, principal, nurse_id)
     return {
-        "nurse": nurse,
-        "shifts": {s.weekday: s for s in nurse.shifts},
-        "weekdays": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+        "values": values,
+        "errors": placed_errors(errors, NURSE_FIELDS),
+        "users": nurses_service.linkable_users(session),
+        "weekdays": list(WEEKDAY_NAMES),
         "skills": NURSE_SKILLS,
         "skill_words": SKILL_WORDS,
+    }
+
+
+def _nurse_context(
+    session: Session,
+    principal: Principal,
+    nurse_id: int,
+    error: str | None,
+    *,
+    failed: str | None = None,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    saved: str | None = None,
+) -> dict[str, Any]:
+    nurse = nurses_service.get_nurse(session, principal, nurse_id)
+    form = values if failed == "nurse" and values is not None else _nurse_values(nurse)
+    context = _nurse_form_context(session, principal, form, (errors or {}) if failed == "nurse" else {})
+    return {
+        **context,
+        "nurse": nurse,
+        "shifts": {s.weekday: s for s in nurse.shifts},
         "hhmm": hhmm,
         "error": error,
+        "absence_values": values if failed == "absence" and values is not None else {},
+        "absence_errors": placed_errors(errors or {}, ABSENCE_FIELDS) if failed == "absence" else {},
+        "days_off": nurses_service.upcoming_absences(session, nurse.id, dt.date.today()),
+        "saved": NURSE_SAVED.get(saved or ""),
     }
+
+
+@router.get("/home/nurses", response_class=HTMLResponse)
+def nurses_page(
+    request: Request,
+    principal: Principal = require(Perm.HOME_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    """The home nurses, with a way to add one."""
+    context = {"nurses": nurses_service.list_nurses(session, principal), "skill_words": SKILL_WORDS}
+    return render(request, "home/nurses.html", context)
+
+
+def _new_nurse_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    context = {
+        **_nurse_form_context(session, principal, values, errors),
+        "home_sites": nurses_service.home_sites(session, principal),
+    }
+    return render(request, "home/nurse_new.html", context, status_code=status_code)
+
+
+@router.get("/home/nurses/new", response_class=HTMLResponse)
+def new_nurse_page(
+    request: Request,
+    principal: Principal = require(Perm.HOME_PLAN),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _new_nurse_page(request, session, principal, {}, {})
+
+
+@router.post("/home/nurses", response_class=HTMLResponse)
+async def create_nurse(
+    request: Request,
+    principal: Principal = require(Perm.HOME_PLAN),
+    session: Session = Depends(get_session),
+) -> Response:
+    """A new home nurse: name, linked sign-in, home base, skills, visits a day, weekly hours."""
+    values = form_values(await request.form())
+    data, problems = _nurse_input(values, editing=False)
+    site_text = str(values.get("site_id") or "")
+    if site_text and not site_text.isdigit():
+        problems["site_id"] = "Choose a home-infusion service from the list"
+    if data is None or problems:
+        return _new_nurse_page(request, session, principal, values, problems, 422)
+    site_id = int(site_text) if site_text else None
+    return await form_action(
+        session,
+        lambda: nurses_service.create_nurse(session, principal, data, site_id=site_id),
+        lambda nurse: f"/home/nurses/{nurse.id}?saved=created",
+        lambda failure: _new_nurse_page(
+            request, session, principal, values, failure.errors, failure.status_code
+        ),
+    )
 
 
 @router.get("/home/nurses/{nurse_id}", response_class=HTMLResponse)
 def nurse_page(
     request: Request,
     nurse_id: int,
+    saved: str | None = Query(default=None, max_length=20),
     principal: Principal = require(Perm.HOME_READ),
     session: Session = Depends(get_session),
 ) -> Response:
-    return render(request, "home/nurse.html", _nurse_context(session, principal, nurse_id, None))
+    context = _nurse_context(session, principal, nurse_id, None, saved=saved)
+    return render(request, "home/nurse.html", context)
 
 
-def _minutes(text: str, field: str) -> int:
-    try:
-        hours, minutes = text.split(":")
-        return int(hours) * 60 + int(minutes)
-    except ValueError:
-        raise InvalidInput(f"{field}: a time like 08:00", field) from None
+def _nurse_refused(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    nurse_id: int,
+    failed: str,
+    values: dict[str, Any],
+) -> Callable[[Any], Response]:
+    """Show the nurse's page again with the refused form's answers and its problems (the form's own, or
+    the service's refusal)."""
+
+    def show(failure: Any) -> Response:
+        context = _nurse_context(
+            session, principal, nurse_id, None, failed=failed, values=values, errors=failure.errors
+        )
+        return render(request, "home/nurse.html", context, failure.status_code)
+
+    return show
 
 
-def _nurse_in(nurse: Any, form: Any) -> NurseIn:
-    shifts = []
-    for weekday in range(7):
-        start, end = form.get(f"start_{weekday}") or "", form.get(f"end_{weekday}") or ""
-        if start and end:
-            shifts.append(
-                {
-                    "weekday": weekday,
-                    "start_min": _minutes(str(start), f"start_{weekday}"),
-                    "end_min": _minutes(str(end), f"end_{weekday}"),
-                    "break_min": int(form.get(f"break_{weekday}") or 0),
-                }
-            )
-    return NurseIn.model_validate(
-        {
-            "name": nurse.name,
-            "user_id": nurse.user_id,
-            "region": nurse.region,
-            "home_lat": nurse.home_lat,
-            "home_lon": nurse.home_lon,
-            "skills": [s for s in NURSE_SKILLS if form.get(f"skill_{s}")],
-            "max_visits_per_day": form.get("max_visits_per_day") or nurse.max_visits_per_day,
-            "shifts": shifts,
-            "active": nurse.active,
-        }
-    )
+class _Problems:
+    """The form's own problems, shown like a service's refusal (``FormFailure``)."""
+
+    status_code = 422
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
 
 
 @router.post("/home/nurses/{nurse_id}", response_class=HTMLResponse)
@@ -327,23 +533,18 @@ async def update_nurse(
     principal: Principal = require(Perm.HOME_PLAN),
     session: Session = Depends(get_session),
 ) -> Response:
-    """Hours per weekday, skills and visits a day."""
-    form = await request.form()
-
-    def save() -> Any:
-        nurse = nurses_service.get_nurse(session, principal, nurse_id)
-        return nurses_service.update_nurse(session, principal, nurse_id, _nurse_in(nurse, form))
-
+    """Name, linked sign-in, home base, skills, visits a day, in service or not, hours per weekday."""
+    await run_in_threadpool(nurses_service.get_nurse, session, principal, nurse_id)  # another site's: 404
+    values = form_values(await request.form())
+    data, problems = _nurse_input(values, editing=True)
+    refused = _nurse_refused(request, session, principal, nurse_id, "nurse", values)
+    if data is None:
+        return refused(_Problems(problems))
     return await form_action(
         session,
-        save,
-        lambda _nurse: f"/home/nurses/{nurse_id}",
-        lambda failure: render(
-            request,
-            "home/nurse.html",
-            _nurse_context(session, principal, nurse_id, failure.message),
-            failure.status_code,
-        ),
+        lambda: nurses_service.update_nurse(session, principal, nurse_id, data),
+        f"/home/nurses/{nurse_id}?saved=saved",
+        refused,
     )
 
 
@@ -354,17 +555,30 @@ async def add_absence(
     principal: Principal = require(Perm.HOME_PLAN),
     session: Session = Depends(get_session),
 ) -> Response:
-    """A day off: her visits lose their nurse; the overview lists them until a routing run re-routes them."""
-    form = await request.form()
-    fields = {"date": form.get("date", ""), "reason": form.get("reason", "")}
+    """Days off (one, or a range): her visits lose their nurse; the overview lists them until a routing run
+    re-routes them."""
+    await run_in_threadpool(nurses_service.get_nurse, session, principal, nurse_id)  # another site's: 404
+    values = form_values(await request.form())
+    fields = {"date": values.get("date", ""), "reason": values.get("reason", "")}
+    absence, problems = validated(AbsenceIn, fields, lambda loc: str(loc[0]), NURSE_LABELS)
+    end_text = str(values.get("end_date") or "")
+    end_date = None
+    if end_text:
+        try:
+            end_date = dt.date.fromisoformat(end_text)
+        except ValueError:
+            problems["end_date"] = "Last day off must be a date (YYYY-MM-DD)"
+    refused = _nurse_refused(request, session, principal, nurse_id, "absence", values)
+    if absence is None or problems:
+        return refused(_Problems(problems))
+
+    def first_to_see(out: list[Any]) -> str:
+        hit = next((a for a in out if a.affected_visits), out[0])
+        return f"/home?date={hit.date.isoformat()}"
+
     return await form_action(
         session,
-        lambda: nurses_service.add_absence(session, principal, nurse_id, AbsenceIn.model_validate(fields)),
-        lambda out: f"/home?date={out.date.isoformat()}",
-        lambda failure: render(
-            request,
-            "home/nurse.html",
-            _nurse_context(session, principal, nurse_id, failure.message),
-            failure.status_code,
-        ),
+        lambda: nurses_service.add_absences(session, principal, nurse_id, absence, end_date),
+        first_to_see,
+        refused,
     )
