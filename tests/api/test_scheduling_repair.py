@@ -381,3 +381,52 @@ def test_a_run_places_only_the_cancelled_day_of_a_part_booked_course(world: Worl
     kept = {a["id"] for a in days[:-1]}
     assert kept <= set(_booked_ids(world, course["id"]))  # the days that stayed were never moved
     assert len(_booked_ids(world, course["id"])) == len(days)
+
+
+def test_one_day_moves_to_another_place_and_the_others_stay(world: World) -> None:
+    course = _multi_day(world, "zed", "REP014")
+    days = course["appointments"]
+    last = days[-1]
+    scheduler = world.client("scheduler")
+    options = scheduler.get(f"/api/v1/appointments/{last['id']}/move-options").json()
+    assert options, "another time or chair is free for the last day"
+    previous = dt.date.fromisoformat(days[-2]["date"])
+    for o in options:  # within the gap after the day before it, at the course's centre
+        assert 1 <= (dt.date.fromisoformat(o["dates"][0]) - previous).days <= 3
+        assert o["site"] == last["site_code"]
+    target = options[0]
+    moved = scheduler.post(
+        f"/api/v1/appointments/{last['id']}/move",
+        json={
+            "site": target["site"],
+            "date": target["dates"][0],
+            "start": target["starts"][0],
+            "chair": target["chairs"][0],
+            "reason": "patient asked for later",
+        },
+    )
+    assert moved.status_code == 200, moved.text
+    booked = [a for a in moved.json()["appointments"] if a["status"] == "booked"]
+    assert len(booked) == len(days) and moved.json()["status"] == "booked"
+    assert {a["id"] for a in days[:-1]} <= {a["id"] for a in booked}
+    new = next(a for a in booked if a["day_index"] == last["day_index"])
+    assert (new["date"], new["start"]) == (target["dates"][0], target["starts"][0])
+    # the old place is free again: the chair time is held once per booked day
+    with world.db.session() as session:
+        held = session.execute(select(func.count(func.distinct(ChairSlot.appointment_id)))).scalar_one()
+        assert held == len(days)
+    page = scheduler.get(f"/appointments/{new['id']}/move")
+    assert page.status_code == 200 and "The other days stay where they are" in page.text
+
+
+def test_a_move_that_breaks_the_gaps_is_refused_and_changes_nothing(world: World) -> None:
+    course = _multi_day(world, "ash", "REP015")
+    first, second = course["appointments"][0], course["appointments"][1]
+    far = (dt.date.fromisoformat(first["date"]) + dt.timedelta(days=20)).isoformat()
+    refused = world.client("scheduler").post(
+        f"/api/v1/appointments/{first['id']}/move",
+        json={"site": first["site_code"], "date": far, "start": "08:00", "chair": 1, "reason": "test"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "days apart" in refused.json()["detail"]
+    assert {first["id"], second["id"]} <= set(_booked_ids(world, course["id"]))

@@ -19,7 +19,7 @@ from igflow.appointments.service import preferences as preferences_service
 from igflow.appointments.service import window as window_service
 from igflow.costs import panels as cost_panels
 from igflow.db import utcnow
-from igflow.errors import InvalidInput
+from igflow.errors import Conflict, InvalidInput
 from igflow.infusions import service as infusions_service
 from igflow.jobs import planning as planning_job
 from igflow.jobs import service as jobs_service
@@ -310,6 +310,78 @@ async def patient_unavailable_remove(
         lambda: preferences_service.remove_unavailable(session, principal, patient_id, unavailable_id),
         f"/patients/{patient_id}/scheduling",
         lambda failure: _scheduling_page(request, session, principal, patient_id, failure),
+    )
+
+
+def _move_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    appointment_id: int,
+    failure: FormFailure | None = None,
+    reason: str = "",
+) -> Response:
+    course_id = appointments_service.appointment_course(session, principal, appointment_id)
+    course = appointments_service.read_course(session, principal, course_id)
+    appt = next(a for a in course.appointments if a.id == appointment_id)
+    options: list[Any] = []
+    refusal = None
+    try:
+        options = appointments_service.suggest_move(session, principal, appointment_id)
+    except (InvalidInput, Conflict) as exc:
+        refusal = exc.message
+    return render(
+        request,
+        "schedule/move.html",
+        {
+            "course": course,
+            "appointment": appt,
+            "options": options,
+            "refusal": refusal,
+            "error": failure.message if failure else None,
+            "reason": reason,
+            "patient_name": patients_service.display_name(session, course.patient_id),
+        },
+        status_code=failure.status_code if failure else 200,
+    )
+
+
+@router.get("/appointments/{appointment_id}/move", response_class=HTMLResponse)
+def appointment_move_page(
+    request: Request,
+    appointment_id: int,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _move_page(request, session, principal, appointment_id)
+
+
+@router.post("/appointments/{appointment_id}/move", response_class=HTMLResponse)
+async def appointment_move(
+    request: Request,
+    appointment_id: int,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    fields = {
+        "site": form.get("site", ""),
+        "dates": form.getlist("dates"),
+        "starts": form.getlist("starts"),
+        "chairs": form.getlist("chairs"),
+    }
+    reason = str(form.get("reason", ""))
+
+    def move() -> Any:
+        return appointments_service.move_session(
+            session, principal, appointment_id, BookIn.model_validate(fields), reason
+        )
+
+    return await form_action(
+        session,
+        move,
+        lambda course: f"/courses/{course.id}",
+        lambda failure: _move_page(request, session, principal, appointment_id, failure, reason),
     )
 
 

@@ -15,6 +15,7 @@ from igflow.appointments.schemas import (
     CancelOut,
     CourseIn,
     CourseOut,
+    MoveIn,
     PlanningIn,
     PlanningRunOut,
     SlotOptionOut,
@@ -96,6 +97,33 @@ def change_status(
         patient_unavailable=data.patient_unavailable,
     )
     return CancelOut(appointment=appointment, repair=repair)
+
+
+@router.get("/appointments/{appointment_id}/move-options", response_model=list[SlotOptionOut])
+def move_options(
+    appointment_id: int,
+    principal: Principal = require(Perm.SCHEDULE_READ),
+    session: Session = Depends(get_session),
+) -> list[SlotOptionOut]:
+    """Other places for one booked day, the course's other days staying where they are."""
+    return service.suggest_move(session, principal, appointment_id)
+
+
+@router.post("/appointments/{appointment_id}/move", response_model=CourseOut)
+def move_appointment(
+    appointment_id: int,
+    data: MoveIn,
+    principal: Principal = require(Perm.SCHEDULE_WRITE),
+    session: Session = Depends(get_session),
+) -> CourseOut:
+    """Move one booked day to another place in one step (the old place is released, the new one held)."""
+    return service.move_session(
+        session,
+        principal,
+        appointment_id,
+        BookIn(site=data.site, dates=[data.date], starts=[data.start], chairs=[data.chair]),
+        data.reason,
+    )
 
 
 @router.get("/sites/{site_id}/board")

@@ -99,6 +99,14 @@ class StatusIn(_In):
     patient_unavailable: bool = False
 
 
+class MoveIn(_In):
+    site: str = Field(min_length=1, max_length=32)
+    date: RecordDate
+    start: str = Field(min_length=4, max_length=5)
+    chair: Id
+    reason: str = Field(min_length=1, max_length=400)
+
+
 class WindowIn(_In):
     earliest: RecordDate
     latest: RecordDate

@@ -26,8 +26,10 @@ from igflow.appointments.service.booking import (
     authorisation_uses,
     book,
     change_status,
+    move_session,
     preview_status_change,
     suggest,
+    suggest_move,
 )
 from igflow.appointments.service.calendar import ics_for_patient
 from igflow.appointments.service.courses import (
@@ -73,6 +75,7 @@ __all__ = [
     "get_run",
     "ics_for_patient",
     "list_runs",
+    "move_session",
     "policy",
     "preview_status_change",
     "publish",
@@ -84,6 +87,7 @@ __all__ = [
     "site_today",
     "solve_planning",
     "suggest",
+    "suggest_move",
     "upcoming_for_patient",
     "waiting_courses",
     "waiting_outside",

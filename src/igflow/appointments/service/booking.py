@@ -272,8 +272,44 @@ def suggest(
     course = _load_course(session, principal, course_id)
     if course.status != "waiting":
         raise InvalidInput(f"course_id: course {course.id} is {course.status}, not waiting", "course_id")
+    return _suggest_for(session, principal, course, booked_days(session, course.id), set(), top)
+
+
+def suggest_move(
+    session: Session, principal: Principal, appointment_id: int, top: int | None = None
+) -> list[SlotOptionOut]:
+    """Other places for one booked day of a course, the course's other days staying where they are."""
+    appt = scope.appointment(session, principal, appointment_id)
+    try:
+        patients_service.check_access(session, principal, appt.patient_id)
+    except NotFound:
+        raise NotFound(f"appointment {appointment_id} not found") from None
+    if appt.status != "booked" or appt.chair_id is None:
+        raise Conflict(
+            f"appointment_id: appointment {appt.id} is {APPOINTMENT.label(appt.status)}"
+            + (" at home (the home-infusion service moves visits)" if appt.chair_id is None else "")
+            + ": only a booked chair appointment moves",
+            "appointment_id",
+        )
+    cs = session.get(CourseSession, appt.course_session_id)
+    assert cs is not None
+    course = session.get(Course, cs.course_id)
+    assert course is not None
+    keep = {k: a for k, a in booked_days(session, course.id).items() if a.id != appt.id}
+    return _suggest_for(session, principal, course, keep, {appt.id}, top)
+
+
+def _suggest_for(
+    session: Session,
+    principal: Principal,
+    course: Course,
+    keep: dict[int, Appointment],
+    exclude_fixed: set[int],
+    top: int | None,
+) -> list[SlotOptionOut]:
+    """Options for the days of ``course`` not in ``keep`` (its other days stay where they are); the
+    appointments in ``exclude_fixed`` (a day being moved) free their chair time for the search."""
     today = utcnow().date()
-    keep = booked_days(session, course.id)
     gap_hi = policy().multi_day_gap_days[1]
     n_sessions = len(_sessions(session, course.id))
     away = unavailable_dates(session, {course.patient_id})[course.patient_id]
@@ -302,7 +338,7 @@ def suggest(
                 "course_id",
             )
         days = (course.latest - start).days + 1 + gap_hi * (n_sessions - 1)
-    imap = build_instance(session, start, days, only_course_ids=set())
+    imap = build_instance(session, start, days, only_course_ids=set(), exclude_fixed=exclude_fixed)
     centres = _centres(session)
     preferred = _patient_sites(session, {course.patient_id}, {s.id: s.code for s in centres})
     sites = _course_sites(session, course, preferred[course.patient_id], centres)
@@ -347,8 +383,23 @@ def suggest(
             )
         ).scalars()
     )
+    # a day being moved goes to another place than where it is
+    here = [
+        (a.date, a.start_min, a.chair_id)
+        for a in session.execute(select(Appointment).where(Appointment.id.in_(exclude_fixed))).scalars()
+    ]
     options = index.suggest(new, top=3 * wanted + 3 * len(taken))
     options = [o for o in options if not taken & {dt.date.fromisoformat(str(d)) for d in o.dates}]
+    if here:
+        chair_id_of = imap.chair_ids
+        options = [
+            o
+            for o in options
+            if not any(
+                (dt.date.fromisoformat(str(d)), hhmm_to_min(st), chair_id_of[o.site][ch - 1]) in here
+                for d, st, ch in zip(o.dates, o.starts, o.chairs, strict=True)
+            )
+        ]
     # The contract knows no weekday wish: options on the patient's weekdays come first, misses counted.
     misses = {id(o): preferences.weekday_misses(o.dates, wish) for o in options}
     options = sorted(options, key=lambda o: misses[id(o)])[:wanted]
@@ -677,6 +728,78 @@ def change_status(
     session.commit()
     repair = _repair_suggestions(session, principal, appt, exclude_course=course.id)
     return appointment_out(session, appt), repair
+
+
+def move_session(
+    session: Session, principal: Principal, appointment_id: int, data: BookIn, reason: str
+) -> CourseOut:
+    """Move one booked day of a course to another place (another time, chair, date or centre within what
+    the course's other days allow), the other days staying where they are. One transaction: the old place
+    is released and the new one held, or nothing changes (a clash is a 409)."""
+    if not reason.strip():
+        raise InvalidInput("reason: say why the day moves", "reason")
+    appt = scope.appointment(session, principal, appointment_id)
+    try:
+        patients_service.check_access(session, principal, appt.patient_id)
+    except NotFound:
+        raise NotFound(f"appointment {appointment_id} not found") from None
+    APPOINTMENT.check(appt.status, "cancelled")
+    if appt.chair_id is None:
+        raise Conflict(
+            "appointment_id: a visit at home is moved by the home-infusion service", "appointment_id"
+        )
+    cs = session.get(CourseSession, appt.course_session_id)
+    assert cs is not None
+    course = _lock_course(session, cs.course_id)
+    if course.status != "booked":
+        raise Conflict(
+            f"course_id: course {course.id} is {COURSE.label(course.status)}: book its free days on the "
+            "course page first (a day moves when every day has a place)",
+            "course_id",
+        )
+    if len(data.dates) != 1 or len(data.starts) != 1 or len(data.chairs) != 1:
+        raise InvalidInput("dates: give one date, start and chair for the day that moves", "dates")
+    day, start, number = data.dates[0], data.starts[0], data.chairs[0]
+    site = session.execute(
+        select(Site).where(Site.code == data.site, Site.kind == "centre")
+    ).scalar_one_or_none()
+    if site is None:
+        raise InvalidInput(f"site: unknown centre '{data.site}'", "site")
+    scope.require_own_site(principal, site.id, "site")
+    chairs = _active_chairs(site)
+    if not 1 <= number <= len(chairs):
+        raise InvalidInput(f"chairs: {site.name} has chairs 1 to {len(chairs)}", "chairs")
+    try:
+        start_min = hhmm_to_min(start)
+    except ValueError:
+        raise InvalidInput(f"starts: '{start}' is not a time HH:MM", "starts") from None
+    if day < utcnow().date():
+        raise InvalidInput(f"dates: {day} is in the past", "dates")
+    if day in unavailable_dates(session, {course.patient_id})[course.patient_id]:
+        raise InvalidInput(f"dates: the patient cannot come on {day}", "dates")
+    before = {"date": appt.date.isoformat(), "start": min_to_hhmm(appt.start_min), "site_id": appt.site_id}
+    when = utcnow()
+    _unbook(session, appt, "cancelled", f"moved to {day} {start}: {reason.strip()}", when)
+    COURSE.move(session, course, "waiting", expected="booked")
+    booked = _book_sessions(
+        session, principal, course, [(cs, site, chairs[number - 1], day, start_min)], "move"
+    )
+    audit.record(
+        session,
+        principal.actor,
+        "appointment.move",
+        "appointment",
+        booked[0].id,
+        patient_id=course.patient_id,
+        detail={
+            "course_id": course.id,
+            "from_appointment_id": appt.id,
+            "before": before,
+            "after": {"date": day.isoformat(), "start": start, "site_id": site.id},
+        },
+    )
+    session.commit()
+    return course_out(session, course)
 
 
 def _record_unavailable(

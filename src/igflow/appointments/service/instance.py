@@ -84,6 +84,7 @@ def build_instance(
     only_course_ids: set[int] | None = None,
     principal: Principal | None = None,
     any_centre_course_ids: set[int] | None = None,
+    exclude_fixed: set[int] | None = None,
 ) -> InstanceMap:
     """The contract instance for a horizon: centres, waiting courses, and booked appointments as fixed.
 
@@ -130,6 +131,8 @@ def build_instance(
     for appt in booked:
         code = codes.get(appt.site_id)
         if code is None or appt.id in free or appt.chair_id not in chair_ids[code]:
+            continue
+        if appt.id in (exclude_fixed or set()):  # a day being moved: its place is free for the search
             continue
         sid = f"A{appt.id}"
         appointment_ids[sid] = appt.id
