@@ -34,6 +34,7 @@ from igflow.db import Database
 from igflow.directory.routes import router as directory_router
 from igflow.errors import IgflowError, Unauthenticated, field_errors
 from igflow.home import delivery_pages, selflog_pages
+from igflow.messages import pages as message_pages
 from igflow.home import pages as home_pages
 from igflow.home.delivery_routes import router as home_deliveries_router
 from igflow.home.routes import router as home_router
@@ -332,6 +333,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(home_pages.router)
     app.include_router(delivery_pages.router)
     app.include_router(selflog_pages.router)
+    app.include_router(message_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     install_openapi(app)

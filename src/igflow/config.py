@@ -96,6 +96,24 @@ class Settings(BaseSettings):
     serve_worker: bool = Field(
         default=True, description="`igflow serve` starts a job worker process beside the server."
     )
+    mail_mode: str = Field(
+        default="mailbox",
+        pattern="^(mailbox|smtp)$",
+        description=(
+            "How the outbox sends: 'mailbox' (the default, for the demo and development: messages are "
+            "marked sent and shown on the staff Mailbox page, nothing leaves the machine) or 'smtp'."
+        ),
+    )
+    smtp_host: str = Field(default="", description="SMTP server for 'smtp' mail mode.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: str = Field(
+        default="starttls",
+        pattern="^(starttls|ssl|none)$",
+        description="starttls (port 587), ssl (port 465) or none (only for a server on this machine).",
+    )
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    mail_from: str = Field(default="igflow <no-reply@igflow.invalid>", max_length=200)
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -9,6 +9,7 @@ from igflow.home import models as home_models
 from igflow.infusions import models as infusions_models
 from igflow.inventory import models as inventory_models
 from igflow.jobs import models as jobs_models
+from igflow.messages import models as messages_models
 from igflow.orders import models as orders_models
 from igflow.outcomes import models as outcomes_models
 from igflow.patients import models as patients_models
@@ -28,6 +29,7 @@ __all__ = [
     "infusions_models",
     "inventory_models",
     "jobs_models",
+    "messages_models",
     "orders_models",
     "outcomes_models",
     "patients_models",

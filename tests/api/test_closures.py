@@ -42,6 +42,13 @@ def test_closing_the_largest_centre_for_three_days_replans_elsewhere(world: Worl
     with world.db.session() as session:
         assert session.execute(select(ClosedDate)).first() is None  # nothing changes before the confirm
 
+    from igflow.patients.models import Patient
+
+    with world.db.session() as session:
+        reachable = session.get(Patient, affected[0]["patient_id"])
+        assert reachable is not None
+        reachable.email = "reachable@example.invalid"
+        session.commit()
     done = _close(world, "north", start, end, confirm=True)
     assert done.status_code == 303, done.text
     page = world.client("scheduler").get(done.headers["location"])
@@ -86,6 +93,19 @@ def test_closing_the_largest_centre_for_three_days_replans_elsewhere(world: Worl
     assert moved, "the released courses found places elsewhere or later"
     after = world.client("scheduler").get(f"/schedule/closures/{closure.id}")
     assert "Placed again" in after.text
+    assert "(call)" in after.text  # the patients igflow cannot write to
+    from igflow.messages.models import OutboundMessage
+
+    with world.db.session() as session:
+        (told,) = session.execute(select(OutboundMessage).where(OutboundMessage.kind == "closure")).scalars()
+        assert told.to_address == "reachable@example.invalid" and "North Centre is closed" in told.body
+    notify = _form(world.client("scheduler"), f"/schedule/closures/{closure.id}/notify", {})
+    assert notify.status_code == 303
+    with world.db.session() as session:
+        (new_place,) = session.execute(
+            select(OutboundMessage).where(OutboundMessage.kind == "closure_new_place")
+        ).scalars()
+        assert "your infusion appointments are now" in new_place.body
 
 
 def test_a_closure_must_be_in_the_future_ordered_and_short(world: World) -> None:

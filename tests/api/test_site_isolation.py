@@ -48,6 +48,7 @@ SCOPED_PARAMS = {
     "nurse_id",
     "unavailable_id",
     "closure_id",
+    "message_id",
 }
 # Routes whose {site_id} names the site's own data (not the shared directory): refused too.
 SITE_DATA_ROUTES = {
@@ -267,10 +268,23 @@ def _south(world: World) -> dict[str, Any]:
             end_date=dt.date.today() + dt.timedelta(days=60),
             reason="test",
         )
-        session.add_all([away, closure])
+        from igflow.messages.models import OutboundMessage
+
+        message = OutboundMessage(
+            patient_id=sol,
+            kind="test",
+            channel="email",
+            to_address="sol@example.invalid",
+            subject="test",
+            body="test",
+            dedupe_key="isolation:1",
+            status="failed",
+        )
+        session.add_all([away, closure, message])
         session.commit()
         coverage_id, pa_id, letter_id, payer_id = coverage.id, pa.id, letter.id, payer.id
         nurse_id, unavailable_id, closure_id = home_nurse.id, away.id, closure.id
+        message_id = message.id
     delivery_id = _south_delivery(world, sol, lot_id)
     return {
         "ids": {
@@ -299,6 +313,7 @@ def _south(world: World) -> dict[str, Any]:
             "nurse_id": nurse_id,
             "unavailable_id": unavailable_id,
             "closure_id": closure_id,
+            "message_id": message_id,
         },
         "date": appointment["date"],
         "booking": booking,

@@ -670,6 +670,16 @@ async def closures_submit(
     return await form_action(session, close, lambda target: target, refused)
 
 
+@router.post("/schedule/closures/{closure_id}/notify")
+def closure_notify(
+    closure_id: int,
+    principal: Principal = require(Perm.SCHEDULE_PLAN),
+    session: Session = Depends(get_session),
+) -> Response:
+    closures_service.tell_new_places(session, principal, closure_id)
+    return RedirectResponse("/mailbox", status_code=303)
+
+
 @router.get("/schedule/closures/{closure_id}", response_class=HTMLResponse)
 def closure_page(
     request: Request,

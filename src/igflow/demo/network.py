@@ -716,10 +716,15 @@ def load_clinical_flow(db: Database, *, seed: int, orders: int, console: Console
         run = planning_job.plan(db, scheduler, params)
         published = appointments_service.publish(session, scheduler, run.id)
         counts["booked_courses"] = len((published.result or {}).get("booked_courses", []))
+        # the reminders the hourly sweep would queue today (the worker then "sends" them to the Mailbox)
+        from igflow.messages import reminders
+
+        counts["reminders"] = reminders.sweep(session)["queued"]
     console.print(
         f"Clinical flow: {counts['orders']} orders, {counts['verified']} verified, "
         f"{counts['courses']} courses, "
-        f"{counts['booked_courses']} booked by planning run {run.id}."
+        f"{counts['booked_courses']} booked by planning run {run.id}; "
+        f"{counts['reminders']} reminders in the outbox (Mailbox page)."
     )
     return counts
 

@@ -23,6 +23,7 @@ from typing import Any
 from huey import MemoryHuey, PostgresHuey, RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
+from sqlalchemy import select
 
 from igflow.config import Settings
 from igflow.db import Database
@@ -87,6 +88,9 @@ class JobQueue:
         self.huey.periodic_task(crontab(minute="17"), name="igflow.reauthorisation_sweep")(self._reauth)
         # hourly: missed self-infusions open a nurse task; late or unshipped deliveries a pharmacist task
         self.huey.periodic_task(crontab(minute="23"), name="igflow.home_supply_sweep")(self._home_supply)
+        # every minute: the outbox sends what is due; hourly: appointment reminders are queued
+        self.huey.periodic_task(crontab(), name="igflow.outbox_send")(self._send_messages)
+        self.huey.periodic_task(crontab(minute="29"), name="igflow.reminder_sweep")(self._reminders)
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database) -> JobQueue:
@@ -119,6 +123,25 @@ class JobQueue:
 
     def _reauth(self) -> None:
         from igflow.authorizations.service import sweep
+
+        with self.db.session() as session:
+            sweep(session)
+
+    def _send_messages(self) -> None:
+        from igflow.config import get_settings
+        from igflow.messages.service import recover_interrupted, send_due
+        from igflow.messages.transports import transport_for
+        from igflow.sites.models import Organisation
+
+        settings = get_settings()
+        with self.db.session() as session:
+            recover_interrupted(session)
+            org = session.execute(select(Organisation)).scalars().first()
+            tz = org.timezone if org is not None else "UTC"
+        send_due(self.db, transport_for(settings), tz=tz)
+
+    def _reminders(self) -> None:
+        from igflow.messages.reminders import sweep
 
         with self.db.session() as session:
             sweep(session)

@@ -52,6 +52,7 @@ from igflow.errors import Forbidden, NotFound
 from igflow.home.models import HomeDelivery, HomeNurse, HomeStock, HomeVisit, SelfInfusion
 from igflow.infusions.models import InfusionRecord, WorkTask
 from igflow.inventory.models import StockAllocation, StockMove
+from igflow.messages.models import ContactPreference, OutboundMessage
 from igflow.orders.models import Order
 from igflow.outcomes.models import ContinuationDecision, OutcomeReading, ResponseReview
 from igflow.patients.models import Coverage, Measurement, Patient, PatientSite
@@ -103,6 +104,8 @@ _RULES: dict[type, Callable[[Sites], ColumnElement[bool]]] = {
     SchedulePreference: lambda s: patient_in(s, SchedulePreference.patient_id),
     UnavailableDate: lambda s: patient_in(s, UnavailableDate.patient_id),
     SiteClosure: lambda s: SiteClosure.site_id.in_(s),
+    OutboundMessage: lambda s: patient_in(s, OutboundMessage.patient_id),
+    ContactPreference: lambda s: patient_in(s, ContactPreference.patient_id),
     WorkTask: lambda s: patient_in(s, WorkTask.patient_id),
     Appointment: lambda s: Appointment.site_id.in_(s),
     InfusionRecord: lambda s: _appointment_site_in(s, InfusionRecord.appointment_id),

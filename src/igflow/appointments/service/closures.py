@@ -177,6 +177,7 @@ def close(
         if course.status == "booked":
             COURSE.move(session, course, "waiting", expected="booked")
         courses.append(course.id)
+    told = _tell_patients(session, site, start, end, reason.strip(), courses)
     closure = SiteClosure(
         site_id=site.id,
         start_date=start,
@@ -200,10 +201,38 @@ def close(
             "end": end.isoformat(),
             "released_appointments": released,
             "released_courses": courses,
+            "messages": told,
         },
     )
     session.commit()
     return closure
+
+
+def _tell_patients(
+    session: Session, site: Site, start: dt.date, end: dt.date, reason: str, course_ids: list[int]
+) -> int:
+    """A message to each patient whose course was released, through the outbox (email or SMS as they
+    allow); those igflow cannot write to are listed on the closure page to be called."""
+    from igflow.messages.service import notify_patient
+
+    sent = 0
+    for patient_id in sorted({c.patient_id for c in (session.get(Course, i) for i in course_ids) if c}):
+        sent += len(
+            notify_patient(
+                session,
+                patient_id,
+                "closure",
+                f"{site.name} is closed from {start:%d %B} to {end:%d %B}",
+                (
+                    f"{site.name} is closed from {start:%A %d %B} to {end:%A %d %B %Y} ({reason}). Your "
+                    "infusion appointment there on those days cannot go ahead. We are finding you a new "
+                    "appointment at another of our centres and will tell you the day and time. Call us with "
+                    "any question."
+                ),
+                f"closure:{site.id}:{start.isoformat()}:patient:{patient_id}",
+            )
+        )
+    return sent
 
 
 def replan_params(closure: SiteClosure) -> dict[str, Any]:
@@ -259,6 +288,17 @@ def view(session: Session, principal: Principal, closure_id: int) -> dict[str, A
         row = {"course": course, "appointments": now}
         (placed if course.status != "waiting" else waiting).append(row)
     names = patients_service.display_names(session, patient_ids)
+    from igflow.messages.models import OutboundMessage
+
+    told = {
+        pid
+        for (pid,) in session.execute(
+            select(OutboundMessage.patient_id).where(
+                OutboundMessage.kind == "closure",
+                OutboundMessage.dedupe_key.like(f"closure:{site.id}:{closure.start_date.isoformat()}:%"),
+            )
+        ).all()
+    }
     contacts = {
         pid: phone
         for pid, phone in session.execute(
@@ -281,4 +321,43 @@ def view(session: Session, principal: Principal, closure_id: int) -> dict[str, A
         "waiting": sorted(waiting, key=lambda r: (r["course"].priority, r["course"].target)),
         "names": names,
         "contacts": contacts,
+        "told": told,
     }
+
+
+def tell_new_places(session: Session, principal: Principal, closure_id: int) -> int:
+    """A message to each patient placed again after the closure with their new days, times and centres
+    (once per new appointment set); returns how many messages were written."""
+    from igflow.messages.service import notify_patient
+
+    view_ = view(session, principal, closure_id)
+    closure = view_["closure"]
+    written = 0
+    for row in view_["placed"]:
+        course = row["course"]
+        upcoming = [a for a in row["appointments"] if a.status == "booked"]
+        if not upcoming:
+            continue
+        lines = "\n".join(f"- {a.date:%A %d %B %Y} at {a.start}, {a.site_name}" for a in upcoming)
+        key = "closure-new:" + str(closure.id) + ":" + ",".join(str(a.id) for a in upcoming)
+        written += len(
+            notify_patient(
+                session,
+                course.patient_id,
+                "closure_new_place",
+                "Your new infusion appointment",
+                f"Because {view_['site'].name} is closed, your infusion appointments are now:\n{lines}\n\n"
+                "Call us if these do not suit you.",
+                key,
+            )
+        )
+    audit.record(
+        session,
+        principal.actor,
+        "site.closure.notify",
+        "site_closure",
+        closure.id,
+        detail={"messages": written},
+    )
+    session.commit()
+    return written
