@@ -383,6 +383,17 @@ def _suggest_for(
             )
         ).scalars()
     )
+    # the dates this course's days were cancelled or missed on are not offered back to it (a day the
+    # scheduler cancelled; the days that only moved with it, or were moved, may come back)
+    taken |= {
+        a.date
+        for a in session.execute(
+            select(Appointment)
+            .join(CourseSession, CourseSession.id == Appointment.course_session_id)
+            .where(CourseSession.course_id == course.id, Appointment.status.in_(("cancelled", "no_show")))
+        ).scalars()
+        if not a.status_reason.startswith(_KNOCK_ON_REASONS)
+    }
     # a day being moved goes to another place than where it is
     here = [
         (a.date, a.start_min, a.chair_id)
@@ -594,7 +605,9 @@ def _plan_release(
     if whole_course or appt.chair_id is None:
         # A home visit's course is routed whole by the home-infusion service.
         return siblings, [], f"whole course cancelled with appointment {appt.id}"
+    # the cancelled date is not offered back to the course (see _suggest_for), nor the patient's others
     away = unavailable_dates(session, {course.patient_id})[course.patient_id] | set(also_unavailable)
+    away.add(appt.date)
     # The days that stay keep their centre, so the cancelled day may only move to a day it is open.
     site = session.get(Site, appt.site_id)
     assert site is not None
@@ -800,6 +813,10 @@ def move_session(
     )
     session.commit()
     return course_out(session, course)
+
+
+# reasons igflow writes on days that were released only because another day was changed
+_KNOCK_ON_REASONS = ("course changed:", "whole course cancelled with", "moved to ", "moved by planning run")
 
 
 def _record_unavailable(
