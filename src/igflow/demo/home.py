@@ -183,7 +183,7 @@ def _scig_patient_user(session: Any, patient_id: int) -> None:
     user = User(
         username=demo_user.username,
         display_name=f"{patient.given_name} {patient.family_name}",
-        password_hash=hash_password(demo_user.password),
+        password_hash=hash_password(demo_user.password, enforce_strength=False),  # see network.DEMO_USERS
         patient_id=patient_id,
         password_changed_at=datetime.now(UTC),
     )

@@ -124,7 +124,7 @@ def create_user(
         raise Conflict(f"username: '{username}' is already taken", "username")
     if password_hash is None and password is not None:
         try:
-            password_hash = hash_password(password)
+            password_hash = hash_password(password, user_inputs=(username, display_name))
         except WeakPasswordError as exc:
             raise InvalidInput(str(exc), "password") from None
     if password_hash is None and not is_service_account:
@@ -251,7 +251,7 @@ def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> Us
 def reset_password(session: Session, actor: Actor, user_id: int, new_password: str) -> User:
     user = get_user(session, user_id)
     try:
-        user.password_hash = hash_password(new_password)
+        user.password_hash = hash_password(new_password, user_inputs=(user.username, user.display_name))
     except WeakPasswordError as exc:
         raise InvalidInput(str(exc), "password") from None
     user.password_changed_at = utcnow()
@@ -367,11 +367,10 @@ def authenticate(
     return user
 
 
-def _rehashed(password: str) -> str | None:
-    try:
-        return hash_password(password)
-    except WeakPasswordError:  # a password set before today's length rules: keep its hash
-        return None
+def _rehashed(password: str) -> str:
+    # The same password, stored again under today's hash parameters: not a new choice to judge (one set
+    # before today's strength rules is still re-hashed, and no strength estimate runs during sign-in).
+    return hash_password(password, enforce_strength=False)
 
 
 def sign_in(
@@ -392,20 +391,38 @@ def sign_in(
     return user, raw, web_session
 
 
-def recent_failed_sign_ins(session: Session, user: User, limit: int = 10) -> tuple[int, list[LoginAttempt]]:
-    """Failed sign-ins (throttled ones included) for the account since its previous successful one
-    (the one that started this session is skipped), at most 30 days back: how many, and the latest."""
-    successes = list(
+def _successful_sign_ins(session: Session, user: User, limit: int) -> list[datetime]:
+    """When the account last signed in successfully, newest first."""
+    return list(
         session.execute(
             select(LoginAttempt.at)
             .where(LoginAttempt.username == user.username, LoginAttempt.success.is_(True))
             .order_by(LoginAttempt.at.desc(), LoginAttempt.id.desc())
-            .limit(2)
+            .limit(limit)
         ).scalars()
     )
+
+
+def last_sign_in(session: Session, user: User) -> datetime | None:
+    """The account's latest successful sign-in, if any (for an administrator's view of the account)."""
+    successes = _successful_sign_ins(session, user, 1)
+    return successes[0] if successes else None
+
+
+def recent_failed_sign_ins(
+    session: Session, user: User, limit: int = 10, *, own_session: bool = True
+) -> tuple[int, list[LoginAttempt]]:
+    """Failed sign-ins (throttled ones included) for the account since its previous successful one,
+    at most 30 days back: how many, and the latest.
+
+    ``own_session``: the account's holder is asking, so its latest success (the one that started this
+    session) is skipped; an administrator looking at the account (``False``) counts from the latest.
+    """
+    skip = 1 if own_session else 0
+    successes = _successful_sign_ins(session, user, skip + 1)
     since = utcnow() - timedelta(days=30)
-    if len(successes) == 2:
-        since = max(since, successes[1])
+    if len(successes) == skip + 1:
+        since = max(since, successes[skip])
     where = (
         LoginAttempt.username == user.username,
         LoginAttempt.success.is_(False),
