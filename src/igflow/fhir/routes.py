@@ -1,0 +1,162 @@
+"""The FHIR R4 router at ``/fhir/R4``: metadata, and a read and a search route per resource type.
+
+Thin: parse, authorise (each route declares the read permission of its data), call the service, answer
+``application/fhir+json``. Every error, the permission refusals included, is an OperationOutcome (the route
+class catches them). Another type or a write (``/fhir/R4/X`` and ``/fhir/R4/X/id``, any method) is a 404 or
+405 OperationOutcome from the last two routes, for any signed-in user. The routes stay out of the OpenAPI
+document: the CapabilityStatement describes them, and their errors are not igflow's JSON error shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fhir_core.fhirabstractmodel import FHIRAbstractModel
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from igflow.db import utcnow
+from igflow.errors import IgflowError, NotFound
+from igflow.fhir import search as fhir_search
+from igflow.fhir.bundle import operation_outcome, searchset
+from igflow.fhir.capability import capability_statement
+from igflow.fhir.search import BadRequest, NotSupported
+from igflow.fhir.service import engine
+from igflow.fhir.service.engine import Kind
+from igflow.fhir.service.registry import KINDS
+from igflow.security.deps import get_session, public, require
+from igflow.security.permissions import Perm
+from igflow.security.principal import Principal
+
+FHIR_JSON = "application/fhir+json"
+PREFIX = "/fhir/R4"
+
+
+class FhirResponse(Response):
+    media_type = FHIR_JSON
+
+
+def fhir_response(
+    resource: FHIRAbstractModel, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return FhirResponse(resource.model_dump_json(), status_code=status_code, headers=headers)
+
+
+def outcome_response(status: int, message: str, field: str | None = None) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return fhir_response(operation_outcome(status, message, field), status, headers)
+
+
+class FhirRoute(APIRoute):
+    """Answers every error raised while handling the request (dependencies included) as OperationOutcome."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def fhir_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except IgflowError as exc:
+                return outcome_response(exc.status_code, exc.message, exc.field)
+            except RequestValidationError:
+                return outcome_response(400, "The request cannot be read.")
+            except StarletteHTTPException as exc:
+                return outcome_response(exc.status_code, str(exc.detail))
+
+        return fhir_handler
+
+
+router = APIRouter(prefix=PREFIX, route_class=FhirRoute, include_in_schema=False, tags=["fhir"])
+
+
+class NotAcceptable(IgflowError):
+    status_code = 406
+
+
+def _base(request: Request) -> str:
+    return f"{str(request.base_url).rstrip('/')}{PREFIX}"
+
+
+def _check_format(request: Request) -> None:
+    """JSON only: an Accept header that takes no JSON is a 406; ``_format`` other than JSON a 400."""
+    accept = request.headers.get("accept", "").lower()
+    if accept and not any(t in accept for t in ("json", "*/*", "application/*")):
+        raise NotAcceptable("Only application/fhir+json is served (no XML).")
+    fmt = request.query_params.get(fhir_search.FORMAT)
+    if fmt and fmt.strip().lower() not in fhir_search.JSON_FORMATS:
+        raise BadRequest(f"_format: only JSON is served (application/fhir+json), not {fmt!r}", "_format")
+
+
+@router.get("/metadata")
+def metadata(request: Request, _principal: Principal | None = public()) -> Response:
+    _check_format(request)
+    return fhir_response(capability_statement(_base(request), utcnow()))
+
+
+def _read_route(kind: Kind) -> Callable[..., Response]:
+    def read(
+        request: Request,
+        principal: Principal = require(kind.read_permission),
+        session: Session = Depends(get_session),
+    ) -> Response:
+        _check_format(request)
+        item = engine.read(session, principal, kind, request.path_params[kind.path_param])
+        headers = {}
+        meta = getattr(item.resource, "meta", None)
+        if kind.versioned and meta is not None and meta.versionId:
+            headers["ETag"] = f'W/"{meta.versionId}"'
+        return fhir_response(item.resource, headers=headers)
+
+    read.__name__ = f"read_{kind.name.lower()}"
+    return read
+
+
+def _search_route(kind: Kind) -> Callable[..., Response]:
+    def search(
+        request: Request,
+        principal: Principal = require(kind.search_permission),
+        session: Session = Depends(get_session),
+    ) -> Response:
+        _check_format(request)
+        params = fhir_search.parse(kind.name, request.query_params.multi_items(), kind.search_names)
+        total, items = engine.search(session, principal, kind, params)
+        return fhir_response(searchset(_base(request), params, total, items, utcnow()))
+
+    search.__name__ = f"search_{kind.name.lower()}"
+    return search
+
+
+for _kind in KINDS:
+    router.add_api_route(f"/{_kind.name}", _search_route(_kind), methods=["GET"])
+    router.add_api_route(f"/{_kind.name}/{{{_kind.path_param}}}", _read_route(_kind), methods=["GET"])
+
+
+_OTHER_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _unsupported(request: Request) -> Response:
+    if request.method != "GET":
+        raise NotSupported(
+            f"{request.method} is not supported: this FHIR server reads and searches only "
+            f"(see {PREFIX}/metadata)."
+        )
+    raise NotFound(
+        f"{request.url.path} is not served here: see {PREFIX}/metadata for the resource types and "
+        "interactions supported."
+    )
+
+
+@router.api_route("/{fhir_type}", methods=_OTHER_METHODS)
+def other_type(request: Request, _principal: Principal = require(Perm.AUTHENTICATED)) -> Response:
+    """Another resource type, or a write to a served one: an OperationOutcome saying so."""
+    return _unsupported(request)
+
+
+@router.api_route("/{fhir_type}/{fhir_id}", methods=_OTHER_METHODS)
+def other_instance(request: Request, _principal: Principal = require(Perm.AUTHENTICATED)) -> Response:
+    """A resource of another type, an operation, or a write to a resource: an OperationOutcome saying so."""
+    return _unsupported(request)

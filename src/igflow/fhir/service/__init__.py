@@ -1,0 +1,1 @@
+"""Which rows each resource type serves (through :mod:`igflow.security.scope`), paged and audited."""
