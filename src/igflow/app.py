@@ -33,8 +33,8 @@ from igflow.coverage.routes import router as coverage_router
 from igflow.db import Database
 from igflow.directory.routes import router as directory_router
 from igflow.errors import IgflowError, Unauthenticated, field_errors
+from igflow.fhir.routes import router as fhir_router
 from igflow.home import delivery_pages, selflog_pages
-from igflow.messages import pages as message_pages
 from igflow.home import pages as home_pages
 from igflow.home.delivery_routes import router as home_deliveries_router
 from igflow.home.routes import router as home_router
@@ -47,6 +47,7 @@ from igflow.jobs import pages as job_pages
 from igflow.jobs.queue import JobQueue
 from igflow.jobs.routes import router as jobs_router
 from igflow.logging_setup import exception_place
+from igflow.messages import pages as message_pages
 from igflow.openapi import install as install_openapi
 from igflow.orders import pages as order_pages
 from igflow.orders.routes import router as orders_router
@@ -209,7 +210,9 @@ def _install_error_handlers(app: FastAPI) -> None:
                 {"detail": message, "field": fields[0] if fields else None, "errors": problems},
                 status_code=422,
             )
-        return _error_response(request, 422, message)
+        from igflow.web.forms import errors_of, failure_line  # a page says it in words, each field once
+
+        return _error_response(request, 422, failure_line(errors_of(exc)))
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)
@@ -316,6 +319,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         selflog_router,
     ):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(fhir_router)  # /fhir/R4: read and search, OperationOutcome errors
     app.include_router(pages.router)
     app.include_router(patient_pages.router)
     app.include_router(referral_pages.router)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -74,3 +74,73 @@ def field_errors(errors: Sequence[Any]) -> list[tuple[str, str]]:
         seen.add(name)
         out.append((name, str(error.get("msg", "invalid"))))
     return out
+
+
+# --- Pydantic's problems in words ---------------------------------------------------------------------------
+
+#: what a number field says when it is given something else (page forms read "72,5" as 72.5 too)
+NOT_A_NUMBER = "enter a number, such as 72.5"
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+#: patterns of the schemas, in the words of what to type
+_PATTERN_WORDS = {
+    r"^[A-Za-z0-9-]{3,32}$": "use 3 to 32 letters, digits or hyphens",
+    r"^[0-9]{14}$": "enter the 14 digits of the GTIN",
+    r"^[!-~]+$": "use letters, digits and signs, without spaces",
+    r"^[0-9+() .-]*$": "use digits, spaces and + ( ) . - only",
+}
+
+
+def plain_problem(error: Mapping[str, Any]) -> str:
+    """One of Pydantic's errors as the problem a person can fix, without the field's name in front."""
+    kind, ctx = str(error.get("type", "")), error.get("ctx") or {}
+    given = error.get("input")
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if kind == "missing" or (isinstance(given, str) and not given.strip() and kind != "value_error"):
+        return "this is needed"
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"must be {words} {_number(ctx.get(key))}"
+    if kind.startswith("int_"):
+        return "enter a whole number"
+    if kind.startswith("float_") or kind.startswith("decimal_") or kind == "finite_number":
+        return NOT_A_NUMBER
+    if kind.startswith("bool_"):
+        return "answer yes or no"
+    if kind.startswith("time_"):
+        return "enter a time like 08:30"
+    if kind.startswith("datetime_"):
+        return "enter a date and time"
+    if kind.startswith("date_"):
+        return "enter a date (YYYY-MM-DD)"
+    if kind == "string_too_short":
+        least = ctx.get("min_length")
+        return "this is needed" if least == 1 else f"use at least {least} characters"
+    if kind == "string_too_long":
+        return f"use at most {ctx.get('max_length')} characters"
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_WORDS.get(str(ctx.get("pattern")), "is not written the way this field takes it")
+    if kind in ("literal_error", "enum"):
+        return "choose one of the choices offered"
+    if kind == "too_long":
+        return f"choose at most {ctx.get('max_length')}"
+    if kind == "too_short":
+        least = ctx.get("min_length")
+        return "choose at least one" if least == 1 else f"choose at least {least}"
+    if kind == "extra_forbidden":
+        return "this form does not take this field"
+    if kind == "value_error" and "email" in message.lower():
+        return "enter an email address such as name@example.org"
+    return message

@@ -3,9 +3,12 @@ lacks, who has it and who can change it, never an internal permission code."""
 
 from __future__ import annotations
 
+import re
+
 from igflow.security.permissions import PERM_LABELS, Perm, refusal
 from igflow.web.render import error_line, readable
 from tests.conftest import World
+from tests.support.visible_text import visible_text
 
 
 def test_a_taken_username_is_said_once_in_words(world: World) -> None:
@@ -46,7 +49,7 @@ def test_field_codes_become_words() -> None:
     assert readable("status: the referral is accepted") == "Status: the referral is accepted"
     assert readable("kind: Vials are scanned first") == "Vials are scanned first"
     assert readable("payload.rate_ml_per_h: too fast") == "Rate (mL/h): too fast"
-    assert error_line("site_ids.0", "site_ids: unknown site id(s) [9]") == "Site ids: unknown site id(s) [9]"
+    assert error_line("site_ids.0", "site_ids: unknown site id(s) [9]") == "Sites: unknown site id(s) [9]."
     assert error_line("form", "active: you cannot disable your own account").startswith("Active: ")
 
 
@@ -98,8 +101,10 @@ def test_the_order_form_names_the_sc_fields_in_words(world: World) -> None:
         },
     )
     assert refused.status_code == 422
-    assert "Previous IV dose (g): Cuvitru 20% is subcutaneous" in refused.text
-    assert "previous_iv_dose_g" not in refused.text.replace('name="previous_iv_dose_g"', "")
+    # the problem beside its field, the field named by its label in the list at the top (said once)
+    assert re.search(r'id="err-previous_iv_dose_g">Cuvitru 20% is subcutaneous', refused.text)
+    assert "Please correct the field marked below: Previous IV dose (g)." in refused.text
+    assert "previous_iv_dose_g" not in visible_text(refused.text)
     calculator = world.client("pharmacist").get(
         "/dose",
         params={

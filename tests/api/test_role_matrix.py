@@ -24,6 +24,7 @@ from tests.api.matrix_jobs import JOBS_MATRIX, job_ids
 from tests.api.matrix_outcomes import OUTCOME_MATRIX
 from tests.api.matrix_prior_auth import PRIOR_AUTH_MATRIX, prior_auth_ids
 from tests.api.matrix_protocols import PROTOCOL_MATRIX, protocol_ids
+from tests.api.test_fhir_route_tables import FHIR_MATRIX, fhir_matrix_ids
 from tests.conftest import World
 
 ANON = "anonymous"
@@ -270,6 +271,7 @@ MATRIX += INVENTORY_MATRIX + INFUSION_MATRIX + JOBS_MATRIX + PROTOCOL_MATRIX + O
 MATRIX += PRIOR_AUTH_MATRIX
 MATRIX += HOME_DELIVERIES_MATRIX
 MATRIX += HOME_VISITS_MATRIX
+MATRIX += FHIR_MATRIX
 MATRIX = [(m, p, allowed | {PRIOR} if (m, p) in PRIOR_ALLOWED else allowed) for m, p, allowed in MATRIX]
 
 
@@ -387,6 +389,7 @@ def _ids(world: World) -> dict[str, int]:
     ids.update(prior_auth_ids(world, ids))
     ids.update(home_delivery_ids(world, ids))
     ids.update(home_visit_ids(world, ids))
+    ids.update(fhir_matrix_ids(world, ids))
     return ids
 
 
@@ -418,7 +421,7 @@ def test_each_role_gets_exactly_its_routes(world: World, role: str) -> None:
             ):
                 wrong.append(f"{method} {path}: {role} should be allowed, got {status}")
         elif role == ANON:
-            expected = 401 if url.startswith("/api/") else 303
+            expected = 401 if url.startswith(("/api/", "/fhir/")) else 303  # APIs answer 401
             if status != expected or (status == 303 and "/login?next=" not in response.headers["location"]):
                 wrong.append(f"{method} {path}: anonymous should get {expected}, got {status}")
         elif status != 403:

@@ -25,12 +25,14 @@ import pytest
 from igflow.app import iter_routes
 from igflow.inventory.service import gtin_check_digit
 from igflow.referrals.models import Referral, ReferralDocument
+from tests.api.test_fhir_route_tables import FHIR_SCOPED_PARAMS, fhir_isolation_ids
 from tests.conftest import World
 
 STAFF_ROLES = ["admin", "pharmacist", "nurse", "scheduler", "intake", "prescriber", "prior_auth"]
 
 # Path parameters that name a site-scoped object: a route with one must refuse (404 or 403).
 SCOPED_PARAMS = {
+    *FHIR_SCOPED_PARAMS,  # FHIR reads: Observation, AdverseEvent, MedicationDispense ids
     "appointment_id",
     "record_id",
     "course_id",
@@ -288,6 +290,7 @@ def _south(world: World) -> dict[str, Any]:
     delivery_id = _south_delivery(world, sol, lot_id)
     return {
         "ids": {
+            **fhir_isolation_ids(world),  # FHIR read routes' path parameters
             "patient_id": sol,
             "order_id": oid,
             "course_id": course2.json()["id"],

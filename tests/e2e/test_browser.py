@@ -79,7 +79,8 @@ def test_referral_form_names_the_field_that_is_wrong(page: Any) -> None:
     page.get_by_label("Received on").fill("2099-01-01")
     page.get_by_role("button", name="Save referral").click()
     alert = page.locator("[role=alert]").inner_text()
-    assert "Received on: cannot be in the future" in alert and "received_on" not in alert
+    assert "Please correct the field marked below: Received on." in alert and "received_on" not in alert
+    assert page.locator("#err-received_on").inner_text() == "Cannot be in the future"  # said once, beside it
 
 
 @pytest.mark.parametrize(

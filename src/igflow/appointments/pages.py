@@ -33,7 +33,7 @@ from igflow.security.deps import (
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
-from igflow.web.charts import chair_board_svg, indication_colour, load_svg
+from igflow.web.charts import chair_board_svg, indication_colours, load_svg
 from igflow.web.forms import FormFailure, form_action
 from igflow.web.render import render
 
@@ -494,7 +494,8 @@ def board_page(
     if day == today:
         local = utcnow().astimezone(ZoneInfo(chosen.timezone))
         now_min = local.hour * 60 + local.minute
-    legend = sorted({(a["indication"], indication_colour(a["indication"])) for a in board["appointments"]})
+    colours = indication_colours(a["indication"] for a in board["appointments"])
+    legend = sorted({(a["indication_name"], colours[a["indication"]]) for a in board["appointments"]})
     return render(
         request,
         "schedule/board.html",

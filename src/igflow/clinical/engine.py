@@ -99,7 +99,7 @@ def plan_dose(request: DoseRequest, catalog: Catalog) -> DosePlan:
     indication = catalog.indications[request.indication]
     product = catalog.products[request.product]
     alerts: list[Alert] = []
-    sources: list[str] = [f"Policy {policy.id}: {policy.source}"]
+    sources: list[str] = [f"Policy '{policy.name}': {policy.source}"]
     weight = _weigh(request, catalog, policy, indication, alerts, sources)
     screening = screen(request, indication, product, catalog)
     alerts.extend(screening.alerts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from igflow.catalog import Catalog, Indication, Product
@@ -38,6 +39,10 @@ def risk_groups(request: DoseRequest, catalog: Catalog) -> frozenset[str]:
     if age_limit is not None and request.age_years > age_limit:
         groups.add("renal")
     return frozenset(groups)
+
+
+def _names(catalog: Catalog, indication_ids: Iterable[str]) -> list[str]:
+    return [catalog.indications[i].name if i in catalog.indications else i for i in indication_ids]
 
 
 def screen(
@@ -86,7 +91,8 @@ def screen(
         alerts.append(
             Alert.make(
                 "off_label_product",
-                f"{product.name} is not licensed for {indication.name} (licensed: {', '.join(approved)}); "
+                f"{product.name} is not licensed for {indication.name} (licensed for: "
+                f"{'; '.join(_names(catalog, approved))}); "
                 "off-label use, the label's general titration protocol is used.",
             )
         )

@@ -52,7 +52,7 @@ def dosing_weight(request: DoseRequest, policy: Policy, catalog: Catalog) -> Wei
 
     if policy.ibw_formula is None:
         return actual_result(
-            f"Policy {policy.id}: dose on actual body weight {actual:.1f} kg.", fell_back=False
+            f"Policy '{policy.name}': dose on actual body weight {actual:.1f} kg.", fell_back=False
         )
     formula = catalog.formulas[policy.ibw_formula]
     factor = policy.adjustment_factor

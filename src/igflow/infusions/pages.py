@@ -25,7 +25,7 @@ from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
 from igflow.web.charts import infusion_timeline_svg
-from igflow.web.forms import form_action
+from igflow.web.forms import form_action, form_number
 from igflow.web.render import number, render
 
 router = APIRouter(include_in_schema=False)
@@ -41,13 +41,7 @@ _VITALS = (
 
 
 def _number(value: Any, field: str) -> float | None:
-    text = str(value or "").strip().replace(",", ".", 1)  # a decimal comma is accepted
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise InvalidInput(f"{field}: '{text}' is not a number", field) from None
+    return form_number(value, field)  # a decimal comma is accepted (igflow.web.forms)
 
 
 def _occurred_at(form: Any, timezone: str, today: dt.date) -> dt.datetime | None:
@@ -231,7 +225,8 @@ def chair_day(
 ) -> Response:
     centres = sites_service.centres(session, only=principal.site_ids)
     if not centres:
-        raise InvalidInput("no infusion centre is open to you")
+        # a nurse of the home-infusion service: no chair to chart at, her day is her visits
+        return render(request, "chair/no_centre.html", {}, status_code=200)
     chosen = next((s for s in centres if s.id == site), centres[0])
     try:
         day = dt.date.fromisoformat(date) if date else appointments_service.site_today(chosen.timezone)

@@ -33,7 +33,7 @@ from igflow.clinical.infusion_day import (
 )
 from igflow.clinical.models import Step
 from igflow.db import utcnow
-from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
+from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound, plain_problem
 from igflow.infusions import sc as sc_charting
 from igflow.infusions.models import ChartEntry, InfusionRecord, WorkTask
 from igflow.infusions.schemas import PAYLOADS, EntryIn
@@ -656,7 +656,7 @@ def chart(session: Session, principal: Principal, record_id: int, data: EntryIn)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or data.kind
-        raise InvalidInput(f"payload.{name}: {first['msg']}", f"payload.{name}") from None
+        raise InvalidInput(f"payload.{name}: {plain_problem(first)}", f"payload.{name}") from None
     spec = KINDS[data.kind]
     if record.status not in spec.states:
         raise Conflict(spec.wrong_state.format(status=RECORD.label(record.status)), "kind")

@@ -41,6 +41,13 @@ SCAN_ERROR_CODES: dict[str, str] = {
 }
 
 
+#: what a person is told when the text is no GS1 code at all (the library's own words are not shown)
+UNREADABLE = (
+    "That is not a GS1 code this page can read: "
+    "scan the carton's 2D barcode or type the product, lot and expiry"
+)
+
+
 class ScanError(ValueError):
     """The scan cannot be used. ``code`` is one of ``SCAN_ERROR_CODES``."""
 
@@ -65,7 +72,7 @@ def _message(text: str, separators: Sequence[str]) -> GS1Message:
         try:
             return GS1Message.parse_hri(text)
         except (ValueError, biip.ParseError) as exc:
-            raise ScanError("unreadable_scan", f"cannot read the human-readable barcode text: {exc}") from exc
+            raise ScanError("unreadable_scan", UNREADABLE) from exc
     for separator in separators:
         if separator and separator != GS:
             text = text.replace(separator, GS)
@@ -78,7 +85,9 @@ def _message(text: str, separators: Sequence[str]) -> GS1Message:
         )
     if result.gs1_message_error and "(17)" in result.gs1_message_error:
         raise ScanError("invalid_expiry", "the expiry date (AI 17) is not a valid YYMMDD date")
-    raise ScanError("unreadable_scan", f"not a GS1 barcode: {result.gs1_message_error or 'no data'}")
+    raise ScanError(
+        "unreadable_scan", UNREADABLE
+    )  # biip's words ("Failed to get GS1 Application ...") stay out
 
 
 def parse_scan(text: str, *, separators: Sequence[str] = (GS,)) -> ScanResult:
@@ -92,7 +101,10 @@ def parse_scan(text: str, *, separators: Sequence[str] = (GS,)) -> ScanResult:
     if gtin_element is None:
         raise ScanError("missing_gtin", "no product code (GTIN, AI 01) in the scan")
     if gtin_element.gtin is None:
-        raise ScanError("invalid_gtin", f"product code {gtin_element.value}: {gtin_element.gtin_error}")
+        raise ScanError(  # the library's words ("Invalid GTIN check digit for ...") stay out
+            "invalid_gtin",
+            f"product code {gtin_element.value} fails its check digit: the code was misread, scan it again",
+        )
     expiry_element = by_ai.get("17")
     if expiry_element is None:
         raise ScanError("missing_expiry", "no expiry date (AI 17) in the scan")

@@ -22,7 +22,7 @@ from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
-from igflow.web.forms import form_action
+from igflow.web.forms import form_action, validate_form
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +32,7 @@ def _form(form: Any) -> dict[str, Any]:
     return {k: v for k, v in form.items() if k != "csrf_token" and not hasattr(v, "read") and v != ""}
 
 
-def stock_svg(rows: list[Any], width: int = 640) -> Markup:
+def stock_svg(rows: list[Any], width: int = 640, site_names: dict[str, str] | None = None) -> Markup:
     """Grams per site and product: allocated (dark) and free (light) on hand, as horizontal bars.
 
     Server-rendered SVG without scripts or style attributes (content security policy), in the house style
@@ -40,7 +40,7 @@ def stock_svg(rows: list[Any], width: int = 640) -> Markup:
     """
     totals: dict[tuple[str, str], tuple[float, float]] = {}
     for r in rows:
-        key = (r.site_code, r.product_name)
+        key = ((site_names or {}).get(r.site_code, r.site_code), r.product_name)
         allocated, free = totals.get(key, (0.0, 0.0))
         totals[key] = (allocated + r.allocated * r.vial_size_g, free + r.available * r.vial_size_g)
     if not totals:
@@ -100,7 +100,7 @@ def _overview(
         "day": day,
         "days": days,
         "stock": stock,
-        "stock_svg": stock_svg(stock),
+        "stock_svg": stock_svg(stock, site_names={s.code: s.name for s in sites_service.list_sites(session)}),
         "bands": bands,
         "picks": service.pick_list(session, principal, site_id, day) if site_id else [],
         "shortfalls": service.shortfalls(session, principal, day, days),
@@ -135,7 +135,7 @@ async def inventory_receive(
     values = _form(await request.form())
     return await form_action(
         session,
-        lambda: service.receive(session, principal, ReceiptIn.model_validate(values)),
+        lambda: service.receive(session, principal, validate_form(ReceiptIn, values)),
         lambda lot: f"/inventory/lots/{lot.id}",
         lambda failure: _overview(
             request,
@@ -145,7 +145,7 @@ async def inventory_receive(
             day=None,
             days=7,
             values=values,
-            errors=failure.fields or {"request": failure.message},
+            errors=failure.errors,
             status_code=422,
         ),
     )
@@ -194,13 +194,11 @@ def _lot_page(
     status_code: int = 200,
 ) -> Response:
     lot = service.read_lot(session, principal, lot_id)
-    codes = {s.id: s.code for s in sites_service.list_sites(session)}
     return render(
         request,
         "inventory/lot.html",
         {
             "lot": lot,
-            "codes": codes,
             "message": message,
             "released": released or [],
             "error": error,

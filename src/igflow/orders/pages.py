@@ -29,7 +29,7 @@ from igflow.security.deps import (
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
-from igflow.web.forms import FormFailure, form_action, form_values
+from igflow.web.forms import FormFailure, form_action, form_values, validate_form
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -62,7 +62,8 @@ def dose_calculator(
     plan, error = None, None
     if all(values[k] for k in ("weight_kg", "height_cm", "age_years")):
         try:
-            data = DosePreviewIn.model_validate(
+            data = validate_form(
+                DosePreviewIn,
                 {
                     **{k: values[k] for k in _CALC_FIELDS},
                     "dose_g_per_kg": values["dose_g_per_kg"] or None,
@@ -70,7 +71,7 @@ def dose_calculator(
                     "risk": values["risk"],
                     "first_infusion": values["first_infusion"],
                     **{k: values[k] or None for k in _CALC_SC},
-                }
+                },
             )
             plan = orders_service.preview(data, orders_service.protocol_catalog(session, site_id))
         except (ValidationError, IgflowError) as exc:
@@ -96,7 +97,12 @@ def _sc_choices(catalog: Any) -> dict[str, list[str]]:
     return {"sc_products": sc, "sc_names": [catalog.products[pid].name for pid in sc]}
 
 
-def _order_form(session: Session, principal: Principal, patient_id: int) -> dict[str, Any]:
+def _order_form(
+    session: Session, principal: Principal, patient_id: int, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the new-order form shows. An order started from an accepted referral (``referral_id`` among
+    ``values``) starts from that referral's indication; without one, from the patient's latest accepted
+    referral, if any (never from the first indication of the catalog: the form asks)."""
     patient = patients_service.check_access(session, principal, patient_id)
     referrals = [
         r
@@ -104,10 +110,21 @@ def _order_form(session: Session, principal: Principal, patient_id: int) -> dict
         if r.status == "accepted"
     ]
     catalog = load_catalog()
+    referral = None
+    if values is not None:
+        wanted = str(values.get("referral_id", ""))
+        referral = next((r for r in referrals if str(r.id) == wanted), None)
+        if referral is None and "referral_id" not in values and referrals:
+            referral = max(referrals, key=lambda r: (r.received_on, r.id))
+        if referral is not None:
+            values.setdefault("referral_id", str(referral.id))
+            values.setdefault("indication_id", referral.indication_id)
+            values.setdefault("prescriber_id", str(referral.prescriber_id))
     return {
         "patient": patient,
         "prescribers": directory_service.list_prescribers(session),
         "referrals": referrals,
+        "referral": referral,
         "catalog": catalog,
         **_sc_choices(catalog),
     }
@@ -120,11 +137,15 @@ def order_new(
     principal: Principal = require(Perm.ORDER_WRITE),
     session: Session = Depends(get_session),
 ) -> Response:
-    values = {k: v for k, v in request.query_params.items() if k != "compare" and v != ""}
+    values: dict[str, Any] = {
+        k: v for k, v in request.query_params.items() if k != "compare" and (v != "" or k == "referral_id")
+    }
+    form = _order_form(session, principal, patient_id, values)
     options, errors = None, {}
     if request.query_params.get("compare"):
         try:
-            data = OrderIn.model_validate(
+            data = validate_form(
+                OrderIn,
                 {
                     "patient_id": patient_id,
                     "prescriber_id": values.get("prescriber_id") or 1,
@@ -132,7 +153,7 @@ def order_new(
                     "phase": values.get("phase", ""),
                     "product_id": values.get("product_id") or next(iter(load_catalog().products)),
                     **{k: values[k] for k in ("dose_g_per_kg", "days") if k in values},
-                }
+                },
             )
             options, _facts = orders_service.product_options(session, principal, patient_id, data)
         except (ValidationError, IgflowError) as exc:
@@ -140,12 +161,7 @@ def order_new(
     return render(
         request,
         "orders/new.html",
-        {
-            **_order_form(session, principal, patient_id),
-            "values": values,
-            "errors": errors,
-            "options": options,
-        },
+        {**form, "values": values, "errors": errors, "options": options},
     )
 
 
@@ -158,17 +174,22 @@ async def order_create(
 ) -> Response:
     form = await request.form()
     values = form_values(form)
+    values.setdefault("referral_id", "")  # "none" chosen: the form comes back with none, not the latest
     data = {k: v for k, v in values.items() if v != ""}
     data["patient_id"] = patient_id
     data["first_infusion"] = form.get("first_infusion") == "true"
 
     def refused(failure: FormFailure) -> Response:
-        context = {**_order_form(session, principal, patient_id), "values": values, "errors": failure.errors}
+        context = {
+            **_order_form(session, principal, patient_id, values),
+            "values": values,
+            "errors": failure.errors,
+        }
         return render(request, "orders/new.html", context, status_code=422)
 
     return await form_action(
         session,
-        lambda: orders_service.create(session, principal, OrderIn.model_validate(data)),
+        lambda: orders_service.create(session, principal, validate_form(OrderIn, data)),
         lambda order: f"/orders/{order.id}",
         refused,
     )
@@ -182,6 +203,7 @@ def _order_page(
     error: str | None,
     status_code: int = 200,
     decision_form: dict[str, Any] | None = None,
+    verify_form: dict[str, Any] | None = None,
 ) -> Response:
     order = orders_service.read(session, principal, order_id)
     current = order.versions[-1]
@@ -203,6 +225,7 @@ def _order_page(
             if principal.can(Perm.OUTCOME_READ)
             else None,
             "decision_form": decision_form or {},
+            "verify_form": verify_form or {},
             "cost": cost_panels.order_panel(session, principal, order.id)
             if principal.can(Perm.COST_READ)
             else None,
@@ -242,16 +265,12 @@ async def order_verify(
     form = await request.form()
     fields = {k: v for k, v in form_values(form).items() if v != ""}
     fields["re_review"] = form.get("re_review") == "true"
-    if "at_risk_max_rate_mg_per_kg_min" in fields:
-        fields["at_risk_max_rate_mg_per_kg_min"] = str(fields["at_risk_max_rate_mg_per_kg_min"]).replace(
-            ",", "."
-        )
     return await form_action(
         session,
-        lambda: orders_service.verify(session, principal, order_id, VerificationIn.model_validate(fields)),
+        lambda: orders_service.verify(session, principal, order_id, validate_form(VerificationIn, fields)),
         f"/orders/{order_id}",
         lambda failure: _order_page(
-            request, session, principal, order_id, failure.message, failure.status_code
+            request, session, principal, order_id, failure.message, failure.status_code, verify_form=fields
         ),
     )
 

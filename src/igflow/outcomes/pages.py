@@ -18,19 +18,13 @@ from igflow.patients import pages as patient_pages
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
-from igflow.web.forms import form_action, form_values
+from igflow.web.forms import form_action, form_number, form_values
 
 router = APIRouter(include_in_schema=False)
 
 
 def _number(text: Any, name: str) -> float | None:
-    value = str(text or "").strip().replace(",", ".", 1)  # a decimal comma is accepted
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise InvalidInput(f"{name}: '{value}' is not a number", name) from None
+    return form_number(text, name)  # a decimal comma is accepted (igflow.web.forms)
 
 
 def _int(text: Any) -> int | None:

@@ -22,7 +22,7 @@ from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.sites import service as sites_service
 from igflow.web.charts import weight_trend_svg
-from igflow.web.forms import form_action, form_values
+from igflow.web.forms import form_action, form_values, validate_form
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -83,7 +83,7 @@ def _new_patient_page(
     status_code: int = 200,
 ) -> Response:
     sites = sites_service.list_sites(session, only=principal.site_ids, active_only=True)
-    context = {"sites": sites, "values": values, "errors": errors}
+    context = {"site_options": [(s.id, s.name) for s in sites], "values": values, "errors": errors}
     return render(request, "patients/new.html", context, status_code=status_code)
 
 
@@ -103,15 +103,15 @@ async def patient_create(
     session: Session = Depends(get_session),
 ) -> Response:
     form = await request.form()
-    values = form_values(form)
+    values = form_values(form, lists=("site_ids",))
     data = {
         **values,
-        "site_ids": [int(v) for v in form.getlist("site_ids") if str(v).isdigit()],
+        "site_ids": [int(v) for v in values["site_ids"] if v.isdigit()],
         **{flag: flag in form for flag in _RISK_FLAGS},
     }
     return await form_action(
         session,
-        lambda: patients_service.create(session, principal, PatientIn.model_validate(data)),
+        lambda: patients_service.create(session, principal, validate_form(PatientIn, data)),
         lambda patient: f"/patients/{patient.id}",
         lambda failure: _new_patient_page(request, session, principal, values, failure.errors, 422),
     )
@@ -186,7 +186,7 @@ async def patient_home_location(
     return await form_action(
         session,
         lambda: patients_service.update(
-            session, principal, patient_id, PatientPatch.model_validate(data), None
+            session, principal, patient_id, validate_form(PatientPatch, data), None
         ),
         f"/patients/{patient_id}#h-home",
         lambda failure: _chart_page(
@@ -207,7 +207,7 @@ async def patient_add_measurement(
     return await form_action(
         session,
         lambda: patients_service.add_measurement(
-            session, principal, patient_id, MeasurementIn.model_validate(data)
+            session, principal, patient_id, validate_form(MeasurementIn, data)
         ),
         f"/patients/{patient_id}#measurements",
         lambda failure: _chart_page(request, session, principal, patient_id, values, failure.errors, 422),

@@ -72,7 +72,10 @@ def to_out(referral: Referral) -> ReferralOut:
 
 
 def create(session: Session, principal: Principal, data: ReferralIn) -> Referral:
-    patients_service.check_access(session, principal, data.patient_id)
+    try:
+        patients_service.check_access(session, principal, data.patient_id)
+    except NotFound as exc:  # the same words, naming the field the form shows it beside
+        raise NotFound(f"patient_id: {exc.message}", "patient_id") from None
     directory_service.get_prescriber(session, data.prescriber_id)
     _check_indication(data.indication_id)
     if data.received_on > utcnow().date():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -36,8 +37,8 @@ def weight_trend_svg(points: list[tuple[date, float]], width: int = 320, height:
         f'aria-label="{escape(label)}">'
         f'<polyline fill="none" stroke="#1d4ed8" stroke-width="2" points="{polyline}"/>'
         f"{dots}"
-        f'<text x="{coords[0][0]}" y="{height - 2}" font-size="10" fill="#334155">{first[1]:g} kg</text>'
-        f'<text x="{coords[-1][0] - 30}" y="10" font-size="10" fill="#334155">{last[1]:g} kg</text></svg>'
+        f'<text x="{coords[0][0]}" y="{height - 2}" font-size="12" fill="#334155">{first[1]:g} kg</text>'
+        f'<text x="{coords[-1][0] - 30}" y="10" font-size="12" fill="#334155">{last[1]:g} kg</text></svg>'
     )
     return Markup(svg)  # noqa: S704 - built from numbers and dates only, label escaped
 
@@ -65,7 +66,7 @@ def rate_plan_svg(steps: list[dict[str, float]], width: int = 520, height: int =
         f"in {len(steps)} steps"
     )
     ticks = "".join(
-        f'<text x="{x(m)}" y="{height - 6}" font-size="10" text-anchor="middle" fill="#334155">{m:g}</text>'
+        f'<text x="{x(m)}" y="{height - 6}" font-size="12" text-anchor="middle" fill="#334155">{m:g}</text>'
         for m in sorted({0.0, round(total_min / 2), round(total_min)})
     )
     svg = (
@@ -73,20 +74,42 @@ def rate_plan_svg(steps: list[dict[str, float]], width: int = 520, height: int =
         f'aria-label="{escape(label)}">'
         f'<line x1="{pad_left}" y1="{y(0)}" x2="{width - 8}" y2="{y(0)}" stroke="#94a3b8"/>'
         f'<line x1="{pad_left}" y1="{pad_top}" x2="{pad_left}" y2="{y(0)}" stroke="#94a3b8"/>'
-        f'<text x="2" y="{y(top_rate) + 4}" font-size="10" fill="#334155">{top_rate:g}</text>'
-        f'<text x="2" y="{y(0)}" font-size="10" fill="#334155">0</text>'
+        f'<text x="2" y="{y(top_rate) + 4}" font-size="12" fill="#334155">{top_rate:g}</text>'
+        f'<text x="2" y="{y(0)}" font-size="12" fill="#334155">0</text>'
         f'<polyline fill="none" stroke="#b45309" stroke-width="2" points="{" ".join(points)}"/>'
         f"{ticks}"
-        f'<text x="{width - 8}" y="{pad_top + 8}" font-size="10" text-anchor="end" fill="#334155">mL/h</text>'
+        f'<text x="{width - 8}" y="{pad_top + 8}" font-size="12" text-anchor="end" fill="#334155">mL/h</text>'
         "</svg>"
     )
     return Markup(svg)  # noqa: S704 - built from numbers only, label escaped
 
 
-_PALETTE = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#65a30d", "#db2777", "#475569")
+# Distinct for the colour-blind too (Okabe-Ito's, darkened where white text must read on them, then
+# Tol's muted), assigned to a board's indications in turn so two on one board never share a colour while
+# there are fewer than twelve; the legend and the table below the board name each one (never colour alone).
+_PALETTE = (
+    "#0072b2",
+    "#d55e00",
+    "#009e73",
+    "#cc79a7",
+    "#8a6d00",
+    "#56739a",
+    "#b8530a",
+    "#332288",
+    "#117733",
+    "#882255",
+    "#44aa99",
+    "#999933",
+)
+
+
+def indication_colours(indications: Iterable[str]) -> dict[str, str]:
+    """A colour per indication on one board, each different while the palette lasts."""
+    return {ind: _PALETTE[k % len(_PALETTE)] for k, ind in enumerate(sorted(set(indications)))}
 
 
 def indication_colour(indication: str) -> str:
+    """A colour for one indication out of context (stable across pages, may repeat)."""
     return _PALETTE[sum(map(ord, indication)) % len(_PALETTE)]
 
 
@@ -117,6 +140,7 @@ def chair_board_svg(board: dict[str, Any], now_min: int | None, width: int = 110
             f'<text x="{hx}" y="14" font-size="11" text-anchor="middle" fill="#334155">{hour:02d}:00</text>'
         )
     row_of = {c.id: k for k, c in enumerate(chairs)}
+    colours = indication_colours(a["indication"] for a in board["appointments"])
     for k, chair in enumerate(chairs):
         y = top + k * row_h
         label = escape(chair.label + ("" if chair.active else " (out)"))
@@ -130,10 +154,11 @@ def chair_board_svg(board: dict[str, Any], now_min: int | None, width: int = 110
             continue
         y = top + k * row_h + 3
         x0, x1 = x(a["start_min"]), x(a["start_min"] + a["duration_min"])
-        colour = indication_colour(a["indication"])
+        colour = colours[a["indication"]]
         opacity = "0.35" if a["status"] in ("no_show", "cancelled") else "0.9"
         title = escape(
-            f"{a['patient']} — {a['indication']}, {a['product']}, day {a['day_index']} of {a['days']}, "
+            f"{a['patient']}: {a.get('indication_name', a['indication'])}, "
+            f"{a.get('product_name', a['product'])}, day {a['day_index']} of {a['days']}, "
             f"{a['start_min'] // 60:02d}:{a['start_min'] % 60:02d} for {a['duration_min']} min "
             f"({a.get('live') or a['status']})"
         )
@@ -153,14 +178,14 @@ def chair_board_svg(board: dict[str, Any], now_min: int | None, width: int = 110
     return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only
 
 
-def load_svg(day: dict[str, Any], width: int = 520, height: int = 120) -> Markup:
+def load_svg(day: dict[str, Any], width: int = 640, height: int = 170) -> Markup:
     """Patients in chairs per slot through one day against the capacity line: the mid-day peak, visible."""
     series = day.get("series") or []
     if not series:
         return Markup("")
     cap = max(day["capacity"], 1)
     top_value = max(cap, day["peak"], 1)
-    pad_left, pad_bottom = 28, 18
+    pad_left, pad_bottom = 34, 22
     bar_w = (width - pad_left - 4) / len(series)
     label = escape(f"Peak {day['peak']} patients in chairs; capacity {cap}")
     parts = [
@@ -176,13 +201,17 @@ def load_svg(day: dict[str, Any], width: int = 520, height: int = 120) -> Markup
         )
         if label.endswith(":00") and int(label[:2]) % 2 == 0:
             parts.append(
-                f'<text x="{round(pad_left + k * bar_w, 1)}" y="{height - 4}" font-size="10" fill="#334155">{label}</text>'
+                f'<text x="{round(pad_left + k * bar_w, 1)}" y="{height - 4}" font-size="12" fill="#334155">{label}</text>'
             )
     cy = round(height - pad_bottom - cap / top_value * (height - pad_bottom - 6), 1)
     parts.append(
         f'<line x1="{pad_left}" y1="{cy}" x2="{width - 4}" y2="{cy}" stroke="#0f172a" stroke-dasharray="4 3"/>'
     )
-    parts.append(f'<text x="2" y="{cy + 4}" font-size="10" fill="#0f172a">{cap}</text></svg>')
+    parts.append(f'<text x="2" y="{cy + 4}" font-size="12" fill="#0f172a">{cap}</text>')
+    parts.append(
+        f'<text x="{width - 4}" y="14" font-size="12" text-anchor="end" fill="#334155">'
+        "patients in chairs (dashed: what the nurses on duty allow)</text></svg>"
+    )
     return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only
 
 
@@ -268,8 +297,8 @@ def outcome_trend_svg(
         f'aria-label="{escape(label)}">',
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#94a3b8"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#94a3b8"/>',
-        f'<text x="{left - 4}" y="{y(high) + 4}" font-size="10" text-anchor="end" fill="#334155">{high:g}</text>',
-        f'<text x="{left - 4}" y="{y(low)}" font-size="10" text-anchor="end" fill="#334155">{low:g}</text>',
+        f'<text x="{left - 4}" y="{y(high) + 4}" font-size="12" text-anchor="end" fill="#334155">{high:g}</text>',
+        f'<text x="{left - 4}" y="{y(low)}" font-size="12" text-anchor="end" fill="#334155">{low:g}</text>',
     ]
     if band is not None:
         y0, y1 = y(max(band)), y(min(band))
@@ -302,10 +331,10 @@ def outcome_trend_svg(
             f'<circle cx="{cx}" cy="{cy}" r="3.5" fill="#1d4ed8"><title>{escape(f"{d}: {v:g} {unit}")}</title>'
             "</circle>"
         )
-    parts.append(f'<text x="{left}" y="{height - 6}" font-size="10" fill="#334155">{start}</text>')
+    parts.append(f'<text x="{left}" y="{height - 6}" font-size="12" fill="#334155">{start}</text>')
     if end != start:
         parts.append(
-            f'<text x="{width - right}" y="{height - 6}" font-size="10" text-anchor="end" fill="#334155">{end}</text>'
+            f'<text x="{width - right}" y="{height - 6}" font-size="12" text-anchor="end" fill="#334155">{end}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - numbers, dates and escaped text only

@@ -52,6 +52,14 @@ def healthz(principal: Principal | None = require(Perm.PUBLIC)) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+@router.get("/favicon.ico")
+def favicon(principal: Principal | None = require(Perm.PUBLIC)) -> Response:
+    """Browsers ask for /favicon.ico on every page, signed in or not: the site's icon (an SVG)."""
+    response = RedirectResponse("/static/favicon.svg", status_code=301)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(
     request: Request,

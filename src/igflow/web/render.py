@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 from igflow.catalog import load_catalog
 from igflow.security.permissions import Perm
@@ -45,8 +46,104 @@ def catalog_name(kind: str, catalog_id: str | None) -> str:
     return item.name if item is not None else catalog_id
 
 
+def product_name(product_id: str | None) -> str:
+    """``gammagard-liquid`` -> "Gammagard Liquid 10 %" (the catalog's name; the id where none is known)."""
+    return catalog_name("product", product_id)
+
+
+def indication_name(indication_id: str | None) -> str:
+    """``cidp`` -> "CIDP" (the catalog's name; the id where none is known)."""
+    return catalog_name("indication", indication_id)
+
+
+class _PeopleAndPlaces:
+    """Names of sites and users for one page, read once when a template first asks (the page's own
+    request: nothing is cached across requests, so a renamed site reads right on the next page)."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self._sites: dict[Any, str] | None = None
+        self._users: dict[int, str] = {}
+
+    def site(self, key: Any) -> str:
+        if key is None or key == "":
+            return ""
+        if self._sites is None:
+            from igflow.sites import service as sites_service  # the pages import this module
+
+            with self.db.read_session() as session:
+                sites = sites_service.list_sites(session)
+                self._sites = {**{s.code: s.name for s in sites}, **{s.id: s.name for s in sites}}
+        return self._sites.get(key, str(key))
+
+    def user(self, user_id: Any) -> str:
+        if user_id is None or user_id == "":
+            return ""
+        if not str(user_id).isdigit():
+            return str(user_id)
+        wanted = int(user_id)
+        if wanted not in self._users:
+            from igflow.security import service as security_service
+
+            with self.db.read_session() as session:
+                self._users[wanted] = security_service.display_names(session, {wanted}).get(wanted, "")
+        return self._users[wanted] or "a user no longer on record"
+
+
+def _lookup(context: Any) -> _PeopleAndPlaces:
+    request = context.get("request")
+    state = request.state
+    found = getattr(state, "people_and_places", None)
+    if found is None:
+        found = _PeopleAndPlaces(request.app.state.db)
+        state.people_and_places = found
+    return found
+
+
+@pass_context
+def site_name(context: Any, key: Any) -> str:
+    """A site's name for its code (``harbor``) or id; the key itself where no site has it."""
+    return _lookup(context).site(key)
+
+
+@pass_context
+def user_name(context: Any, user_id: Any) -> str:
+    """A user's display name for their id (never "user 2")."""
+    return _lookup(context).user(user_id)
+
+
+TEMPLATES.env.globals["product_name"] = product_name
+TEMPLATES.env.globals["indication_name"] = indication_name
+TEMPLATES.env.globals["site_name"] = site_name
+TEMPLATES.env.globals["user_name"] = user_name
+TEMPLATES.env.filters["product_name"] = product_name
+TEMPLATES.env.filters["indication_name"] = indication_name
+TEMPLATES.env.filters["site_name"] = site_name
+TEMPLATES.env.filters["user_name"] = user_name
+
+
+def fact_value(value: Any, fact: str = "") -> str:
+    """A fact of a plan's inputs as a person reads it: a dosing policy by its name, risks and lists in
+    words, yes or no for a flag, "none" for nothing."""
+    if value is None or value == [] or value == "":
+        return "none"
+    if fact == "policy":
+        return catalog_name("policy", str(value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v).replace("_", " ") for v in value)
+    if isinstance(value, float | int):
+        return number(value)
+    return str(value).replace("_", " ") if fact == "risks" else str(value)
+
+
+TEMPLATES.env.filters["fact_value"] = fact_value
+
+
 #: error-list keys that name no field of the form (the refusal is about the whole submission)
-_NO_FIELD = {"", "form", "request", "kind"}
+NO_FIELD = frozenset({"", "form", "request", "kind"})
+_NO_FIELD = NO_FIELD
 
 
 _CODE_PREFIX = re.compile(r"(^|; )([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*): ")
@@ -54,23 +151,44 @@ _CODE_PREFIX = re.compile(r"(^|; )([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*): ")
 
 # unit suffixes of field names, as a label writes them ("weight_kg" -> "Weight (kg)")
 _UNITS = (
+    ("_ml_per_h_per_site", "mL/h per site"),
     ("_ml_per_h", "mL/h"),
     ("_mg_per_kg_min", "mg/kg/min"),
+    ("_g_per_kg", "g/kg"),
+    ("_umol_per_l", "µmol/L"),
+    ("_mmhg", "mmHg"),
+    ("_bpm", "beats/min"),
+    ("_per_min", "/min"),
     ("_kg", "kg"),
+    ("_cm", "cm"),
     ("_ml", "mL"),
     ("_min", "min"),
     ("_g", "g"),
+    ("_c", "°C"),
     ("_cents", "cents"),
     ("_percent", "%"),
 )
 
 
-#: fields whose words are not their name's (abbreviations a person reads in capitals)
+#: fields whose words are not their name's (abbreviations a person reads in capitals, ids by what they name)
 _FIELD_WORDS = {
     "previous_iv_dose_g": "Previous IV dose (g)",
     "iv_interval_weeks": "Weeks between IV doses",
     "sc_interval_days": "SC infusion every (days)",
     "interval_days": "SC infusion every (days)",
+    "mrn": "MRN",
+    "icd10_code": "ICD-10 code",
+    "gtin": "GTIN",
+    "scan": "Scanned code",
+    "scan_text": "Scanned code",
+    "iga_deficiency_anti_iga": "IgA deficiency with anti-IgA antibodies",
+    "iv_access": "IV access",
+    "spo2_percent": "SpO2 (%)",
+    "egfr_ml_per_min_1_73m2": "eGFR (mL/min/1.73 m²)",
+    "site_ids": "Sites",
+    "email": "Email",
+    "dose_g_per_kg": "Dose (g/kg)",
+    "at_risk_max_rate_mg_per_kg_min": "Maximum rate for a patient at risk (mg/kg/min)",
 }
 
 
@@ -78,7 +196,13 @@ def _words(field: str) -> str:
     if field in _FIELD_WORDS:
         return _FIELD_WORDS[field]
     parts = [p for p in field.split(".") if not p.isdigit() and p != "payload"]
+    if parts and parts[-1] in _FIELD_WORDS:
+        return _FIELD_WORDS[parts[-1]]
     name, unit = (parts[-1] if parts else field), ""
+    if name.endswith("_ids"):
+        name = name[:-4] + "s"
+    elif name.endswith("_id"):
+        name = name[:-3]
     for suffix, label in _UNITS:
         if name.endswith(suffix):
             name, unit = name[: -len(suffix)], f" ({label})"
@@ -87,9 +211,26 @@ def _words(field: str) -> str:
     return words[:1].upper() + words[1:]
 
 
+def field_words(field: str, labels: Any = None) -> str:
+    """A field as a person reads it: the form's own label where the page gives one, else its name in words."""
+    if labels and field in labels:
+        return str(labels[field])
+    return _words(field)
+
+
+def sentence(text: Any, capital: bool = True) -> str:
+    """Text as a sentence: a capital first (unless ``capital`` is False), a full stop at the end."""
+    said = str(text).strip()
+    if not said:
+        return ""
+    if capital:
+        said = said[:1].upper() + said[1:]
+    return said if said[-1] in ".!?" else said + "."
+
+
 def readable(message: Any) -> str:
     """A refusal as a person reads it: a leading field code ("site_ids: ", "payload.weight_kg: ") in
-    words ("Site ids: "), or dropped where it names no field ("kind: ", "form: ")."""
+    words ("Sites: "), or dropped where it names no field ("kind: ", "form: ")."""
 
     def say(match: re.Match[str]) -> str:
         field = match.group(2)
@@ -98,31 +239,65 @@ def readable(message: Any) -> str:
     return _CODE_PREFIX.sub(say, str(message))
 
 
+def _codes_of(field: str) -> list[str]:
+    parts = [p for p in field.split(".") if p]
+    bare = [p for p in parts if p != "payload" and not p.isdigit()]
+    return [c for c in dict.fromkeys([field, ".".join(bare), parts[0] if parts else "", *bare[-1:]]) if c]
+
+
+def _bare(field: str, message: Any) -> str:
+    """The message without the field's code in front of it (and without Pydantic's "Value error, ")."""
+    text = str(message).removeprefix("Value error, ")
+    for prefix in ("payload." + field, *_codes_of(field)):
+        if text.startswith(prefix + ": "):
+            text = text[len(prefix) + 2 :]
+            break
+    return readable(text)
+
+
 def field_error(field: str, message: str) -> str:
-    """The problem shown beside an input: the message without the field's code in front of it."""
-    text = str(message)
-    for prefix in (field, field.split(".")[0]):
-        if prefix and text.startswith(prefix + ": "):
-            return text[len(prefix) + 2 :]
-    return text
+    """The message without the field's code in front of it ("date_of_birth: cannot be in the future" ->
+    "cannot be in the future")."""
+    return _bare(field, message)
 
 
-def error_line(field: str, message: str) -> str:
-    """One line of a form's error list, as a person reads it: the field in words, said once.
+def field_problem(field: str, message: str) -> str:
+    """The problem shown beside an input: the message without the field's code, starting with a capital."""
+    text = _bare(field, message)
+    return text[:1].upper() + text[1:]
+
+
+def error_line(field: str, message: str, labels: Any = None) -> str:
+    """One line of a form's error list, as a person reads it: the field by its label or in words, said once.
 
     Service messages already start with the field ("site_ids: unknown site id(s) [9999]") and
-    Pydantic's do not ("String should have at least 3 characters"); both read "Site ids: …".
+    Pydantic's do not ("String should have at least 3 characters"); both read "Sites: …". A refusal
+    naming no field ("form") is a sentence of its own.
     """
-    text = readable(field_error(field, message))
-    return text if field in _NO_FIELD else f"{_words(field)}: {text}"
+    if field in _NO_FIELD:
+        return sentence(_bare(field, message))
+    return f"{field_words(field, labels)}: {sentence(_bare(field, message), capital=False)}"
+
+
+def chosen(values: Any, name: str, value: Any) -> bool:
+    """Whether ``value`` is among the answers given for ``name`` (one answer, or a list of them)."""
+    given = values.get(name) if values else None
+    if isinstance(given, list | tuple | set | frozenset):
+        return str(value) in {str(v) for v in given}
+    if isinstance(given, bool):
+        return given
+    return given is not None and str(given) == str(value)
 
 
 SEVERITY_WORDS = {"hard_stop": "Hard stop", "warning": "Warning", "info": "Information"}
 TEMPLATES.env.filters["num"] = number
 TEMPLATES.env.globals["error_line"] = error_line
 TEMPLATES.env.globals["field_error"] = field_error
+TEMPLATES.env.globals["field_problem"] = field_problem
 TEMPLATES.env.filters["readable"] = readable
 TEMPLATES.env.globals["catalog_name"] = catalog_name
+TEMPLATES.env.globals["chosen"] = chosen
+TEMPLATES.env.globals["field_words"] = field_words
 
 
 def role_words(roles: Any) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from igflow.appointments.models import Appointment, Course, CourseSession, SiteSlotLoad
 from igflow.appointments.service._common import _active_chairs, _capacity, _sessions, policy
+from igflow.catalog import load_catalog
 from igflow.db import utcnow
 from igflow.errors import InvalidInput, NotFound
 from igflow.orders import service as orders_service
@@ -39,6 +40,12 @@ def chair_board(session: Session, principal: Principal, site_id: int, day: dt.da
         .order_by(Appointment.start_min)
     ).all()
     names = patients_service.display_names(session, {r[0].patient_id for r in rows})
+    catalog = load_catalog()
+
+    def named(table: dict[str, Any], key: str) -> str:
+        item = table.get(key)
+        return item.name if item is not None else key
+
     appointments = [
         {
             "id": a.id,
@@ -47,6 +54,8 @@ def chair_board(session: Session, principal: Principal, site_id: int, day: dt.da
             "patient": names.get(a.patient_id, ""),
             "indication": o.indication_id,
             "product": o.product_id,
+            "indication_name": named(catalog.indications, o.indication_id),
+            "product_name": named(catalog.products, o.product_id),
             "start_min": a.start_min,
             "duration_min": a.duration_min,
             "status": a.status,

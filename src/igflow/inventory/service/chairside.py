@@ -55,13 +55,21 @@ def _hard_stop(
     return InvalidInput(f"scan: {message}", "scan")
 
 
+#: a scan problem as the chair reads it, where the general words would send the nurse to a form there is not
+_CHAIR_WORDS = {
+    "unreadable_scan": "That is not a GS1 code this page can read: scan the vial's 2D barcode (DataMatrix) "
+    "again; if it still cannot be read, set the vial aside and tell the pharmacy",
+}
+
+
 def scan_check(session: Session, principal: Principal, appointment_id: int, scan_text: str) -> ScanCheckOut:
     """Check a scanned vial against the appointment's verified plan; a hard stop raises ``InvalidInput``."""
     appt = _appointment(session, principal, appointment_id)
     try:
         scan = gs1.parse_scan(scan_text)
     except gs1.ScanError as exc:
-        raise _hard_stop(session, principal, appt, exc.code, exc.message) from None
+        message = _CHAIR_WORDS.get(exc.code, exc.message)
+        raise _hard_stop(session, principal, appt, exc.code, message) from None
     plan = _plan_of(session, appt)
     lot = session.execute(
         select(InventoryLot).where(InventoryLot.gtin == scan.gtin, InventoryLot.lot_number == scan.lot)

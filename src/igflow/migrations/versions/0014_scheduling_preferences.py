@@ -16,7 +16,6 @@ from alembic import op
 
 import igflow.types
 
-
 revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None

@@ -15,7 +15,6 @@ from alembic import op
 
 import igflow.types
 
-
 revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
