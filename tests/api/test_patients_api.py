@@ -191,3 +191,19 @@ def test_every_read_and_write_of_patient_data_is_audited(world: World) -> None:
     with world.db.session() as session:
         row = session.execute(select(AuditEvent).where(AuditEvent.action == "patient.read")).scalars().first()
     assert row is not None and row.actor == "nurse" and row.patient_id == pid
+
+
+def test_search_finds_last_comma_first_a_part_of_the_mrn_and_a_typed_date_of_birth(world: World) -> None:
+    client = world.client("pharmacist")
+
+    def found(q: str) -> list[str]:
+        response = client.get("/api/v1/patients", params={"q": q})
+        assert response.status_code == 200, response.text
+        return [p["mrn"] for p in response.json()["items"]]
+
+    assert found("Northwood, Annika") == ["TST0001"]
+    assert found("northwood,ann") == ["TST0001"]
+    assert found("0002") == ["TST0002"]  # a part of an MRN
+    assert sorted(found("1970-05-17")) == ["TST0001", "TST0002"]
+    assert sorted(found("05/17/1970 south")) == ["TST0002"]
+    assert found("02/30/1970") == []  # not a date, not a name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -161,6 +162,24 @@ def clinical(session: Session, patient: Patient) -> PatientClinical:
     )
 
 
+# a search word with a digit and at least this many characters also matches inside MRNs
+_MRN_PART_MIN = 4
+
+
+def _date_in(word: str) -> date | None:
+    """A date of birth typed in the search box: ISO (1970-05-17) or US (05/17/1970)."""
+    iso = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", word)
+    us = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", word)
+    try:
+        if iso:
+            return date(int(iso[1]), int(iso[2]), int(iso[3]))
+        if us:
+            return date(int(us[3]), int(us[1]), int(us[2]))
+    except ValueError:
+        return None
+    return None
+
+
 def search(
     session: Session,
     principal: Principal,
@@ -186,15 +205,22 @@ def search(
         raise InvalidInput(f"sort: unknown sort '{sort}' (allowed: {allowed})", "sort")
     query = _visible(select(Patient), principal)
     if q:
-        for word in q.lower().split()[:4]:
+        # "Northwood, Annika", "north ann", a part of an MRN ("0042"), or a date of birth in the text
+        # ("1970-05-17" or "05/17/1970")
+        for word in [w for w in re.split(r"[\s,;]+", q.lower()) if w][:4]:
+            born = _date_in(word)
+            if born is not None:
+                query = query.where(Patient.date_of_birth == born)
+                continue
             word = word.replace("%", "").replace("_", "")
-            query = query.where(
-                or_(
-                    Patient.search_name.like(f"{word}%"),
-                    Patient.search_name.like(f"% {word}%"),
-                    Patient.mrn == word.upper(),
-                )
-            )
+            matches = [
+                Patient.search_name.like(f"{word}%"),
+                Patient.search_name.like(f"% {word}%"),
+                Patient.mrn == word.upper(),
+            ]
+            if len(word) >= _MRN_PART_MIN and any(ch.isdigit() for ch in word):
+                matches.append(Patient.mrn.like(f"%{word.upper()}%"))
+            query = query.where(or_(*matches))
     if mrn:
         query = query.where(Patient.mrn == mrn.strip().upper())
     if date_of_birth:
