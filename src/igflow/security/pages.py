@@ -8,7 +8,9 @@ The service functions are the JSON API's (same permission, same checks, same aud
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -300,12 +302,80 @@ async def user_reset_password(
 def audit_page(
     request: Request,
     verify: bool = False,
+    actor: str = "",
+    patient: str = "",
+    action: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    before: int | None = None,
     principal: Principal = require(Perm.AUDIT_READ),
     session: Session = Depends(get_session),
 ) -> Response:
-    events = list(session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(100)).scalars())
+    """The audit log, newest first, 100 rows a page (keyset: "older" continues below the last row),
+    filtered by who (username or user number), patient number, action (or its start, "appointment.")
+    and dates (UTC)."""
+    filters = {
+        "actor": actor,
+        "patient": patient,
+        "action": action,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    query = select(AuditEvent)
+    problems: list[str] = []
+    if actor.strip():
+        who = actor.strip()
+        query = query.where(
+            AuditEvent.actor_user_id == int(who) if who.isdigit() else AuditEvent.actor == who.lower()
+        )
+    if patient.strip():
+        if patient.strip().isdigit():
+            query = query.where(AuditEvent.patient_id == int(patient.strip()))
+        else:
+            problems.append("Patient: give the patient's number (as in the chart's address, /patients/12).")
+    if action.strip():
+        wanted = action.strip().lower()
+        query = query.where(
+            AuditEvent.action.like(f"{wanted}%") if wanted.endswith(".") else AuditEvent.action == wanted
+        )
+    for name, raw, op in (("From", date_from, "ge"), ("To", date_to, "le")):
+        if raw.strip():
+            try:
+                day = dt.date.fromisoformat(raw.strip())
+            except ValueError:
+                problems.append(f"{name}: give a date like 2026-12-03.")
+                continue
+            edge = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+            query = query.where(
+                AuditEvent.at >= edge if op == "ge" else AuditEvent.at < edge + dt.timedelta(days=1)
+            )
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
+    events = (
+        [] if problems else list(session.execute(query.order_by(AuditEvent.id.desc()).limit(101)).scalars())
+    )
+    more = len(events) > 100
+    events = events[:100]
     total = session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
     result = audit_verify.verify_with_settings(session, request.app.state.settings) if verify else None
-    audit.record(session, principal.actor, "audit.read", "audit_event", detail={"count": len(events)})
+    audit.record(
+        session,
+        principal.actor,
+        "audit.read",
+        "audit_event",
+        detail={"count": len(events), "filters": sorted(k for k, v in filters.items() if v.strip())},
+    )
     session.commit()
-    return render(request, "audit.html", {"events": events, "total": total, "result": result})
+    return render(
+        request,
+        "audit.html",
+        {
+            "events": events,
+            "total": total,
+            "result": result,
+            "filters": filters,
+            "problems": problems,
+            "older": events[-1].id if more and events else None,
+            "query": urlencode({k: v for k, v in filters.items() if v.strip()}),
+        },
+    )
