@@ -414,3 +414,32 @@ def test_pharmacy_pages_name_sites_and_products(world: World) -> None:
     assert lot and offending(recall) == []
     lot_page = pharmacist.get(f"/inventory/lots/{lot.group(1)}").text
     assert "North Centre: " in visible_text(lot_page) and offending(lot_page) == []
+
+
+def test_the_verification_queue_shows_urgency_and_waiting_and_sorts(world: World) -> None:
+    from tests.api.test_scheduling_api import _patient
+
+    prescriber = world.client("prescriber")
+    for key, mrn, indication, phase in (
+        ("kaw", "VQ0001", "kawasaki", "acute"),
+        ("pidq", "VQ0002", "pid", "maintenance"),
+    ):
+        pid = _patient(world, key, mrn)
+        created = prescriber.post(
+            "/api/v1/orders",
+            json={
+                "patient_id": pid,
+                "prescriber_id": world.prescriber_id,
+                "indication_id": indication,
+                "phase": phase,
+                "product_id": "gammagard-liquid",
+            },
+        )
+        assert created.status_code == 201, created.text
+    page = world.client("pharmacist").get("/verification-queue")
+    assert page.status_code == 200
+    text = page.text
+    assert "urgent" in text and "routine" in text and " min<" in text
+    assert text.index("Kaw") < text.index("Pidq")  # the urgent one first
+    by_patient = world.client("pharmacist").get("/verification-queue", params={"sort": "patient"})
+    assert "<strong>by patient</strong>" in by_patient.text

@@ -278,9 +278,34 @@ async def order_verify(
 @router.get("/verification-queue", response_class=HTMLResponse)
 def verification_queue(
     request: Request,
+    sort: str = "urgency",
     principal: Principal = require(Perm.PLAN_VERIFY),
     session: Session = Depends(get_session),
 ) -> Response:
+    """Plans awaiting a pharmacist with their urgency (the plan's priority: 1 is urgent) and how long each
+    has waited; most urgent first, then longest waiting (or sorted by waiting time or patient)."""
     orders = orders_service.queue(session, principal)
     names = patients_service.display_names(session, [o.patient_id for o in orders])
-    return render(request, "orders/queue.html", {"orders": orders, "names": names})
+    now = utcnow()
+    rows = []
+    for o in orders:
+        latest = o.versions[-1]
+        waited = now - latest.created_at
+        rows.append(
+            {
+                "order": o,
+                "priority": int(latest.plan.get("priority") or 3),
+                "waited_h": waited.total_seconds() / 3600,
+            }
+        )
+    keys = {
+        "urgency": lambda r: (r["priority"], -r["waited_h"]),
+        "waiting": lambda r: -r["waited_h"],
+        "patient": lambda r: names.get(r["order"].patient_id, ""),
+    }
+    rows.sort(key=keys.get(sort, keys["urgency"]))
+    return render(
+        request,
+        "orders/queue.html",
+        {"rows": rows, "orders": orders, "names": names, "sort": sort if sort in keys else "urgency"},
+    )
