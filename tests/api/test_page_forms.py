@@ -443,3 +443,13 @@ def test_the_verification_queue_shows_urgency_and_waiting_and_sorts(world: World
     assert text.index("Kaw") < text.index("Pidq")  # the urgent one first
     by_patient = world.client("pharmacist").get("/verification-queue", params={"sort": "patient"})
     assert "<strong>by patient</strong>" in by_patient.text
+
+
+def test_each_role_starts_from_its_counts(world: World) -> None:
+    home = {
+        role: world.client(role).get("/").text for role in ("pharmacist", "scheduler", "prior_auth", "intake")
+    }
+    assert "plans to verify" in home["pharmacist"] and 'href="/verification-queue"' in home["pharmacist"]
+    assert "courses waiting to be booked" in home["scheduler"] and "in the chairs today" in home["scheduler"]
+    assert "authorisations ending soon" in home["prior_auth"]
+    assert "plans to verify" not in home["intake"] and "courses waiting" not in home["intake"]

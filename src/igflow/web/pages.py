@@ -161,8 +161,71 @@ def home(
     sites = (
         sites_service.list_sites(session, only=principal.site_ids) if principal.can(Perm.SITE_READ) else []
     )
-    context = {"counts": counts, "sites": sites, "failed_sign_ins": _failed_sign_ins(session, principal)}
+    work = _work_at_a_glance(session, principal)
+    context = {
+        "counts": counts,
+        "work": work,
+        "sites": sites,
+        "failed_sign_ins": _failed_sign_ins(session, principal),
+    }
     return render(request, "home.html", context)
+
+
+def _work_at_a_glance(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """The counts each role starts its day from, with where to go: plans to verify, open tasks, today's
+    chairs, courses waiting, authorisations due. Only what the principal may open."""
+    from sqlalchemy import func, select
+
+    from igflow.appointments import service as appointments_service
+    from igflow.appointments.models import Appointment
+    from igflow.authorizations import service as authorizations_service
+    from igflow.db import utcnow
+    from igflow.infusions import service as infusions_service
+    from igflow.orders import service as orders_service
+    from igflow.security import scope
+
+    out: list[dict[str, Any]] = []
+    if principal.can(Perm.PLAN_VERIFY):
+        waiting = orders_service.queue(session, principal)
+        out.append({"label": "plans to verify", "count": len(waiting), "href": "/verification-queue"})
+    if principal.can(Perm.INFUSION_READ) and infusions_service.my_queues(principal):
+        open_tasks = infusions_service.tasks(session, principal)
+        now = utcnow()
+        overdue = sum(1 for t in open_tasks if t.due_by is not None and t.due_by < now)
+        out.append(
+            {
+                "label": "open tasks" + (f", {overdue} overdue" if overdue else ""),
+                "count": len(open_tasks),
+                "href": "/tasks",
+            }
+        )
+    if principal.can(Perm.INFUSION_CHART) or principal.can(Perm.SCHEDULE_READ):
+        today = utcnow().date()
+        query = (
+            select(func.count())
+            .select_from(Appointment)
+            .where(
+                Appointment.date == today,
+                Appointment.status.in_(("booked", "completed")),
+                Appointment.chair_id.is_not(None),
+            )
+        )
+        in_chairs = session.execute(scope.by_site(query, principal, Appointment.site_id)).scalar_one()
+        href = "/chair" if principal.can(Perm.INFUSION_CHART) else "/board"
+        out.append({"label": "in the chairs today", "count": int(in_chairs), "href": href})
+    if principal.can(Perm.SCHEDULE_READ):
+        courses = appointments_service.waiting_courses(session, principal)
+        out.append({"label": "courses waiting to be booked", "count": len(courses), "href": "/schedule"})
+    if principal.can(Perm.PRIOR_AUTH_READ):
+        queue = authorizations_service.work_queue(session, principal)
+        ending = authorizations_service.expiring(session, principal)
+        out.append(
+            {"label": "prior-authorisation requests to work", "count": len(queue), "href": "/prior-auth"}
+        )
+        out.append(
+            {"label": "authorisations ending soon", "count": len(ending), "href": "/prior-auth#ending"}
+        )
+    return out
 
 
 def _failed_sign_ins(session: Session, principal: Principal) -> dict[str, Any] | None:
