@@ -291,7 +291,7 @@ def shortage(session: Session, principal: Principal, start: dt.date, days: int) 
                 date=r.appointment.date,
                 product_id=r.plan.product,
                 kind=p.kind,
-                message=p.message,
+                message=_product_names(p.message),
                 switch_to=p.product,
                 switch_vials=[
                     {"lot_id": int(k.lot_id.split("@")[0]), "vial_size_g": k.vial_size_g, "count": k.count}
@@ -354,3 +354,15 @@ def reorder(session: Session, principal: Principal, start: dt.date, days: int) -
         )
         for s in core.reorder_suggestions(pars, lots, forecast, start)
     ]
+
+
+def _product_names(message: str) -> str:
+    """The pure core's proposal text with catalog product ids replaced by the products' names."""
+    import re
+
+    from igflow.catalog import load_catalog
+
+    products = load_catalog().products
+    ids = sorted(products, key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(i) for i in ids) + r")(?![\w-])")
+    return pattern.sub(lambda m: products[m.group(1)].name, message)
