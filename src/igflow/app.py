@@ -53,6 +53,7 @@ from igflow.orders import pages as order_pages
 from igflow.orders.routes import router as orders_router
 from igflow.outcomes import pages as outcome_pages
 from igflow.outcomes.routes import router as outcomes_router
+from igflow.patients import edit_pages as patient_edit_pages
 from igflow.patients import pages as patient_pages
 from igflow.patients.routes import router as patients_router
 from igflow.protocols import pages as protocol_pages
@@ -322,6 +323,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(fhir_router)  # /fhir/R4: read and search, OperationOutcome errors
     app.include_router(pages.router)
     app.include_router(patient_pages.router)
+    app.include_router(patient_edit_pages.router)
     app.include_router(referral_pages.router)
     app.include_router(site_pages.router)
     app.include_router(security_pages.router)

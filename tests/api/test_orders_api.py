@@ -146,7 +146,10 @@ def test_a_hard_stopped_plan_cannot_be_verified(world: World) -> None:
     intake = world.client("intake")
     pid = world.patients["ann"]
     version = intake.get(f"/api/v1/patients/{pid}").json()["version"]
-    intake.patch(f"/api/v1/patients/{pid}", json={"iga_deficiency_anti_iga": "yes", "version": version})
+    intake.patch(
+        f"/api/v1/patients/{pid}",
+        json={"iga_deficiency_anti_iga": "yes", "version": version, "change_reason": "anti-IgA result"},
+    )
     order = _order(world).json()
     assert order["verification_status"] == "hard_stop"
     codes = [a["code"] for a in order["versions"][0]["plan"]["alerts"]]

@@ -538,6 +538,13 @@ def _bodies(world: World, s: dict[str, Any]) -> dict[tuple[str, str], dict[str, 
         },
         ("POST", "/inventory/lots/{lot_id}/status"): {"action": "quarantine", "reason": "test"},
         ("POST", "/orders/{order_id}/verify"): {"version": "1", "decision": "verified"},
+        ("POST", "/patients/{patient_id}/edit"): {
+            "version": "1",
+            "given_name": "Test",
+            "family_name": "Changed",
+            "date_of_birth": "1970-01-01",
+            "sex": "female",
+        },
         ("POST", "/patients/{patient_id}/measurements"): {
             "kind": "weight_kg",
             "value": "65",

@@ -445,7 +445,12 @@ def test_an_at_risk_patient_gets_a_slower_plan_verified_and_infused(browser: Any
     detail = intake.request.get(f"/api/v1/patients/{old['id']}")
     changed = intake.request.patch(
         f"/api/v1/patients/{old['id']}",
-        data={"diabetes": True, "renal_impairment": False, "thrombosis_history": False},
+        data={
+            "diabetes": True,
+            "renal_impairment": False,
+            "thrombosis_history": False,
+            "change_reason": "diabetes diagnosed",
+        },
         headers={"If-Match": detail.headers["etag"], "X-CSRF-Token": intake.csrf},
     )
     assert changed.ok, changed.text()

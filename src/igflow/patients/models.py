@@ -140,3 +140,21 @@ class Coverage(Base):
     assistance_id: Mapped[str] = mapped_column(String(64), default="")
     assistance_limit_cents: Mapped[int | None] = mapped_column(Integer)
     assistance_expires_on: Mapped[date | None] = mapped_column(Date)
+
+
+class PatientFactChange(Base):
+    """One changed field of a patient's record: what it was, what it became, who changed it, when and why.
+    Append-only (never updated or deleted): the history behind the facts screening and dosing read.
+    Values are canonical JSON text (``true``, ``"yes"``, ``[3, 1]``) so every field reads the same way."""
+
+    __tablename__ = "patient_fact_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="RESTRICT"), index=True)
+    patient_version: Mapped[int] = mapped_column(Integer)  # the record's version after the change
+    field: Mapped[str] = mapped_column(String(40))
+    old_value: Mapped[str] = mapped_column(Text)
+    new_value: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(400), default="")
+    changed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

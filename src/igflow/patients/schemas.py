@@ -80,6 +80,11 @@ class PatientPatch(_In):
     thrombosis_history: bool | None = None
     hyperviscosity: bool | None = None
     hyperprolinaemia: bool | None = None
+    change_reason: str | None = Field(
+        default=None,
+        max_length=400,
+        description="why the facts changed; needed when a screening fact, the date of birth or sex changes",
+    )
 
 
 class MeasurementIn(_In):

@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from igflow.db import utcnow
 from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionRequired
+from igflow.patients import history
 from igflow.patients.models import Measurement, Patient, PatientSite
 from igflow.patients.schemas import (
     MeasurementIn,
@@ -318,7 +319,7 @@ def update(
             f"it is now version {patient.version}). Reload, then make your change again.",
             "version",
         )
-    changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    changes = data.model_dump(exclude_unset=True, exclude={"version", "change_reason"})
     if "date_of_birth" in changes and changes["date_of_birth"] is not None:
         _check_plausible_dob(changes["date_of_birth"])
     for name, value in changes.items():
@@ -326,10 +327,14 @@ def update(
             raise InvalidInput(f"{name}: cannot be empty", name)
     if ("home_lat" in changes) != ("home_lon" in changes):
         raise InvalidInput("home_lon: give the home's latitude and longitude together", "home_lon")
+    if "site_ids" in changes and len(changes["site_ids"]) != len(set(changes["site_ids"])):
+        raise InvalidInput("site_ids: a site may appear once", "site_ids")
+    diffs = history.diff(patient, changes)
+    reason = history.check_reason(diffs, data.change_reason)
+    changed = {field for field, _, _ in diffs}
+    changes = {name: value for name, value in changes.items() if name in changed}
     if "site_ids" in changes:
         site_ids = changes.pop("site_ids")
-        if len(site_ids) != len(set(site_ids)):
-            raise InvalidInput("site_ids: a site may appear once", "site_ids")
         _check_sites(session, principal, site_ids)
         session.execute(PatientSite.__table__.delete().where(PatientSite.patient_id == patient.id))
         session.expire(patient, ["sites"])
@@ -348,6 +353,7 @@ def update(
             "Reload, then make your change again.",
             "version",
         ) from None
+    history.record(session, principal, patient, diffs, reason)
     audit.record(
         session,
         principal.actor,

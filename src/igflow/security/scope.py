@@ -55,7 +55,7 @@ from igflow.inventory.models import StockAllocation, StockMove
 from igflow.messages.models import ContactPreference, OutboundMessage
 from igflow.orders.models import Order
 from igflow.outcomes.models import ContinuationDecision, OutcomeReading, ResponseReview
-from igflow.patients.models import Coverage, Measurement, Patient, PatientSite
+from igflow.patients.models import Coverage, Measurement, Patient, PatientFactChange, PatientSite
 from igflow.referrals.models import Referral
 from igflow.security.principal import Principal
 
@@ -91,6 +91,7 @@ def _appointment_site_in(sites: Sites, appointment_id: Any) -> ColumnElement[boo
 _RULES: dict[type, Callable[[Sites], ColumnElement[bool]]] = {
     Patient: lambda s: patient_in(s, Patient.id),
     Measurement: lambda s: patient_in(s, Measurement.patient_id),
+    PatientFactChange: lambda s: patient_in(s, PatientFactChange.patient_id),
     OutcomeReading: lambda s: patient_in(s, OutcomeReading.patient_id),
     ContinuationDecision: lambda s: patient_in(s, ContinuationDecision.patient_id),
     ResponseReview: lambda s: patient_in(s, ResponseReview.patient_id),
