@@ -48,6 +48,7 @@ from igflow.jobs.queue import JobQueue
 from igflow.jobs.routes import router as jobs_router
 from igflow.logging_setup import exception_place
 from igflow.messages import pages as message_pages
+from igflow.messages import preference_pages as message_preference_pages
 from igflow.openapi import install as install_openapi
 from igflow.orders import pages as order_pages
 from igflow.orders.routes import router as orders_router
@@ -324,6 +325,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(pages.router)
     app.include_router(patient_pages.router)
     app.include_router(patient_edit_pages.router)
+    app.include_router(message_preference_pages.router)
     app.include_router(referral_pages.router)
     app.include_router(site_pages.router)
     app.include_router(security_pages.router)
