@@ -57,6 +57,7 @@ from igflow.outcomes.routes import router as outcomes_router
 from igflow.patients import edit_pages as patient_edit_pages
 from igflow.patients import pages as patient_pages
 from igflow.patients.routes import router as patients_router
+from igflow.portal import pages as portal_pages
 from igflow.protocols import pages as protocol_pages
 from igflow.protocols.routes import router as protocols_router
 from igflow.referrals import pages as referral_pages
@@ -326,6 +327,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(patient_pages.router)
     app.include_router(patient_edit_pages.router)
     app.include_router(message_preference_pages.router)
+    app.include_router(portal_pages.router)
     app.include_router(referral_pages.router)
     app.include_router(site_pages.router)
     app.include_router(security_pages.router)

@@ -552,6 +552,7 @@ def _bodies(world: World, s: dict[str, Any]) -> dict[tuple[str, str], dict[str, 
         },
         ("POST", "/referrals/{referral_id}/decision"): {"status": "in_review", "reason": "test"},
         ("POST", "/tasks/{task_id}/done"): {"note": "test"},
+        ("POST", "/schedule/requests/{task_id}/answer"): {"result": "done", "reply": "test"},
         **_delivery_bodies(s, south),
         **_site_setup_bodies(),
     }

@@ -188,6 +188,7 @@ def upcoming_for_patient(session: Session, patient_id: int) -> list[dict[str, An
     ).all()
     return [
         {
+            "id": a.id,
             "date": a.date,
             "start": min_to_hhmm(a.start_min),
             "end": min_to_hhmm(a.start_min + a.duration_min),

@@ -1,0 +1,1 @@
+"""The patient's side: requests to the team (reschedule, cancel, call back) and their answers."""
