@@ -99,6 +99,23 @@ def test_demo_network_is_plausible_deterministic_and_idempotent(db: Database) ->
         recalled = list(recalled)
         assert len(recalled) == 1
         _check_outcome_histories(session)
+        _check_patient_side(session)
+
+
+def _check_patient_side(session: Any) -> None:
+    """The demo patient chose their contact hours and has an answered call back (and a request to move a
+    day when they have one booked)."""
+    from igflow.infusions.models import WorkTask
+    from igflow.messages.models import ContactPreference
+
+    patient_id = session.execute(select(User.patient_id).where(User.username == "patient")).scalar_one()
+    pref = session.execute(select(ContactPreference).where(ContactPreference.patient_id == patient_id))
+    assert pref.scalar_one().quiet_from_min is not None
+    asked = session.execute(
+        select(WorkTask).where(WorkTask.kind == "patient_request", WorkTask.patient_id == patient_id)
+    ).scalars()
+    states = {(t.detail["request"], t.status) for t in asked}
+    assert ("call_back", "done") in states
 
 
 def _check_outcome_histories(session: Any) -> None:

@@ -274,6 +274,9 @@ def load_demo(
         from igflow.demo.home import load_home_demo
 
         load_home_demo(db, seed=seed, console=console)
+        from igflow.demo.portal import load_portal_demo
+
+        load_portal_demo(db, console=console)
     return True
 
 

@@ -1,0 +1,75 @@
+"""Demo of the patient's side: the demo patient's contact choices, a request waiting for the schedulers
+and a call back the nurses have answered; made through the same services the pages use."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.console import Console
+from sqlalchemy import select
+
+from igflow.appointments.models import Appointment
+from igflow.db import Database, utcnow
+from igflow.infusions import service as infusions_service
+from igflow.messages import preferences
+from igflow.portal import requests as patient_requests
+from igflow.security.service import get_user_by_username, principal_for_user
+
+DEMO_QUIET_FROM, DEMO_QUIET_TO = dt.time(21, 0), dt.time(8, 0)
+PREFERRED_AFTER_DAYS = (3, 4)  # the demo request's dates that suit: a few days after the booked one
+
+
+def load_portal_demo(db: Database, *, console: Console) -> None:
+    with db.session() as session:
+        user = get_user_by_username(session, "patient")
+        nurse_user = get_user_by_username(session, "nurse")
+        if user is None or user.patient_id is None or nurse_user is None:
+            return
+        me = principal_for_user(user, client_address="demo-portal")
+        nurse = principal_for_user(nurse_user, client_address="demo-portal")
+        patient_id = user.patient_id
+        prefs = preferences.read(session, me, patient_id)
+        preferences.save(
+            session,
+            me,
+            patient_id,
+            email_ok=prefs.has_email,
+            sms_ok=False,
+            quiet_from=DEMO_QUIET_FROM,
+            quiet_to=DEMO_QUIET_TO,
+        )
+        upcoming = (
+            session.execute(
+                select(Appointment)
+                .where(
+                    Appointment.patient_id == patient_id,
+                    Appointment.status == "booked",
+                    Appointment.date > utcnow().date(),
+                )
+                .order_by(Appointment.date)
+            )
+            .scalars()
+            .first()
+        )
+        if upcoming is not None:
+            patient_requests.ask(
+                session,
+                me,
+                "reschedule",
+                upcoming.id,
+                [upcoming.date + dt.timedelta(days=d) for d in PREFERRED_AFTER_DAYS],
+                "I have a family event that day; later that week would suit me.",
+            )
+        call = patient_requests.ask(
+            session, me, "call_back", None, [], "Can I take my usual allergy tablet before the infusion?"
+        )
+        if "nurse" in infusions_service.my_queues(nurse):
+            infusions_service.complete_task(
+                session,
+                nurse,
+                call.id,
+                {},
+                "Yes: take it as usual the morning of your infusion; we will check with you on arrival.",
+            )
+    moved = "a request to move a day, " if upcoming is not None else ""
+    console.print(f"  patient side: contact choices, {moved}an answered call back")
