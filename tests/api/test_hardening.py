@@ -70,6 +70,12 @@ def test_every_page_carries_the_decision_support_banner(world: World) -> None:
         assert "does not replace clinical judgement" in world.client(user).get(url).text
 
 
+def test_a_patient_reads_a_note_for_patients_not_the_clinicians_banner(world: World) -> None:
+    html = world.client("patient.ann").get("/my").text
+    assert "does not replace clinical judgement" not in html
+    assert "Your infusion team decides your treatment with you" in html
+
+
 def test_unexpected_error_is_a_500_with_a_reference_and_no_stack_trace(
     world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
