@@ -107,7 +107,7 @@ def test_a_screening_fact_needs_a_reason_and_the_form_keeps_every_answer(world: 
     assert {r.reason for r in changed.values()} == {"anti-IgA lab result"}
     text = visible_text(pharmacist.get(f"/patients/{pid}/history").text)
     assert "IgA deficiency with anti-IgA antibodies" in text and "anti-IgA lab result" in text
-    assert "screening" in text
+    assert "(screening fact)" in text
 
 
 def test_saving_without_changes_adds_no_history_and_keeps_the_version(world: World) -> None:
