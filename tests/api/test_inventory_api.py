@@ -435,18 +435,18 @@ def test_pharmacy_pages(world: World) -> None:
     appt, plan = booked["appointment"], booked["plan"]
     lots = _stock_for_plan(world, plan)
     pharm = world.client("pharmacist")
-    home = pharm.get("/inventory", params={"site": appt["site_id"], "date": appt["date"]})
+    home = pharm.get("/inventory")
     assert home.status_code == 200
-    assert (
-        "Stock by site and product" in home.text
-        and "Shortfalls" in home.text
-        and "Receive a lot" in home.text
-    )
+    assert "Stock by site and product" in home.text and "Reorder suggestions" in home.text
+    assert 'href="/inventory/receive"' in home.text and 'aria-current="page">Stock' in home.text
     assert "style=" not in home.text and "<script>" not in home.text
     assert '<svg class="stock-chart"' in home.text
+    day_picks = pharm.get("/inventory/picks", params={"site": appt["site_id"], "date": appt["date"]})
+    assert "Shortfalls" in day_picks.text and "Shortage allocation proposal" in day_picks.text
+    assert "Receive a lot" in pharm.get("/inventory/receive").text
     allocated = pharm.post("/inventory/allocate", data={"start": appt["date"], "days": "1"})
     assert allocated.status_code == 200 and "Allocated" in allocated.text
-    picks = pharm.get("/inventory", params={"site": appt["site_id"], "date": appt["date"]})
+    picks = pharm.get("/inventory/picks", params={"site": appt["site_id"], "date": appt["date"]})
     assert "Xia" in picks.text and "A0" in picks.text
     bad = pharm.post("/inventory/lots", data={"product_id": "privigen", "gtin": "123"})
     assert bad.status_code == 422 and "gtin" in bad.text
@@ -479,7 +479,9 @@ def test_pharmacy_pages(world: World) -> None:
     recall = world.client("nurse").get("/inventory/recall", params={"lot": lots[1]["lot_number"]})
     assert recall.status_code == 200 and "INV004" in recall.text and "Export CSV" in recall.text
     assert world.client("nurse").get("/inventory/recall", params={"lot": "NOSUCH"}).status_code == 404
-    assert "Receive a lot" not in world.client("nurse").get("/inventory").text
+    nurse_stock = world.client("nurse").get("/inventory").text
+    assert 'href="/inventory/receive"' not in nurse_stock  # no tab that leads to a refusal
+    assert world.client("nurse").get("/inventory/receive").status_code == 403
 
 
 def test_allocation_under_shortage_serves_clinical_priority_first(world: World) -> None:

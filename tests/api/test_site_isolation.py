@@ -608,7 +608,7 @@ def _query(world: World, s: dict[str, Any], path: str) -> str:
         "/board": f"?site={south}&date={day}",
         "/load": f"?site={south}&week={day}",
         "/chair": f"?site={south}&date={day}",
-        "/inventory": f"?site={south}",
+        "/inventory/picks": f"?site={south}",
         "/inventory/recall": "?lot=SOUTH1",
         "/patients": "?q=Solv",
         "/api/v1/patients": "?q=Solv",

@@ -94,7 +94,7 @@ def test_the_inventory_page_reads_the_demand_once_per_day_and_each_plan_once(wor
     day, _ids = _two_courses(world)
     pharm = world.client("pharmacist")
     with _statements() as seen:
-        page = pharm.get("/inventory", params={"date": day.isoformat(), "days": 7})
+        page = pharm.get("/inventory/picks", params={"date": day.isoformat(), "days": 7})
     assert page.status_code == 200, page.text
     assert _demand_reads(seen) <= 3
     plan_ids = _plan_ids_read(seen)

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from igflow.catalog import load_catalog
-from igflow.errors import IgflowError
-from igflow.inventory import service
+from igflow.costs.core import parse_dollars
+from igflow.errors import IgflowError, InvalidInput
+from igflow.inventory import gs1, service
 from igflow.inventory.schemas import ReceiptIn, StatusIn
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
@@ -68,7 +69,78 @@ def stock_svg(rows: list[Any], width: int = 640, site_names: dict[str, str] | No
     )
 
 
-def _overview(
+TABS = (
+    ("/inventory", "Stock"),
+    ("/inventory/expiring", "Expiring"),
+    ("/inventory/picks", "Pick lists"),
+    ("/inventory/receive", "Receive"),
+    ("/inventory/recall", "Recall"),
+)
+RECEIVE_LABELS = {
+    "scan": "Scan the carton's GS1 code",
+    "product_id": "Product",
+    "site_id": "Site",
+    "lot_number": "Lot number",
+    "gtin": "GTIN (14 digits)",
+    "label_expiry": "Label expiry",
+    "vial_size_g": "Vial size (g)",
+    "count": "Vials",
+    "storage_place": "Storage place",
+    "acquisition_cost": "Cost per vial ($)",
+    "acquisition_cost_cents": "Cost per vial ($)",
+    "supplier": "Supplier",
+}
+EXPIRY_WINDOWS_DAYS = (30, 60, 90, 180)
+
+
+def _page(
+    request: Request, template: str, tab: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    return render(request, template, {**context, "tabs": TABS, "tab": tab}, status_code=status_code)
+
+
+def _centres(session: Session, principal: Principal) -> list[Any]:
+    return [
+        s
+        for s in sites_service.list_sites(session, only=principal.site_ids, active_only=True)
+        if s.kind == "centre"
+    ]
+
+
+@router.get("/inventory", response_class=HTMLResponse)
+def inventory_home(
+    request: Request,
+    principal: Principal = require(Perm.INVENTORY_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    """Stock: on hand per site and product, with its value, and what to order."""
+    stock = service.stock_by_site(session, principal)
+    names = {s.code: s.name for s in sites_service.list_sites(session)}
+    context = {
+        "stock": stock,
+        "stock_svg": stock_svg(stock, site_names=names),
+        "reorder": service.reorder(session, principal, dt.date.today(), 14),
+    }
+    return _page(request, "inventory/stock.html", "/inventory", context)
+
+
+@router.get("/inventory/expiring", response_class=HTMLResponse)
+def inventory_expiring(
+    request: Request,
+    within: int = Query(default=90, ge=1, le=max(EXPIRY_WINDOWS_DAYS)),
+    principal: Principal = require(Perm.INVENTORY_READ),
+    session: Session = Depends(get_session),
+) -> Response:
+    """Lots whose effective expiry falls within the chosen window, soonest first (the order FEFO uses)."""
+    items = sorted(
+        service.expiring(session, principal, dt.date.today(), within),
+        key=lambda e: (e.lot.effective_expiry, e.lot.lot_number),
+    )
+    context = {"items": items, "within": within, "windows": EXPIRY_WINDOWS_DAYS}
+    return _page(request, "inventory/expiring.html", "/inventory/expiring", context)
+
+
+def _picks_page(
     request: Request,
     session: Session,
     principal: Principal,
@@ -76,46 +148,29 @@ def _overview(
     site_id: int | None,
     day: dt.date | None,
     days: int,
-    values: dict[str, Any] | None = None,
-    errors: dict[str, str] | None = None,
     message: str | None = None,
+    error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    sites = [
-        s
-        for s in sites_service.list_sites(session, only=principal.site_ids, active_only=True)
-        if s.kind == "centre"
-    ]
-    today = dt.date.today()
-    day = day or today
+    sites = _centres(session, principal)
+    day = day or dt.date.today()
     site_id = site_id or (sites[0].id if sites else None)
-    expiring = service.expiring(session, principal, today, 90)
-    stock = service.stock_by_site(session, principal)
-    bands: dict[int, list[Any]] = {30: [], 60: [], 90: []}
-    for item in expiring:
-        bands.setdefault(item.band, []).append(item)
     context = {
         "sites": sites,
         "site_id": site_id,
         "day": day,
         "days": days,
-        "stock": stock,
-        "stock_svg": stock_svg(stock, site_names={s.code: s.name for s in sites_service.list_sites(session)}),
-        "bands": bands,
         "picks": service.pick_list(session, principal, site_id, day) if site_id else [],
         "shortfalls": service.shortfalls(session, principal, day, days),
         "shortage": service.shortage(session, principal, day, max(days, 14)),
-        "reorder": service.reorder(session, principal, day, max(days, 14)),
-        "products": sorted((p.id, p.name) for p in load_catalog().products.values()),
-        "values": values or {},
-        "errors": errors or {},
         "message": message,
+        "error": error,
     }
-    return render(request, "inventory/index.html", context, status_code=status_code)
+    return _page(request, "inventory/picks.html", "/inventory/picks", context, status_code)
 
 
-@router.get("/inventory", response_class=HTMLResponse)
-def inventory_home(
+@router.get("/inventory/picks", response_class=HTMLResponse)
+def inventory_picks(
     request: Request,
     site: int | None = None,
     date: dt.date | None = None,
@@ -123,7 +178,54 @@ def inventory_home(
     principal: Principal = require(Perm.INVENTORY_READ),
     session: Session = Depends(get_session),
 ) -> Response:
-    return _overview(request, session, principal, site_id=site, day=date, days=days)
+    """The vials to pick per appointment (FEFO), what is short over the horizon, and the shortage plan."""
+    return _picks_page(request, session, principal, site_id=site, day=date, days=days)
+
+
+def _receive_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    message: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "sites": _centres(session, principal),
+        "products": sorted((p.id, p.name) for p in load_catalog().products.values()),
+        "values": values,
+        "errors": errors,
+        "labels": RECEIVE_LABELS,
+        "message": message,
+    }
+    return _page(request, "inventory/receive.html", "/inventory/receive", context, status_code)
+
+
+@router.get("/inventory/receive", response_class=HTMLResponse)
+def inventory_receive_form(
+    request: Request,
+    principal: Principal = require(Perm.INVENTORY_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _receive_page(request, session, principal, {}, {})
+
+
+@router.post("/inventory/receive/scan", response_class=HTMLResponse)
+async def inventory_receive_scan(
+    request: Request,
+    principal: Principal = require(Perm.INVENTORY_WRITE),
+    session: Session = Depends(get_session),
+) -> Response:
+    """Fill product, lot and expiry from a scanned GS1 code, keeping what was typed; nothing is saved."""
+    values = _form(await request.form())
+    try:
+        filled = service.from_scan(session, str(values.get("scan", "")))
+    except gs1.ScanError as exc:
+        return _receive_page(request, session, principal, values, {"scan": exc.message}, status_code=422)
+    values |= {k: v for k, v in filled.values.items() if v not in (None, "")}
+    return _receive_page(request, session, principal, values, {}, message=filled.note)
 
 
 @router.post("/inventory/lots", response_class=HTMLResponse)
@@ -133,22 +235,23 @@ async def inventory_receive(
     session: Session = Depends(get_session),
 ) -> Response:
     values = _form(await request.form())
-    return await form_action(
-        session,
-        lambda: service.receive(session, principal, validate_form(ReceiptIn, values)),
-        lambda lot: f"/inventory/lots/{lot.id}",
-        lambda failure: _overview(
-            request,
-            session,
-            principal,
-            site_id=None,
-            day=None,
-            days=7,
-            values=values,
-            errors=failure.errors,
-            status_code=422,
-        ),
-    )
+
+    def act() -> Any:
+        data = {k: v for k, v in values.items() if k not in ("scan", "acquisition_cost")}
+        if "acquisition_cost" in values:
+            try:
+                data["acquisition_cost_cents"] = parse_dollars(str(values["acquisition_cost"]))
+            except ValueError as exc:
+                raise InvalidInput(f"acquisition_cost: {exc}", "acquisition_cost") from None
+        return service.receive(session, principal, validate_form(ReceiptIn, data))
+
+    def refused(failure: Any) -> Response:
+        errors = dict(failure.errors)
+        if "acquisition_cost_cents" in errors:  # the form asks in dollars
+            errors["acquisition_cost"] = errors.pop("acquisition_cost_cents")
+        return _receive_page(request, session, principal, values, errors, status_code=422)
+
+    return await form_action(session, act, lambda lot: f"/inventory/lots/{lot.id}", refused)
 
 
 @router.post("/inventory/allocate", response_class=HTMLResponse)
@@ -162,24 +265,34 @@ async def inventory_allocate(
         start = dt.date.fromisoformat(str(form.get("start") or dt.date.today().isoformat()))
         days = int(str(form.get("days") or 7))
     except ValueError:
-        return _overview(
+        return _picks_page(
             request,
             session,
             principal,
             site_id=None,
             day=None,
             days=7,
-            errors={"start": "give a date and a number of days"},
+            error="Give a date and a number of days.",
             status_code=422,
         )
-    days = min(max(days, 1), 28)
+    if not 1 <= days <= 28:
+        return _picks_page(
+            request,
+            session,
+            principal,
+            site_id=None,
+            day=start,
+            days=7,
+            error=f"Allocate for 1 to 28 days at a time (you asked for {days}).",
+            status_code=422,
+        )
     run = await run_in_threadpool(service.run_allocation, session, principal, start, days)
     message = (
         f"Allocated {run.allocated_vials} vial(s) first-expiry-first-out for {days} day(s) from {start}; "
         f"{len(run.shortfalls)} shortfall(s); {len(run.released)} allocation(s) of appointments no longer "
         "booked released."
     )
-    return _overview(request, session, principal, site_id=None, day=start, days=days, message=message)
+    return _picks_page(request, session, principal, site_id=None, day=start, days=days, message=message)
 
 
 def _lot_page(
@@ -258,9 +371,10 @@ def inventory_recall(
             lots = service.list_lots(session, principal, lot_number=lot)
         except IgflowError as exc:
             error = exc.message
-    return render(
+    return _page(
         request,
         "inventory/recall.html",
+        "/inventory/recall",
         {"lot_number": lot, "rows": rows, "lots": lots, "error": error},
         status_code=404 if error else 200,
     )

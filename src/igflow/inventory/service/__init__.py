@@ -33,18 +33,21 @@ from igflow.inventory.service.lots import change_status, list_lots, read_lot, re
 from igflow.inventory.service.moves import return_vials, set_par_level, transfer, waste
 from igflow.inventory.service.overview import EXPIRY_BANDS, expiring, ledger_check, stock_by_site
 from igflow.inventory.service.recall import trace_csv, trace_lot, trace_lot_as
+from igflow.inventory.service.scan_fill import ScanFill, from_scan
 from igflow.inventory.states import LOT, action_allowed
 
 __all__ = [
     "EXPIRY_BANDS",
     "LOT",
     "DispensedVials",
+    "ScanFill",
     "action_allowed",
     "change_status",
     "dispense",
     "dispensed_for_appointments",
     "effective_expiry_of",
     "expiring",
+    "from_scan",
     "gtin_check_digit",
     "gtin_valid",
     "ledger_check",

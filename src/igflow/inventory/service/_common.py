@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -194,3 +194,8 @@ def _plan_of(session: Session, appt: Appointment) -> _Plan:
     version = session.get(PlanVersion, course.plan_version_id)
     assert version is not None
     return _Plan(cs.day_index, dict(version.plan))
+
+
+def lot_number_is(lot_number: str) -> ColumnElement[bool]:
+    """Lot numbers match whatever the case they are typed or printed in ("ab12" finds "AB12")."""
+    return func.lower(InventoryLot.lot_number) == lot_number.strip().lower()

@@ -20,6 +20,7 @@ from igflow.inventory.service._common import (
     _plan_of,
     _product,
     effective_expiry_of,
+    lot_number_is,
     move_out,
 )
 from igflow.inventory.service.ledger import _existing, _MoveSpec, _same_request, _write_move
@@ -71,9 +72,12 @@ def scan_check(session: Session, principal: Principal, appointment_id: int, scan
         message = _CHAIR_WORDS.get(exc.code, exc.message)
         raise _hard_stop(session, principal, appt, exc.code, message) from None
     plan = _plan_of(session, appt)
-    lot = session.execute(
-        select(InventoryLot).where(InventoryLot.gtin == scan.gtin, InventoryLot.lot_number == scan.lot)
-    ).scalar_one_or_none()
+    same = list(
+        session.execute(
+            select(InventoryLot).where(InventoryLot.gtin == scan.gtin, lot_number_is(scan.lot)).limit(2)
+        ).scalars()
+    )
+    lot = same[0] if len(same) == 1 else None  # two spellings of one lot: ambiguous, treated as unknown
     plan_gtins = set(
         session.execute(select(InventoryLot.gtin).where(InventoryLot.product_id == plan.product)).scalars()
     )

@@ -27,7 +27,14 @@ from igflow.appointments.models import Course, CourseSession
 from igflow.errors import Conflict, NotFound
 from igflow.inventory import core
 from igflow.inventory.models import InventoryLot, StockBalance, StockMove
-from igflow.inventory.service._common import _appointment, _lot, _plan_of, _product, effective_expiry_of
+from igflow.inventory.service._common import (
+    _appointment,
+    _lot,
+    _plan_of,
+    _product,
+    effective_expiry_of,
+    lot_number_is,
+)
 from igflow.inventory.service.ledger import _MoveSpec, _write_move
 from igflow.security.principal import Principal
 
@@ -69,7 +76,7 @@ def lots(session: Session, lot_ids: Iterable[int]) -> dict[int, HomeLot]:
 
 def find_lot(session: Session, lot_number: str, gtin: str | None = None) -> HomeLot | None:
     """The lot with this number (and GTIN, when the barcode gave one); None when unknown or ambiguous."""
-    query = select(InventoryLot).where(InventoryLot.lot_number == lot_number)
+    query = select(InventoryLot).where(lot_number_is(lot_number))
     if gtin is not None:
         query = query.where(InventoryLot.gtin == gtin)
     found = list(session.execute(query.limit(2)).scalars())

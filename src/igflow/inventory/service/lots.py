@@ -26,6 +26,7 @@ from igflow.inventory.service._common import (
     _site,
     effective_expiry_of,
     gtin_valid,
+    lot_number_is,
     lot_out,
     move_out,
 )
@@ -79,7 +80,7 @@ def receive(session: Session, principal: Principal, data: ReceiptIn) -> LotOut:
             "gtin",
         )
     lot = session.execute(
-        select(InventoryLot).where(InventoryLot.gtin == data.gtin, InventoryLot.lot_number == data.lot_number)
+        select(InventoryLot).where(InventoryLot.gtin == data.gtin, lot_number_is(data.lot_number))
     ).scalar_one_or_none()
     if lot is None:
         lot = InventoryLot(
@@ -164,7 +165,7 @@ def list_lots(
     if status:
         stmt = stmt.where(InventoryLot.status == status)
     if lot_number:
-        stmt = stmt.where(InventoryLot.lot_number == lot_number)
+        stmt = stmt.where(lot_number_is(lot_number))
     lots = list(session.execute(stmt).scalars())
     balances = _balances(session, [lot.id for lot in lots])
     out = [lot_out(session, lot, balances[lot.id]) for lot in lots]

@@ -10,6 +10,7 @@ from igflow.appointments.models import Appointment
 from igflow.errors import NotFound
 from igflow.inventory.models import InventoryLot, StockMove
 from igflow.inventory.schemas import TraceRow
+from igflow.inventory.service._common import lot_number_is
 from igflow.patients.models import Patient
 from igflow.security import audit
 from igflow.security.principal import Principal
@@ -27,9 +28,7 @@ def trace_lot_as(
     """``trace_lot`` for an actor without a web session (the CLI); ``site_ids`` limits the sites shown."""
     lots = {
         lot.id: lot
-        for lot in session.execute(
-            select(InventoryLot).where(InventoryLot.lot_number == lot_number)
-        ).scalars()
+        for lot in session.execute(select(InventoryLot).where(lot_number_is(lot_number))).scalars()
     }
     if not lots:
         raise NotFound(f"lot {lot_number!r} not found", "lot")
