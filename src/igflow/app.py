@@ -34,6 +34,8 @@ from igflow.db import Database
 from igflow.directory.routes import router as directory_router
 from igflow.errors import IgflowError, Unauthenticated, field_errors
 from igflow.fhir.routes import router as fhir_router
+from igflow.fhir.smart import pages as fhir_client_pages
+from igflow.fhir.smart.routes import router as fhir_clients_router
 from igflow.home import delivery_pages, selflog_pages
 from igflow.home import pages as home_pages
 from igflow.home.delivery_routes import router as home_deliveries_router
@@ -320,6 +322,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         home_router,
         home_deliveries_router,
         selflog_router,
+        fhir_clients_router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(fhir_router)  # /fhir/R4: read and search, OperationOutcome errors
@@ -331,6 +334,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(referral_pages.router)
     app.include_router(site_pages.router)
     app.include_router(security_pages.router)
+    app.include_router(fhir_client_pages.router)
     app.include_router(order_pages.router)
     app.include_router(appointment_pages.router)
     app.include_router(inventory_pages.router)

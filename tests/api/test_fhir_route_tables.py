@@ -54,6 +54,12 @@ _TYPES: list[tuple[str, str, set[str]]] = [
 # (method, path template, roles allowed): metadata is public; another type or any write is an
 # OperationOutcome (404/405) for anyone signed in.
 FHIR_MATRIX: list[tuple[str, str, set[str]]] = [("GET", f"{F}/metadata", SIGNED_IN | {ANON})]
+# SMART Backend Services: discovery and the token endpoint are public (the token endpoint answers 400
+# invalid_request to an empty form, whoever sends it: its caller proves who it is in the form).
+FHIR_MATRIX += [
+    ("GET", f"{F}/.well-known/smart-configuration", SIGNED_IN | {ANON}),
+    ("POST", f"{F}/auth/token", SIGNED_IN | {ANON}),
+]
 for _name, _ident, _roles in _TYPES:
     FHIR_MATRIX += [("GET", f"{F}/{_name}", _roles), ("GET", f"{F}/{_name}/{_ident}", _roles)]
 for _method in ("GET", "POST", "PUT", "PATCH", "DELETE"):

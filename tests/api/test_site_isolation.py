@@ -307,6 +307,7 @@ def _south(world: World) -> dict[str, Any]:
             "closed_id": closed_id,
             "user_id": world.users["target.south"],
             "token_id": 999_999,
+            "client_pk": 999_999,  # a FHIR backend client (admin only, no site data)
             "protocol_id": 999_999,
             "coverage_id": coverage_id,
             "request_id": pa_id,

@@ -14,9 +14,9 @@ from igflow.fhir.service.registry import KINDS
 NOT_YET = (
     "Not supported yet: writes of any kind (create, update, patch, delete, transaction and batch Bundles; "
     "they answer 405), history and vread, _include/_revinclude, _sort, _summary, _elements, chained and "
-    "reverse-chained parameters, search modifiers, POST _search, SMART on FHIR (App Launch and Backend "
-    "Services: no /.well-known/smart-configuration, no OAuth scopes), Bulk Data $export and every other "
-    "operation, XML."
+    "reverse-chained parameters, search modifiers, POST _search, SMART App Launch (user and patient "
+    "launch, authorization codes, refresh tokens: only Backend Services is served), Bulk Data $export and "
+    "every other operation, XML."
 )
 SEARCH_RULES = (
     f"Searches page by offset: _count (default {DEFAULT_COUNT}, at most {MAX_COUNT}; more is clamped) and "
@@ -26,10 +26,36 @@ SEARCH_RULES = (
 )
 SECURITY = (
     "The same accounts, roles and site limits as the rest of igflow: an igflow API token of a service "
-    "account (Authorization: Bearer) or a signed-in session. Each type needs the read permission of its "
-    "data; a user limited to some sites sees only those sites' patients and records (others are 404 and "
-    "absent from searches). Every read and search of patient data is written to the audit log."
+    "account (Authorization: Bearer), a signed-in session, or a SMART Backend Services access token "
+    "(client_credentials with a private_key_jwt assertion signed RS384 or ES384 at the token endpoint in "
+    "the oauth-uris extension; see .well-known/smart-configuration). Each type needs the read permission "
+    "of its data; a SMART token also needs a system/ scope covering the type and interaction (v1 "
+    "system/Patient.read, system/*.read; v2 system/Patient.rs, .r, .s), else 403. A user limited to some "
+    "sites sees only those sites' patients and records (others are 404 and absent from searches). Every "
+    "read and search of patient data is written to the audit log."
 )
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+SMART_SERVICE = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+            "code": "SMART-on-FHIR",
+            "display": "SMART-on-FHIR",
+        }
+    ],
+    "text": "SMART Backend Services (client_credentials, private_key_jwt)",
+}
+
+
+def _security(base_url: str) -> dict[str, object]:
+    return {
+        "extension": [
+            {"url": OAUTH_URIS, "extension": [{"url": "token", "valueUri": f"{base_url}/auth/token"}]}
+        ],
+        "cors": False,
+        "service": [SMART_SERVICE],
+        "description": SECURITY,
+    }
 
 
 def _resource(kind: Kind) -> dict[str, object]:
@@ -67,7 +93,7 @@ def capability_statement(base_url: str, now: dt.datetime) -> CapabilityStatement
                 {
                     "mode": "server",
                     "documentation": f"{SEARCH_RULES} {NOT_YET}",
-                    "security": {"cors": False, "description": SECURITY},
+                    "security": _security(base_url),
                     "resource": [_resource(kind) for kind in KINDS],
                 }
             ],

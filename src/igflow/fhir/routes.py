@@ -1,6 +1,7 @@
 """The FHIR R4 router at ``/fhir/R4``: metadata, and a read and a search route per resource type.
 
-Thin: parse, authorise (each route declares the read permission of its data), call the service, answer
+Thin: parse, authorise (each route declares the read permission of its data; a SMART backend client's
+token must also hold a scope covering the type and interaction), call the service, answer
 ``application/fhir+json``. Every error, the permission refusals included, is an OperationOutcome (the route
 class catches them). Another type or a write (``/fhir/R4/X`` and ``/fhir/R4/X/id``, any method) is a 404 or
 405 OperationOutcome from the last two routes, for any signed-in user. The routes stay out of the OpenAPI
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from igflow.db import utcnow
-from igflow.errors import IgflowError, NotFound
+from igflow.errors import Forbidden, IgflowError, NotFound
 from igflow.fhir import search as fhir_search
 from igflow.fhir.bundle import operation_outcome, searchset
 from igflow.fhir.capability import capability_statement
@@ -28,6 +29,8 @@ from igflow.fhir.search import BadRequest, NotSupported
 from igflow.fhir.service import engine
 from igflow.fhir.service.engine import Kind
 from igflow.fhir.service.registry import KINDS
+from igflow.fhir.smart import scopes as smart_scopes
+from igflow.fhir.smart import token_routes as smart_routes
 from igflow.security.deps import get_session, public, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
@@ -97,6 +100,20 @@ def metadata(request: Request, _principal: Principal | None = public()) -> Respo
     return fhir_response(capability_statement(_base(request), utcnow()))
 
 
+def _check_scope(principal: Principal, kind: Kind, interaction: str) -> None:
+    """A SMART backend client's token reaches only what its scopes cover (on top of the service account's
+    roles and site limits); a session or an ordinary API token carries no scopes and is not limited here."""
+    if principal.scopes is None:
+        return
+    granted = smart_scopes.parse_all(principal.scopes, [k.name for k in KINDS])
+    if not smart_scopes.covers(granted, kind.name, interaction):
+        held = " ".join(sorted(principal.scopes))
+        raise Forbidden(
+            f"The access token's scopes ({held}) do not cover {interaction} of {kind.name}: that needs "
+            f"{smart_scopes.needed(kind.name, interaction)} (or system/{kind.name}.read)."
+        )
+
+
 def _read_route(kind: Kind) -> Callable[..., Response]:
     def read(
         request: Request,
@@ -104,6 +121,7 @@ def _read_route(kind: Kind) -> Callable[..., Response]:
         session: Session = Depends(get_session),
     ) -> Response:
         _check_format(request)
+        _check_scope(principal, kind, smart_scopes.READ)
         item = engine.read(session, principal, kind, request.path_params[kind.path_param])
         headers = {}
         meta = getattr(item.resource, "meta", None)
@@ -122,6 +140,7 @@ def _search_route(kind: Kind) -> Callable[..., Response]:
         session: Session = Depends(get_session),
     ) -> Response:
         _check_format(request)
+        _check_scope(principal, kind, smart_scopes.SEARCH)
         params = fhir_search.parse(kind.name, request.query_params.multi_items(), kind.search_names)
         total, items = engine.search(session, principal, kind, params)
         return fhir_response(searchset(_base(request), params, total, items, utcnow()))
@@ -134,6 +153,9 @@ for _kind in KINDS:
     router.add_api_route(f"/{_kind.name}", _search_route(_kind), methods=["GET"])
     router.add_api_route(f"/{_kind.name}/{{{_kind.path_param}}}", _read_route(_kind), methods=["GET"])
 
+
+# SMART Backend Services (discovery and the token endpoint), ahead of the catch-all routes below
+router.include_router(smart_routes.router)
 
 _OTHER_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 

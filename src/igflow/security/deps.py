@@ -87,16 +87,33 @@ def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and hmac.compare_digest(a.encode(), b.encode())
 
 
-class Requirement:
-    """A route's declared permission, usable as a FastAPI dependency that returns the principal."""
+#: Where a SMART backend client's access token may be used (it carries FHIR scopes, nothing else)
+SMART_TOKEN_PATHS = ("/fhir/R4/",)
 
-    def __init__(self, permission: Perm) -> None:
+
+class Requirement:
+    """A route's declared permission, usable as a FastAPI dependency that returns the principal.
+
+    ``credentials_in_body``: a public machine endpoint whose caller proves who it is in the request body
+    (the OAuth token endpoint's signed client assertion). Cookies and bearer tokens are not read there,
+    so no ambient authority is used and the CSRF check (which protects exactly that) does not apply.
+    """
+
+    def __init__(self, permission: Perm, *, credentials_in_body: bool = False) -> None:
         self.permission = permission
+        self.credentials_in_body = credentials_in_body
 
     def __repr__(self) -> str:
+        if self.credentials_in_body:
+            return "client_credentials()"
         return f"require({self.permission.value})"
 
     async def __call__(self, request: Request, session: Session = Depends(get_session)) -> Principal | None:
+        if self.credentials_in_body:
+            request.state.principal = None
+            if request.method not in SAFE_METHODS:
+                await _refuse_nul_in_form(request)
+            return None
         settings: Settings = request.app.state.settings
         address = client_address(request)
         principal: Principal | None = None
@@ -105,6 +122,8 @@ class Requirement:
             principal = await run_in_threadpool(service.resolve_token, session, auth[7:].strip(), address)
             if principal is None:
                 raise Unauthenticated("The API token is invalid, expired or revoked.")
+            if principal.scopes is not None and not request.url.path.startswith(SMART_TOKEN_PATHS):
+                raise Forbidden("This access token is for the FHIR API (/fhir/R4) only.")
         else:
             raw = request.cookies.get(SESSION_COOKIE)
             if raw:
@@ -145,6 +164,14 @@ def require(permission: Perm) -> Any:
 
 def public() -> Any:
     return require(Perm.PUBLIC)
+
+
+_CLIENT_CREDENTIALS = Requirement(Perm.PUBLIC, credentials_in_body=True)
+
+
+def client_credentials() -> Any:
+    """A public route whose caller authenticates in the body (no session, no bearer, no CSRF check)."""
+    return Depends(_CLIENT_CREDENTIALS)
 
 
 def new_prelogin_csrf(request: Request, session: Session) -> str:

@@ -80,6 +80,10 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set on a SMART Backend Services access token (igflow.fhir.smart): the registered client it was
+    # issued to (its public client_id) and the SMART scopes granted; such a token serves /fhir/R4 only.
+    client_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class LoginAttempt(Base):

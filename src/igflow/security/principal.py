@@ -8,6 +8,12 @@ from igflow.security.audit import Actor
 from igflow.security.permissions import Perm, Role, permissions_for
 
 
+def client_actor_name(username: str, client_id: str) -> str:
+    """The audit log's actor for a backend client acting as a service account: ``svc via igfc-...``."""
+    via = f" via {client_id}"
+    return username[: max(0, 64 - len(via))] + via[:64]
+
+
 @dataclass(frozen=True)
 class Principal:
     user_id: int
@@ -20,6 +26,10 @@ class Principal:
     via_token: bool = False
     csrf_token: str | None = None
     permissions: frozenset[Perm] = field(default=frozenset())
+    # A SMART Backend Services access token: the registered client's id and the scopes granted (which
+    # narrow the service account's roles on /fhir/R4; such a token serves nothing else). None otherwise.
+    client_id: str | None = None
+    scopes: frozenset[str] | None = None
 
     @classmethod
     def build(
@@ -34,6 +44,8 @@ class Principal:
         client_address: str | None,
         via_token: bool = False,
         csrf_token: str | None = None,
+        client_id: str | None = None,
+        scopes: frozenset[str] | None = None,
     ) -> Principal:
         return cls(
             user_id=user_id,
@@ -46,6 +58,8 @@ class Principal:
             via_token=via_token,
             csrf_token=csrf_token,
             permissions=permissions_for(roles),
+            client_id=client_id,
+            scopes=scopes,
         )
 
     def can(self, perm: Perm) -> bool:
@@ -53,6 +67,9 @@ class Principal:
 
     @property
     def actor(self) -> Actor:
+        """Who the audit log names: the account, and for a SMART token the client acting as it."""
+        if self.client_id is not None:
+            return Actor(self.user_id, client_actor_name(self.username, self.client_id), self.client_address)
         return Actor(self.user_id, self.username, self.client_address)
 
     def may_see_sites(self, patient_site_ids: set[int]) -> bool:

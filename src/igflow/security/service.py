@@ -50,6 +50,8 @@ def principal_for_user(
     roles: set[Role] | None = None,
     via_token: bool = False,
     csrf_token: str | None = None,
+    client_id: str | None = None,
+    scopes: frozenset[str] | None = None,
 ) -> Principal:
     user_roles = {Role(r.role) for r in user.roles}
     effective = user_roles if roles is None else (roles & user_roles)
@@ -64,6 +66,8 @@ def principal_for_user(
         client_address=client_address,
         via_token=via_token,
         csrf_token=csrf_token,
+        client_id=client_id,
+        scopes=scopes,
     )
 
 
@@ -556,7 +560,9 @@ def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
 
 
 def list_tokens(session: Session) -> list[ApiToken]:
-    return list(session.execute(select(ApiToken).order_by(ApiToken.id)).scalars())
+    """The tokens issued here (the FHIR backend clients' five-minute tokens are not listed)."""
+    query = select(ApiToken).where(ApiToken.client_id.is_(None)).order_by(ApiToken.id)
+    return list(session.execute(query).scalars())
 
 
 def resolve_token(session: Session, raw: str, client_address: str) -> Principal | None:
@@ -569,7 +575,12 @@ def resolve_token(session: Session, raw: str, client_address: str) -> Principal 
         return None
     token.last_used_at = now
     principal = principal_for_user(
-        user, client_address=client_address, roles={Role(r) for r in token.roles}, via_token=True
+        user,
+        client_address=client_address,
+        roles={Role(r) for r in token.roles},
+        via_token=True,
+        client_id=token.client_id,
+        scopes=None if token.client_id is None else frozenset(token.scopes or ()),
     )
     session.commit()
     return principal
