@@ -108,7 +108,11 @@ def _ready_patient(world: World, age_over_65: bool = True) -> None:
     etag = patch.headers["etag"]
     response = world.client("pharmacist").patch(
         f"/api/v1/patients/{world.patients['ann']}",
-        json={"diabetes": True, **({"date_of_birth": "1955-03-01"} if age_over_65 else {})},
+        json={
+            "diabetes": True,
+            "change_reason": "at-risk facts for the protocol test",
+            **({"date_of_birth": "1955-03-01"} if age_over_65 else {}),
+        },
         headers={"If-Match": etag},
     )
     assert response.status_code == 200, response.text
