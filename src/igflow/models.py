@@ -14,6 +14,7 @@ from igflow.messages import models as messages_models
 from igflow.orders import models as orders_models
 from igflow.outcomes import models as outcomes_models
 from igflow.patients import models as patients_models
+from igflow.portal import models as portal_models
 from igflow.protocols import models as protocols_models
 from igflow.referrals import models as referrals_models
 from igflow.security import models as security_models
@@ -35,6 +36,7 @@ __all__ = [
     "orders_models",
     "outcomes_models",
     "patients_models",
+    "portal_models",
     "protocols_models",
     "referrals_models",
     "security_models",

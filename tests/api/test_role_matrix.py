@@ -167,6 +167,8 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/patients/{ann}/contact", {PHARM, INTAKE}),
     ("GET", "/my/messages", {PATIENT}),
     ("POST", "/my/messages", {PATIENT}),
+    ("GET", "/my/diary", {PATIENT}),
+    ("POST", "/my/diary/{no_row}", {PATIENT}),
     ("GET", "/my/requests", {PATIENT}),
     ("POST", "/my/requests", {PATIENT}),
     ("GET", "/schedule/requests", {SCHED}),

@@ -116,6 +116,11 @@ def _check_patient_side(session: Any) -> None:
     ).scalars()
     states = {(t.detail["request"], t.status) for t in asked}
     assert ("call_back", "done") in states
+    from igflow.portal.models import SymptomReport
+
+    [report] = session.execute(select(SymptomReport)).scalars().all()
+    task = session.get(WorkTask, report.task_id)
+    assert report.level == "call_now" and task.queue == "nurse" and task.status == "open"
 
 
 def _check_outcome_histories(session: Any) -> None:

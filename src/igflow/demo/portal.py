@@ -9,10 +9,14 @@ from rich.console import Console
 from sqlalchemy import select
 
 from igflow.appointments.models import Appointment
+from igflow.clinical.triage import evaluate
 from igflow.db import Database, utcnow
 from igflow.infusions import service as infusions_service
+from igflow.infusions.models import InfusionRecord
 from igflow.messages import preferences
+from igflow.portal import diary
 from igflow.portal import requests as patient_requests
+from igflow.security.audit import SYSTEM
 from igflow.security.service import get_user_by_username, principal_for_user
 
 DEMO_QUIET_FROM, DEMO_QUIET_TO = dt.time(21, 0), dt.time(8, 0)
@@ -71,5 +75,39 @@ def load_portal_demo(db: Database, *, console: Console) -> None:
                 {},
                 "Yes: take it as usual the morning of your infusion; we will check with you on arrival.",
             )
+    flagged = _demo_red_flag(db)
     moved = "a request to move a day, " if upcoming is not None else ""
+    moved += "a symptom diary with a red flag, " if flagged else ""
     console.print(f"  patient side: contact choices, {moved}an answered call back")
+
+
+DEMO_DIARY_AFTER = dt.timedelta(hours=20)  # the report came the evening after the infusion
+DEMO_RED_FLAG = {"headache": "severe", "stiff_neck": "yes", "fever": "no"}
+
+
+def _demo_red_flag(db: Database) -> bool:
+    """A symptom diary with a red flag (possible aseptic meningitis) after the most recent charted
+    infusion, with its urgent nurse task still open, so the work queue and the chart show one."""
+    with db.session() as session:
+        latest = session.execute(
+            select(InfusionRecord)
+            .where(InfusionRecord.status == "signed", InfusionRecord.ended_at.is_not(None))
+            .order_by(InfusionRecord.ended_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if latest is None or latest.ended_at is None:
+            return False
+        at = latest.ended_at + DEMO_DIARY_AFTER
+        triage = evaluate(DEMO_RED_FLAG)
+        diary.record(
+            session,
+            SYSTEM,
+            latest.patient_id,
+            latest.appointment_id,
+            f"demo-diary-{latest.appointment_id}",
+            DEMO_RED_FLAG,
+            triage,
+            at=at,
+        )
+        session.commit()
+    return True

@@ -141,6 +141,11 @@ def _chart_page(
             session, principal, patient_id=patient_id, page_size=50
         ).items
         context["indications"] = indication_names()
+        from igflow.clinical.triage import triage_catalog
+        from igflow.portal import diary  # the patient's side reads patients, not the reverse
+
+        context["symptoms"] = diary.reports_for(session, principal, patient_id)
+        context["triage"] = triage_catalog()
     if principal.can(Perm.ORDER_READ):
         context["orders"] = orders_service.list_for_patient(session, principal, patient_id)
     if principal.can(Perm.OUTCOME_READ):

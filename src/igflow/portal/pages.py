@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from igflow.appointments.service import views as appointment_views
-from igflow.errors import InvalidInput
+from igflow.clinical.triage import triage_catalog
+from igflow.errors import IgflowError, InvalidInput
 from igflow.patients import service as patients_service
+from igflow.portal import diary
 from igflow.portal import requests as patient_requests
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
@@ -151,3 +155,82 @@ async def scheduler_answer(
             request, session, principal, {task_id: failure.errors}, failure.status_code
         ),
     )
+
+
+# --- the symptom diary -----------------------------------------------------------------------------------
+
+ANSWER_WORDS = {
+    "no": "No",
+    "yes": "Yes",
+    "none": "None",
+    "mild": "Mild",
+    "moderate": "Moderate",
+    "severe": "Bad",
+}
+
+
+def _diary_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    saved: dict[int, Any],
+    errors: dict[int, str],
+    values: dict[int, dict[str, str]],
+    status_code: int = 200,
+) -> Response:
+    patient_id = principal.patient_id
+    if patient_id is None:
+        raise InvalidInput("This account is not linked to a patient record.")
+    catalog = triage_catalog()
+    infusions = diary.open_infusions(session, patient_id)
+    shown = {i.appointment_id for i in infusions}
+    context = {
+        "infusions": infusions,
+        "page_errors": [message for aid, message in errors.items() if aid not in shown],
+        "catalog": catalog,
+        "answer_words": ANSWER_WORDS,
+        "saved": saved,
+        "errors": errors,
+        "values": values,
+        "new_client_id": lambda: uuid.uuid4().hex,
+    }
+    return render(request, "portal/diary.html", context, status_code=status_code)
+
+
+@router.get("/my/diary", response_class=HTMLResponse)
+def my_diary(
+    request: Request,
+    principal: Principal = require(Perm.PATIENT_SELF),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _diary_page(request, session, principal, {}, {}, {})
+
+
+@router.post("/my/diary/{appointment_id}", response_class=HTMLResponse)
+async def my_diary_save(
+    request: Request,
+    appointment_id: int,
+    principal: Principal = require(Perm.PATIENT_SELF),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = form_values(await request.form())
+    client_id = str(form.pop("client_id", ""))
+    answers = {k: str(v) for k, v in form.items()}
+    partial = request.headers.get("hx-request") == "true"
+    try:
+        report, triage = await run_in_threadpool(
+            diary.save, session, principal, appointment_id, client_id, answers
+        )
+    except IgflowError as exc:
+        session.rollback()
+        if partial:
+            return render(
+                request, "portal/_diary_result.html", {"error": exc.message}, status_code=exc.status_code
+            )
+        return _diary_page(
+            request, session, principal, {}, {appointment_id: exc.message}, {appointment_id: answers}, 422
+        )
+    result = {"level": triage.level, "matched": triage.matched, "report": report}
+    if partial:
+        return render(request, "portal/_diary_result.html", {"result": result})
+    return _diary_page(request, session, principal, {appointment_id: result}, {}, {appointment_id: answers})

@@ -329,6 +329,7 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Prices", "/prices", Perm.PRICE_MANAGE),
     ("My record", "/my", Perm.PATIENT_SELF),
     ("My infusion log", "/my/self-infusions", Perm.PATIENT_SELF),
+    ("How I feel", "/my/diary", Perm.PATIENT_SELF),
     ("My requests", "/my/requests", Perm.PATIENT_SELF),
     ("My messages", "/my/messages", Perm.PATIENT_SELF),
     ("Sites", "/admin/sites", Perm.SITE_READ),
