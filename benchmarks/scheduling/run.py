@@ -1,7 +1,10 @@
 """Scheduling benchmarks: greedy vs CP-SAT on generated instances, and slot-suggestion latency.
 
 Every case runs in its own child process (one at a time) so that wall time and peak memory
-(``ru_maxrss``) belong to that case alone.
+(``ru_maxrss``) belong to that case alone. Per instance, three solvers: the front-desk greedy,
+``cp-sat-nolp`` (the optimiser without its LP-guided start, i.e. the solver as it was before it,
+as a baseline measured in the same run) and ``cp-sat``; and, in a child of its own (not in any
+wall time), the provable upper bounds of :mod:`igflow.scheduling.bound`.
 
     .venv/bin/python benchmarks/scheduling/run.py                 # 3 centres x 4 weeks, 2 loads, 3 seeds
     .venv/bin/python benchmarks/scheduling/run.py --scale         # + 10 centres x 12 weeks, 600 s
@@ -44,7 +47,7 @@ def one_case(seed: int, load: float, sites: int, days: int, time_limit: float, s
         seen: list[int] = []
         schedule = solve(
             instance,
-            SolveOptions(time_limit_s=time_limit, seed=seed),
+            SolveOptions(time_limit_s=time_limit, seed=seed, lp_start=solver == "cp-sat"),
             progress=lambda p: seen.append(p.iteration),
         )
         iterations = seen[-1] if seen else 0
@@ -65,6 +68,46 @@ def one_case(seed: int, load: float, sites: int, days: int, time_limit: float, s
         "wall_s": round(wall, 2),
         "peak_mib": round(_peak_mib(), 1),
     }
+
+
+def bounds(seed: int, load: float, sites: int, days: int, time_limit: float) -> dict[str, Any]:
+    """The configuration-LP upper bounds on minutes and on weighted scheduled (GLOP, dual-certified)."""
+    from igflow.scheduling.bound import minutes_upper_bound, weighted_upper_bound
+    from igflow.scheduling.generator import generate
+    from igflow.scheduling.problem import compile_instance
+
+    p = compile_instance(generate(seed, load, sites, days))
+    minutes = minutes_upper_bound(p, time_limit)
+    weighted = weighted_upper_bound(p, time_limit)
+    return {
+        "minutes_bound_simple": minutes.simple,
+        "minutes_bound_lp": minutes.value,
+        "minutes_bound_lp_status": minutes.status,
+        "minutes_bound_lp_seconds": minutes.seconds,
+        "weighted_total": weighted.simple,
+        "weighted_bound_lp": weighted.value,
+        "weighted_bound_lp_status": weighted.status,
+        "weighted_bound_lp_seconds": weighted.seconds,
+        "lp_variables": minutes.variables,
+        "lp_rows": minutes.rows,
+    }
+
+
+def _check_bound(r: dict[str, Any], bound: dict[str, Any]) -> None:
+    """A schedule above its proved upper bound means a bug in the bound (or the evaluator): stop."""
+    f = r["figures"]
+    if (
+        f["minutes_scheduled"] > bound["minutes_bound_lp"]
+        or f["weighted_scheduled"] > bound["weighted_bound_lp"]
+    ):
+        raise SystemExit(f"schedule above its upper bound: {r['solver']} {f} {bound}")
+
+
+def _loadavg() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return -1.0
 
 
 def suggest_latency(queries: int, seed: int = 1) -> dict[str, Any]:
@@ -135,20 +178,27 @@ def _child(args: list[str]) -> dict[str, Any]:
 
 def _row(r: dict[str, Any]) -> str:
     f = r["figures"]
+    b = r.get("bound") or {}
+    lp = b.get("minutes_bound_lp")
+    wlp = b.get("weighted_bound_lp")
+    lp_cell = f"{lp} = {f['minutes_scheduled'] / lp:.3f}" if lp else "-"
+    w_cell = f"{f['weighted_scheduled']} / {wlp}" if wlp else str(f["weighted_scheduled"])
     return (
         f"| {r['sites']}x{r['days']}d load {r['load']} seed {r['seed']} | {r['sessions']} | {r['solver']} | "
-        f"{r['violations']} | {f['weighted_scheduled']} | {f['target_distance_days']} | "
+        f"{r['violations']} | {w_cell} | {f['target_distance_days']} | "
         f"{f['preference_misses']} | "
         f"{f['peak_load']} | {f['sessions_unscheduled']} | {f['minutes_scheduled']} / {f['minutes_bound']} = "
-        f"{f['ratio']:.3f} | {r['wall_s']} | {r['peak_mib']} |"
+        f"{f['ratio']:.3f} | {lp_cell} | {r['wall_s']} | {r['peak_mib']} | {r.get('loadavg', '')} |"
     )
 
 
 HEADER = (
-    "| instance | sessions | solver | violations | weighted scheduled (higher better) | target distance d | "
-    "pref. misses | peak load | unscheduled | minutes scheduled / bound = ratio | wall s | peak MiB |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| instance | sessions | solver | violations | weighted scheduled / LP bound (higher better) | "
+    "target distance d | pref. misses | peak load | unscheduled | minutes scheduled / old bound = ratio | "
+    "/ LP bound = ratio | wall s | peak MiB | load avg |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
+SOLVERS = ("greedy", "cp-sat-nolp", "cp-sat")
 
 
 def main() -> None:
@@ -161,11 +211,18 @@ def main() -> None:
     ap.add_argument("--only-suggest", action="store_true")
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--out", type=Path, default=HERE / "results.json")
+    ap.add_argument("--solvers", nargs="*", default=list(SOLVERS), choices=SOLVERS)
+    ap.add_argument("--no-bound", action="store_true", help="skip the LP bounds")
+    ap.add_argument("--bound-time-limit", type=float, default=600.0)
     a = ap.parse_args()
     if a.child is not None:
         kind, *rest = a.child
         if kind == "suggest":
             print(json.dumps(suggest_latency(int(rest[0]))))
+        elif kind == "bound":
+            print(
+                json.dumps(bounds(int(rest[0]), float(rest[1]), int(rest[2]), int(rest[3]), float(rest[4])))
+            )
         else:
             seed, load, sites, days, limit = (
                 int(rest[0]),
@@ -184,10 +241,17 @@ def main() -> None:
         cases.append((1, 0.6, 10, 84, 600.0))
     print(HEADER, flush=True)
     for seed, load, sites, days, limit in cases:
-        for solver in ("greedy", "cp-sat"):
-            r = _child([solver, str(seed), str(load), str(sites), str(days), str(limit)])
+        args = [str(seed), str(load), str(sites), str(days)]
+        bound = None if a.no_bound else _child(["bound", *args, str(a.bound_time_limit)])
+        for solver in a.solvers:
+            before = _loadavg()
+            r = _child([solver, *args, str(limit)])
+            r["bound"] = bound
+            r["loadavg"] = round(max(before, _loadavg()), 2)
             rows.append(r)
             print(_row(r), flush=True)
+            if bound is not None:
+                _check_bound(r, bound)
     suggest = _child(["suggest", str(a.queries)])
     print(json.dumps(suggest), flush=True)
     a.out.write_text(json.dumps({"cases": rows, "suggest": suggest}, indent=1) + "\n")

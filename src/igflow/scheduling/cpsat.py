@@ -2,7 +2,12 @@
 
 How it works
 ------------
-1. The greedy front-desk schedule is the first incumbent (or a given warm start).
+1. The first incumbent is the best (lexicographically) of the greedy front-desk schedule (or a given
+   warm start), the best-fit packing greedy and, when some bookable course is left out, the
+   LP-guided start of :mod:`igflow.scheduling.lpstart` (the configuration LP of
+   :mod:`igflow.scheduling.bound` rounded and packed site-day by site-day; at most
+   ``lp_time_share`` of the time limit). The LP sees the whole horizon, which the neighbourhoods
+   below cannot: it moves chains of courses towards the quiet days to make room.
 2. Repeatedly a *neighbourhood* is chosen: a group of sites and a window of consecutive days. Every
    course that is wholly booked inside it (and has no fixed session), and every unscheduled course
    that could be booked inside it, is freed; everything else stays put and is background load.
@@ -20,7 +25,9 @@ better valid one is returned, so the solver never returns a schedule worse than 
 
 Determinism: every sub-solve uses ``num_workers`` workers, ``random_seed = seed + iteration`` and a
 deterministic-time limit, so with a ``work_limit`` that ends the run before the wall-clock
-``time_limit_s`` does, the same seed gives the same schedule.
+``time_limit_s`` does, the same seed gives the same schedule. (The LP-guided start is deterministic
+too unless it reaches its wall-clock share, where its evicting repair stops early: on a busy
+machine that can happen on the benchmark's over-full instances.)
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from ortools.sat.python import cp_model
 
 from igflow.scheduling.evaluate import Figures, evaluate
 from igflow.scheduling.greedy import greedy_placements
+from igflow.scheduling.lpstart import lp_placements
 from igflow.scheduling.models import Instance, Schedule
 from igflow.scheduling.problem import Placement, Problem, SessionInfo, compile_instance
 from igflow.scheduling.result import assign_chairs, build_schedule
@@ -52,6 +60,8 @@ class SolveOptions:
     window_days: int = 7
     max_window_days: int = 14
     max_free_sessions: int = 60
+    lp_start: bool = True  # also start from the rounded configuration LP (igflow.scheduling.lpstart)
+    lp_time_share: float = 0.4  # at most this share of time_limit_s for the LP solve
 
 
 @dataclass(frozen=True)
@@ -467,6 +477,12 @@ def solve(
     packed, _ = greedy_placements(p, best_fit=True)
     if objective_key(p, packed) < objective_key(p, warm):
         start = packed
+    if opts.lp_start and _may_gain(p, start):
+        from_lp = lp_placements(p, opts.lp_time_share * opts.time_limit_s)
+        if from_lp is not None and objective_key(p, from_lp) < objective_key(p, start):
+            checked = evaluate(instance, build_schedule(p, from_lp, reasons, "lp", "FEASIBLE", 0.0), p)
+            if checked.valid:
+                start = from_lp
     # keep the whole call within the time limit: reserve time for the final evaluation
     reserve_s = 0.3 + 0.0002 * len(p.sessions)
     lns_limit = max(0.0, opts.time_limit_s - (time.perf_counter() - t0) - reserve_s)
@@ -479,6 +495,13 @@ def solve(
     if not ev_new.valid or (ev_warm.valid and _worse(ev_new.figures, ev_warm.figures)):
         result = build_schedule(p, warm, reasons, "cp-sat", "WARM_START", time.perf_counter() - t0)
     return result
+
+
+def _may_gain(p: Problem, placed: dict[int, Placement]) -> bool:
+    """Whether some unscheduled course has a site-day for every session (so figure 1 could rise)."""
+    return any(
+        course[0] not in placed and all(p.options(p.sessions[i]) for i in course) for course in p.courses
+    )
 
 
 def _worse(a: Figures, b: Figures) -> bool:
