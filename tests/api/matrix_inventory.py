@@ -26,6 +26,7 @@ INVENTORY_MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/api/v1/inventory/expiring", READ),
     ("POST", "/api/v1/inventory/allocations", WRITE),
     ("GET", "/api/v1/inventory/pick-list", READ),
+    ("GET", "/api/v1/inventory/needs", READ),
     ("GET", "/api/v1/inventory/shortfalls", READ),
     ("GET", "/api/v1/inventory/shortage", READ),
     ("GET", "/api/v1/inventory/reorder", READ),

@@ -25,6 +25,7 @@ from igflow.authorizations.schemas import (
 from igflow.authorizations.service import documents, exchange
 from igflow.authorizations.service._common import catalog
 from igflow.authorizations.states import PRIOR_AUTH
+from igflow.costs import panels as _cost_panels  # noqa: F401 - registers the ``money`` filter (cents as dollars)
 from igflow.costs.core import format_cents, parse_dollars
 from igflow.coverage import service as coverage_service
 from igflow.coverage.schemas import CoverageIn
@@ -36,10 +37,9 @@ from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.web.forms import FormFailure, form_action, form_values
-from igflow.web.render import TEMPLATES, render
+from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
-TEMPLATES.env.globals["money"] = format_cents
 
 DECISION_LABELS = {
     "approved": "Approved",

@@ -25,7 +25,9 @@ def money(cents: int | None) -> str:
     return "unknown" if cents is None else format_cents(cents)
 
 
+# The one way pages show money: ``{{ cents|money }}`` (also callable as ``money(cents)``, the same function).
 TEMPLATES.env.filters["money"] = money
+TEMPLATES.env.globals["money"] = money
 
 
 def grams(mg: int | None) -> str:

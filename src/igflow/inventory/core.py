@@ -736,7 +736,8 @@ def check_scanned_vial(
     allowed = set(plan_gtins)
     if scanned_gtin not in allowed:
         problems.append(("wrong_product", f"vial {scanned_gtin} is not the planned product: do not use it"))
-    if lot is None or lot.lot_number != scanned_lot or lot.gtin != scanned_gtin:
+    # lot numbers match in any case: a carton may print "ab12" for the lot received as "AB12"
+    if lot is None or lot.lot_number.lower() != scanned_lot.lower() or lot.gtin != scanned_gtin:
         problems.append(("lot_unknown", f"lot {scanned_lot} is not in stock here: set the vial aside"))
         return VialCheck(False, tuple(problems))
     if scanned_expiry != lot.label_expiry:

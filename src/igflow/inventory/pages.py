@@ -9,12 +9,13 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from igflow.catalog import load_catalog
+from igflow.costs import panels as _cost_panels  # noqa: F401 - registers the ``money`` filter (cents as dollars)
 from igflow.costs.core import parse_dollars
 from igflow.errors import IgflowError, InvalidInput
 from igflow.inventory import gs1, service
@@ -114,6 +115,8 @@ def inventory_home(
     session: Session = Depends(get_session),
 ) -> Response:
     """Stock: on hand per site and product, with its value, and what to order."""
+    if {"site", "date", "days"} & set(request.query_params):  # the one-page pharmacy's pick-list links
+        return RedirectResponse(f"/inventory/picks?{request.url.query}", status_code=303)
     stock = service.stock_by_site(session, principal)
     names = {s.code: s.name for s in sites_service.list_sites(session)}
     context = {
@@ -160,6 +163,7 @@ def _picks_page(
         "site_id": site_id,
         "day": day,
         "days": days,
+        "needs": service.needs(session, principal, day, days, site_id) if site_id else [],
         "picks": service.pick_list(session, principal, site_id, day) if site_id else [],
         "shortfalls": service.shortfalls(session, principal, day, days),
         "shortage": service.shortage(session, principal, day, max(days, 14)),
@@ -178,7 +182,9 @@ def inventory_picks(
     principal: Principal = require(Perm.INVENTORY_READ),
     session: Session = Depends(get_session),
 ) -> Response:
-    """The vials to pick per appointment (FEFO), what is short over the horizon, and the shortage plan."""
+    """What the centre's booked appointments need over the horizon against what is on hand and which lots
+    first-expiry-first-out would pick; the vials to pick per appointment on the day (allocated); what is
+    short; the shortage plan."""
     return _picks_page(request, session, principal, site_id=site, day=date, days=days)
 
 
@@ -190,6 +196,8 @@ def _receive_page(
     errors: dict[str, str],
     *,
     message: str | None = None,
+    product_note: str | None = None,
+    filled: bool = False,
     status_code: int = 200,
 ) -> Response:
     context = {
@@ -199,8 +207,33 @@ def _receive_page(
         "errors": errors,
         "labels": RECEIVE_LABELS,
         "message": message,
+        "product_note": product_note,
+        "filled": filled,
     }
     return _page(request, "inventory/receive.html", "/inventory/receive", context, status_code)
+
+
+def _fill_from_scan(
+    request: Request, session: Session, principal: Principal, values: dict[str, Any]
+) -> Response:
+    """The receiving form again with product, lot and expiry from the scan, keeping what was typed."""
+    try:
+        filled = service.from_scan(session, str(values.get("scan", "")))
+    except gs1.ScanError as exc:
+        return _receive_page(request, session, principal, values, {"scan": exc.message}, status_code=422)
+    values = {k: v for k, v in values.items() if k != "scan"} | {
+        k: v for k, v in filled.values.items() if v not in (None, "")
+    }
+    return _receive_page(
+        request,
+        session,
+        principal,
+        values,
+        {},
+        message=filled.note,
+        product_note=None if filled.product_known else filled.product_note,
+        filled=True,
+    )
 
 
 @router.get("/inventory/receive", response_class=HTMLResponse)
@@ -219,13 +252,7 @@ async def inventory_receive_scan(
     session: Session = Depends(get_session),
 ) -> Response:
     """Fill product, lot and expiry from a scanned GS1 code, keeping what was typed; nothing is saved."""
-    values = _form(await request.form())
-    try:
-        filled = service.from_scan(session, str(values.get("scan", "")))
-    except gs1.ScanError as exc:
-        return _receive_page(request, session, principal, values, {"scan": exc.message}, status_code=422)
-    values |= {k: v for k, v in filled.values.items() if v not in (None, "")}
-    return _receive_page(request, session, principal, values, {}, message=filled.note)
+    return _fill_from_scan(request, session, principal, _form(await request.form()))
 
 
 @router.post("/inventory/lots", response_class=HTMLResponse)
@@ -235,6 +262,10 @@ async def inventory_receive(
     session: Session = Depends(get_session),
 ) -> Response:
     values = _form(await request.form())
+    if str(values.get("scan", "")).strip():
+        # A scan not yet filled in (the scanner's Enter submits the form): fill the form from it and let the
+        # pharmacist check it; nothing is saved from a scan that has not been seen on screen.
+        return _fill_from_scan(request, session, principal, values)
 
     def act() -> Any:
         data = {k: v for k, v in values.items() if k not in ("scan", "acquisition_cost")}

@@ -17,6 +17,7 @@ from igflow.inventory.schemas import (
     LotDetailOut,
     LotOut,
     MoveOut,
+    NeedOut,
     ParLevelIn,
     PickOut,
     ReceiptIn,
@@ -164,6 +165,19 @@ def pick_list(
     session: Session = Depends(get_session),
 ) -> list[PickOut]:
     return service.pick_list(session, principal, site_id, date)
+
+
+@router.get("/inventory/needs", response_model=list[NeedOut])
+def needs(
+    start: dt.date,
+    days: int = Query(default=7, ge=1, le=28),
+    site_id: int | None = None,
+    principal: Principal = require(Perm.INVENTORY_READ),
+    session: Session = Depends(get_session),
+) -> list[NeedOut]:
+    """Per site, day, product and vial size: what the booked appointments need, hold and would be picked
+    first-expiry-first-out, what is short, and the usable vials on hand (nothing is allocated)."""
+    return service.needs(session, principal, start, days, site_id)
 
 
 @router.get("/inventory/shortfalls", response_model=list[ShortfallOut])

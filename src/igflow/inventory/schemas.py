@@ -215,6 +215,33 @@ class ShortfallOut(BaseModel):
     reason: str
 
 
+class NeedPickOut(BaseModel):
+    """One lot first-expiry-first-out would take for a need (a dry run: nothing is allocated)."""
+
+    lot_id: int
+    lot_number: str
+    effective_expiry: dt.date
+    storage_place: str
+    count: int
+
+
+class NeedOut(BaseModel):
+    """What the booked appointments of one day at one site need of one product and vial size."""
+
+    site_id: int
+    site_code: str
+    date: dt.date
+    product_id: str
+    vial_size_g: float
+    appointments: int
+    vials_needed: int
+    grams_needed: float
+    allocated: int  # vials these appointments already hold
+    would_pick: list[NeedPickOut]  # what first-expiry-first-out would take for the rest
+    short: int  # vials neither held nor found at the site
+    on_hand: int  # usable vials on hand at the site (available lots not expired by the date)
+
+
 class AllocationRunOut(BaseModel):
     start: dt.date
     days: int

@@ -345,6 +345,11 @@ def test_good_vial_passes() -> None:
     assert check.usable and check.problems == ()
 
 
+def test_a_lot_number_in_another_case_is_the_same_lot() -> None:
+    check = check_scanned_vial(GTIN_A, "lot1", D0 + timedelta(days=100), [GTIN_A], _record(), D0)
+    assert check.usable and check.problems == ()
+
+
 @pytest.mark.parametrize(
     ("gtin", "lot_number", "expiry_days", "record", "codes"),
     [

@@ -6,6 +6,8 @@
 * ``recall`` — trace a lot to the patients who received it (rows and CSV);
 * ``allocation`` — FEFO allocation, pick lists, shortfalls, shortage proposals, reorder suggestions,
   over the demand and supply read in ``demand``;
+* ``needs`` — what the booked appointments need per site, day and product against what is on hand, and
+  the lots FEFO would pick (the allocation's computation, ``plan_allocation``, without its writes);
 * ``overview`` — stock by site, expiring lots, the ledger check;
 * ``dispensed`` — the vials dispensed for appointments net of returns (priced by ``igflow.costs``).
 
@@ -31,6 +33,7 @@ from igflow.inventory.service.demand import _demand_rows as _demand_rows  # the 
 from igflow.inventory.service.dispensed import DispensedVials, dispensed_for_appointments
 from igflow.inventory.service.lots import change_status, list_lots, read_lot, receive, set_storage
 from igflow.inventory.service.moves import return_vials, set_par_level, transfer, waste
+from igflow.inventory.service.needs import needs
 from igflow.inventory.service.overview import EXPIRY_BANDS, expiring, ledger_check, stock_by_site
 from igflow.inventory.service.recall import trace_csv, trace_lot, trace_lot_as
 from igflow.inventory.service.scan_fill import ScanFill, from_scan
@@ -54,6 +57,7 @@ __all__ = [
     "list_lots",
     "lot_out",
     "move_out",
+    "needs",
     "pick_list",
     "read_lot",
     "receive",

@@ -33,6 +33,7 @@ from igflow.inventory.service.demand import (
     forget_demand,
 )
 from igflow.inventory.service.ledger import _MoveSpec, _write_move
+from igflow.inventory.service.needs import plan_allocation
 from igflow.patients.models import Patient
 from igflow.scheduling.models import min_to_hhmm
 from igflow.security import audit, scope
@@ -77,22 +78,12 @@ def run_allocation(session: Session, principal: Principal, start: dt.date, days:
     session.execute(
         select(InventoryLot.id).where(InventoryLot.status == "available").with_for_update(read=True)
     ).all()
-    codes = _site_codes(session)
-    rows = _demand_rows(session, start, days)
-    holdings = _holdings(session, [r.appointment.id for r in rows])
-    demands = [
-        d
-        for r in rows
-        if (d := _demand(r, codes, _held_sizes(holdings[r.appointment.id], r.plan.product))) is not None
-    ]
-    supplies = {s.key: s for s in _supplies(session)}
-    lots = [_lot_supply(s, codes, s.balance.on_hand - s.balance.allocated) for s in supplies.values()]
-    profiles = {p.id: core.profile_from_catalog(p) for p in load_catalog().products.values()}
     # FEFO in date order; for a product whose demand exceeds its supply, by clinical priority instead.
     # The shortage proposals (switch, interval extension) are only shown, never applied here.
-    shortage_result = core.allocate_with_shortage(demands, lots, profiles)
+    plan = plan_allocation(session, start, days)
+    supplies, shortage_result = plan.supplies, plan.result
     result = shortage_result.allocation
-    by_id = {r.appointment.id: r for r in rows}
+    by_id = {r.appointment.id: r for r in plan.rows}
     allocated = 0
     for pick in result.picks:
         s = supplies[pick.lot_id]

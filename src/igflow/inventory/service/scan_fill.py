@@ -21,7 +21,9 @@ TYPED_SEPARATORS = (gs1.GS, "<GS>", "^]", "\\x1d")
 @dataclass(frozen=True)
 class ScanFill:
     values: dict[str, Any]
-    note: str
+    note: str  # what was filled in, in words
+    product_known: bool = True  # False: the GTIN names no product known here; the pharmacist chooses it
+    product_note: str = ""  # then: why the product is not filled in, shown beside the product
 
 
 def from_scan(session: Session, text: str) -> ScanFill:
@@ -42,9 +44,13 @@ def from_scan(session: Session, text: str) -> ScanFill:
     if known is None:
         return ScanFill(
             values,
-            f"Lot {scan.lot}, expiry {scan.expiry.isoformat()} filled in. "
-            f"The product code (GTIN {scan.gtin}) has not been received here before: "
-            "choose the product and the vial size, and check them against the carton.",
+            f"Lot {scan.lot}, expiry {scan.expiry.isoformat()} and GTIN {scan.gtin} filled in from the scan.",
+            product_known=False,
+            product_note=(
+                f"This code's product (GTIN {scan.gtin}) is not in the catalog, which lists no product "
+                "codes, and has not been received here before: choose the product and the vial size, "
+                "and check them against the carton."
+            ),
         )
     product_id, vial_size_g = known
     values |= {"product_id": product_id, "vial_size_g": f"{vial_size_g:g}"}
