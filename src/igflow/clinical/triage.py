@@ -21,6 +21,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _in(locale: str, english: str, spanish: str) -> str:
+    """The text in the reader's language: Spanish for "es", English otherwise."""
+    return spanish if locale == "es" else english
+
+
 class Sourced(_Strict):
     value: int
     source: str = Field(min_length=10)
@@ -30,14 +35,29 @@ class Level(_Strict):
     id: str
     words: str
     patient_text: str
+    # Spanish (issue 13): required, so a level without its Spanish fails the catalog check
+    words_es: str = Field(min_length=1)
+    patient_text_es: str = Field(min_length=1)
+    source_es: str = Field(min_length=10)
     nurse_task: Literal["urgent", "within_a_day", "none"]
     source: str = Field(min_length=10)
+
+    def words_in(self, locale: str) -> str:
+        return _in(locale, self.words, self.words_es)
+
+    def patient_text_in(self, locale: str) -> str:
+        return _in(locale, self.patient_text, self.patient_text_es)
 
 
 class Question(_Strict):
     id: str
     text: str
+    text_es: str = Field(min_length=1)
     answers: list[str] = Field(min_length=2)
+    source_es: str = Field(min_length=10)
+
+    def text_in(self, locale: str) -> str:
+        return _in(locale, self.text, self.text_es)
 
 
 class Rule(_Strict):
@@ -45,11 +65,17 @@ class Rule(_Strict):
     when: dict[str, list[str]] = Field(min_length=1)
     level: str
     meaning: str
+    meaning_es: str = Field(min_length=1)
+    source_es: str = Field(min_length=10)
     source: str = Field(min_length=10)
+
+    def meaning_in(self, locale: str) -> str:
+        return _in(locale, self.meaning, self.meaning_es)
 
 
 class TriageCatalog(_Strict):
     verified: bool
+    translation_source: str = Field(min_length=10)  # where the Spanish texts come from (igflow's own)
     label_source: str
     window_hours: Sourced
     levels: list[Level] = Field(min_length=2)

@@ -67,4 +67,6 @@ class ContactPreference(Base):
     sms_ok: Mapped[bool] = mapped_column(default=False)
     quiet_from_min: Mapped[int | None] = mapped_column(Integer)  # e.g. 21:00 -> 1260
     quiet_to_min: Mapped[int | None] = mapped_column(Integer)  # e.g. 08:00 -> 480 (wraps midnight)
+    # the language of the patient's pages ("en", "es"); none: the browser's choice (igflow.web.i18n)
+    language: Mapped[str | None] = mapped_column(String(8))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

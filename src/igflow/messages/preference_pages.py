@@ -11,25 +11,30 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from igflow.errors import InvalidInput
+from igflow.i18n import N_
 from igflow.messages import preferences
 from igflow.patients import service as patients_service
 from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.web.forms import form_action, form_values
+from igflow.web.i18n import LANGUAGE_NAMES, SUPPORTED
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
 
+# shown in the page's language (``_(...)`` in the template)
 PATIENT_STATUS_WORDS = {
-    "queued": "waiting to be sent",
-    "sending": "being sent",
-    "sent": "sent",
-    "failed": "could not be sent; the team will call you",
-    "unknown": "being checked by the team",
-    "cancelled": "withdrawn",
+    "queued": N_("waiting to be sent"),
+    "sending": N_("being sent"),
+    "sent": N_("sent"),
+    "failed": N_("could not be sent; the team will call you"),
+    "unknown": N_("being checked by the team"),
+    "cancelled": N_("withdrawn"),
 }
-CHANNEL_WORDS = {"email": "email", "sms": "text message"}
+CHANNEL_WORDS = {"email": N_("email"), "sms": N_("text message")}
+#: the language choice, each language named in its own words (not translated)
+LANGUAGE_OPTIONS = [("", "—"), *((code, LANGUAGE_NAMES[code]) for code in SUPPORTED)]
 
 
 def _values(prefs: preferences.Preferences) -> dict[str, Any]:
@@ -38,6 +43,7 @@ def _values(prefs: preferences.Preferences) -> dict[str, Any]:
         "sms_ok": prefs.sms_ok,
         "quiet_from": prefs.quiet_from.strftime("%H:%M") if prefs.quiet_from else "",
         "quiet_to": prefs.quiet_to.strftime("%H:%M") if prefs.quiet_to else "",
+        "language": prefs.language or "",
     }
 
 
@@ -71,11 +77,13 @@ def _page(
         "values": values if values is not None else _values(prefs),
         "errors": errors,
         "labels": {
-            "email_ok": "Email",
-            "sms_ok": "Text message",
-            "quiet_from": "Quiet from",
-            "quiet_to": "Quiet until",
+            "email_ok": N_("Email"),
+            "sms_ok": N_("Text message"),
+            "quiet_from": N_("Quiet from"),
+            "quiet_to": N_("Quiet until"),
+            "language": N_("Language of my pages"),
         },
+        "language_options": LANGUAGE_OPTIONS,
         "status_words": PATIENT_STATUS_WORDS,
         "channel_words": CHANNEL_WORDS,
         "messages": preferences.messages_to(session, principal, patient_id),
@@ -98,6 +106,7 @@ async def _save(
             sms_ok=values["sms_ok"],
             quiet_from=_clock(values, "quiet_from"),
             quiet_to=_clock(values, "quiet_to"),
+            language=None if "language" not in values else str(values["language"] or ""),
         )
 
     return await form_action(

@@ -30,6 +30,7 @@ class Preferences:
     quiet_to: dt.time | None
     has_email: bool
     has_phone: bool
+    language: str | None = None  # the patient's pages' language; None: the browser's (igflow.web.i18n)
 
     @property
     def reachable(self) -> bool:
@@ -63,7 +64,19 @@ def _shape(patient: Patient, row: ContactPreference | None) -> Preferences:
         quiet_to=None if row is None else _time(row.quiet_to_min),
         has_email=bool(patient.email),
         has_phone=bool(patient.phone),
+        language=None if row is None else row.language,
     )
+
+
+#: languages a patient may choose for their pages (igflow.web.i18n.SUPPORTED; checked by a test)
+LANGUAGES = ("en", "es")
+
+
+def language_of(session: Session, patient_id: int) -> str | None:
+    """The language the patient chose for their pages, or None (no choice: the browser's)."""
+    return session.execute(
+        select(ContactPreference.language).where(ContactPreference.patient_id == patient_id)
+    ).scalar_one_or_none()
 
 
 def save(
@@ -75,6 +88,7 @@ def save(
     sms_ok: bool,
     quiet_from: dt.time | None,
     quiet_to: dt.time | None,
+    language: str | None = None,
 ) -> Preferences:
     """Record the patient's choice. A channel igflow has no address for is refused, naming who adds one;
     quiet hours are both times or neither, and not the same time (that would be no hours at all)."""
@@ -92,12 +106,16 @@ def save(
         raise InvalidInput(f"{missing}: give both times of the quiet hours, or neither", missing)
     if quiet_from is not None and quiet_from == quiet_to:
         raise InvalidInput("quiet_to: the quiet hours must end at another time than they start", "quiet_to")
+    if language and language not in LANGUAGES:
+        raise InvalidInput("language: choose English or Español", "language")
     row = _row(session, patient_id)
     if row is None:
         row = ContactPreference(patient_id=patient_id)
         session.add(row)
     row.email_ok, row.sms_ok = email_ok, sms_ok
     row.quiet_from_min, row.quiet_to_min = _minutes(quiet_from), _minutes(quiet_to)
+    if language is not None:  # None: keep the choice; "": no choice (the browser's language)
+        row.language = language or None
     row.updated_at = utcnow()
     session.flush()
     audit.record(
@@ -107,7 +125,12 @@ def save(
         "patient",
         patient_id,
         patient_id=patient_id,
-        detail={"email": email_ok, "sms": sms_ok, "quiet_hours": quiet_from is not None},
+        detail={
+            "email": email_ok,
+            "sms": sms_ok,
+            "quiet_hours": quiet_from is not None,
+            "language": row.language,
+        },
     )
     session.commit()
     return _shape(patient, row)

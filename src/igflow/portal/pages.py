@@ -22,15 +22,16 @@ from igflow.security.deps import get_session, require
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
 from igflow.web.forms import form_action, form_values
+from igflow.web.i18n import N_
 from igflow.web.render import render
 
 router = APIRouter(include_in_schema=False)
 
-_LABELS = {
-    "kind": "What you are asking for",
-    "appointment_id": "Which appointment",
-    "preferred_dates": "Dates that would suit you",
-    "message": "Anything the team should know",
+_LABELS = {  # shown in the patient's language (``labels|translated`` in the template)
+    "kind": N_("What you are asking for"),
+    "appointment_id": N_("Which appointment"),
+    "preferred_dates": N_("Dates that would suit you"),
+    "message": N_("Anything the team should know"),
 }
 
 
@@ -159,13 +160,13 @@ async def scheduler_answer(
 
 # --- the symptom diary -----------------------------------------------------------------------------------
 
-ANSWER_WORDS = {
-    "no": "No",
-    "yes": "Yes",
-    "none": "None",
-    "mild": "Mild",
-    "moderate": "Moderate",
-    "severe": "Bad",
+ANSWER_WORDS = {  # translated where shown (``_(...)`` in portal/diary.html)
+    "no": N_("No"),
+    "yes": N_("Yes"),
+    "none": N_("None"),
+    "mild": N_("Mild"),
+    "moderate": N_("Moderate"),
+    "severe": N_("Bad"),
 }
 
 

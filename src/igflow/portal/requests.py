@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from igflow.appointments.models import Appointment
 from igflow.db import utcnow
 from igflow.errors import Conflict, Forbidden, InvalidInput
+from igflow.i18n import N_
 from igflow.infusions.models import WorkTask
 from igflow.infusions.service import TASK
 from igflow.messages import service as messages_service
@@ -29,10 +30,11 @@ from igflow.security.principal import Principal
 Kind = Literal["reschedule", "cancel", "call_back"]
 TASK_KIND = "patient_request"
 QUEUE_OF_KIND: dict[str, str] = {"reschedule": "scheduler", "cancel": "scheduler", "call_back": "nurse"}
+# the patient's page shows these in the patient's language (``_(r.words)``); staff titles use the English
 KIND_WORDS = {
-    "reschedule": "to move an appointment",
-    "cancel": "to cancel an appointment",
-    "call_back": "for a call back",
+    "reschedule": N_("to move an appointment"),
+    "cancel": N_("to cancel an appointment"),
+    "call_back": N_("for a call back"),
 }
 MAX_PREFERRED_DATES = 3
 MAX_MESSAGE_CHARS = 500
@@ -173,7 +175,7 @@ def _shape(task: WorkTask, dates_of: dict[int, dt.date]) -> Request:
     return Request(
         id=task.id,
         kind=detail.get("request", ""),
-        words=KIND_WORDS.get(detail.get("request", ""), "a request"),
+        words=KIND_WORDS.get(detail.get("request", ""), N_("a request")),
         appointment_id=appointment_id,
         appointment_date=dates_of.get(appointment_id) if appointment_id else None,
         preferred_dates=[dt.date.fromisoformat(d) for d in detail.get("preferred_dates", [])],
@@ -234,7 +236,7 @@ def waiting(session: Session, principal: Principal, queue: str) -> list[tuple[Wo
 
 
 Result = Literal["done", "declined"]
-RESULT_WORDS = {"done": "done", "declined": "not possible"}
+RESULT_WORDS = {"done": N_("done"), "declined": N_("not possible")}
 
 
 def answer(

@@ -14,9 +14,17 @@ from jinja2 import pass_context
 from igflow.catalog import load_catalog
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
+from igflow.web import i18n
 from igflow.web.charts import rate_plan_svg
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.add_extension("jinja2.ext.i18n")
+# ``{% trans %}`` and ``_()`` read the language of the page being rendered (a context variable that
+# render() sets for one render only: see igflow.web.i18n), so one shared Environment serves every language.
+TEMPLATES.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+TEMPLATES.env.filters["local_date"] = i18n.local_date
+# ``labels|translated``: a page's field labels (marked with ``N_`` in Python) in the page's language
+TEMPLATES.env.filters["translated"] = lambda words: {k: i18n.gettext(v) for k, v in words.items()}
 TEMPLATES.env.globals["rate_svg"] = rate_plan_svg
 # ``ids|map('extract', names)``: the name for each id (the id itself where none is known)
 TEMPLATES.env.filters["extract"] = lambda key, mapping: mapping.get(key, key)
@@ -29,6 +37,10 @@ def number(value: Any, places: int = 2) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     rounded = round(float(value), places)
+    if i18n.current() != i18n.DEFAULT:
+        from babel.numbers import format_decimal
+
+        return format_decimal(rounded, format="#,##0." + "#" * places, locale=i18n.current())
     return f"{rounded:.{places}f}".rstrip("0").rstrip(".") if rounded != int(rounded) else str(int(rounded))
 
 
@@ -327,11 +339,11 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Protocols", "/protocols", Perm.PROTOCOL_READ),
     ("Costs", "/reports/cost", Perm.COST_READ),
     ("Prices", "/prices", Perm.PRICE_MANAGE),
-    ("My record", "/my", Perm.PATIENT_SELF),
-    ("My infusion log", "/my/self-infusions", Perm.PATIENT_SELF),
-    ("How I feel", "/my/diary", Perm.PATIENT_SELF),
-    ("My requests", "/my/requests", Perm.PATIENT_SELF),
-    ("My messages", "/my/messages", Perm.PATIENT_SELF),
+    (i18n.N_("My record"), "/my", Perm.PATIENT_SELF),
+    (i18n.N_("My infusion log"), "/my/self-infusions", Perm.PATIENT_SELF),
+    (i18n.N_("How I feel"), "/my/diary", Perm.PATIENT_SELF),
+    (i18n.N_("My requests"), "/my/requests", Perm.PATIENT_SELF),
+    (i18n.N_("My messages"), "/my/messages", Perm.PATIENT_SELF),
     ("Sites", "/admin/sites", Perm.SITE_READ),
     ("Users", "/admin/users", Perm.USER_MANAGE),
     ("Audit", "/audit", Perm.AUDIT_READ),
@@ -339,17 +351,63 @@ NAV: list[tuple[str, str, Perm]] = [
 ]
 
 
+#: the patient's own pages: their nav labels are translated (staff labels stay English)
+PATIENT_NAV = frozenset({label for label, _url, perm in NAV if perm is Perm.PATIENT_SELF})
+
+
+def page_locale(request: Request, principal: Principal | None) -> str:
+    """The language of this request's page: staff read English; a patient reads their stored choice,
+    else their browser's; a visitor not yet signed in reads their browser's (read once per request)."""
+    found: str | None = getattr(request.state, "locale", None)
+    if found is not None:
+        return found
+    accept = request.headers.get("accept-language")
+    if principal is None:
+        found = i18n.choose(None, accept)
+    elif principal.can(Perm.PATIENT_SELF) and principal.patient_id is not None:
+        from igflow.messages import preferences  # the pages import this module
+
+        try:
+            with request.app.state.db.read_session() as session:
+                stored = preferences.language_of(session, principal.patient_id)
+        except Exception:  # an error page while the database is down still renders, in the browser's language
+            stored = None
+        found = i18n.choose(stored, accept)
+    else:
+        found = i18n.DEFAULT
+    request.state.locale = found
+    return found
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     principal: Principal | None = getattr(request.state, "principal", None)
+    locale = page_locale(request, principal)
+    with i18n.using(locale):
+        return _render(request, principal, locale, template, context, status_code)
+
+
+def _render(
+    request: Request,
+    principal: Principal | None,
+    locale: str,
+    template: str,
+    context: dict[str, Any] | None,
+    status_code: int,
+) -> HTMLResponse:
     csrf = (
         principal.csrf_token
         if principal and principal.csrf_token
         else getattr(request.state, "prelogin_csrf", "")
     )
-    nav = [(label, url) for label, url, perm in NAV if principal is not None and principal.can(perm)]
+    nav = [
+        (i18n.gettext(label) if label in PATIENT_NAV else label, url)
+        for label, url, perm in NAV
+        if principal is not None and principal.can(perm)
+    ]
     ctx = {
+        "locale": locale,
         "principal": principal,
         "csrf_token": csrf,
         "nav": nav,

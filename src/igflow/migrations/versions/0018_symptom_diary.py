@@ -14,7 +14,6 @@ from alembic import op
 
 import igflow.types
 
-
 revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
