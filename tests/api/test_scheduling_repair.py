@@ -12,15 +12,30 @@ from typing import Any
 from sqlalchemy import func, select
 
 from igflow.appointments.models import Appointment, ChairSlot, UnavailableDate
+from igflow.appointments.service._common import policy
 from igflow.security.models import AuditEvent
 from tests.api.test_scheduling_api import _course, _patient, _verified_order
 from tests.conftest import World
 
 
-def _booked(world: World, key: str, mrn: str, **order: Any) -> dict[str, Any]:
+def _booked(
+    world: World, key: str, mrn: str, *, last_day_movable: bool = False, **order: Any
+) -> dict[str, Any]:
     course = _course(world, _verified_order(world, _patient(world, key, mrn), **order))
     scheduler = world.client("scheduler")
-    option = scheduler.get(f"/api/v1/courses/{course['id']}/suggestions").json()[0]
+    options = scheduler.get(f"/api/v1/courses/{course['id']}/suggestions").json()
+    if last_day_movable:
+        # The tests cancel or move the last day and expect it to find another date within the gap
+        # policy: the weekday after it must be close enough to the day before it (the suggestions start
+        # from today, so on a Sunday the first one runs Monday to Friday, and its Friday cannot move).
+        gap_hi = policy().multi_day_gap_days[1]
+
+        def movable(dates: list[dt.date]) -> bool:
+            nxt = dates[-1] + dt.timedelta(days=1)
+            return nxt.weekday() < 5 and (nxt - dates[-2]).days <= gap_hi
+
+        options = [o for o in options if movable([dt.date.fromisoformat(d) for d in o["dates"]])]
+    option = options[0]
     booked = scheduler.post(
         f"/api/v1/courses/{course['id']}/bookings",
         json={k: option[k] for k in ("site", "dates", "starts", "chairs")},
@@ -30,7 +45,7 @@ def _booked(world: World, key: str, mrn: str, **order: Any) -> dict[str, Any]:
 
 
 def _multi_day(world: World, key: str = "mia", mrn: str = "REP001") -> dict[str, Any]:
-    course = _booked(world, key, mrn, indication="cidp", phase="induction")
+    course = _booked(world, key, mrn, indication="cidp", phase="induction", last_day_movable=True)
     assert len(course["appointments"]) >= 2, "a CIDP induction is given over several days"
     return course
 
