@@ -141,3 +141,14 @@ def test_a_site_limited_scheduler_cannot_close_another_centre(world: World) -> N
     assert refused.status_code == 404
     with world.db.session() as session:
         assert session.execute(select(ClosedDate)).first() is None
+
+
+def test_the_site_page_says_which_closed_days_belong_to_a_closure(world: World) -> None:
+    start = dt.date.today() + dt.timedelta(days=10)
+    end = start + dt.timedelta(days=2)
+    assert _close(world, "north", start, end, confirm=True).status_code == 303
+    page = world.client("admin").get(f"/admin/sites/{world.sites['north']}")
+    assert page.status_code == 200
+    said = f"closure from {start.strftime('%d %b')} to {end.strftime('%d %b %Y')}"
+    assert page.text.count(f"Part of the {said} (the schedulers' closure page)") == 3  # one per day
+    assert "stay where they went if this day opens again" in page.text

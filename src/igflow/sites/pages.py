@@ -233,6 +233,7 @@ def _edit_page(
         "errors": {failed: errors or {}} if failed else {},
         "can_edit": can_edit,
         "misfits": sites_service.misfits(session, site) if can_edit else [],
+        "closures": sites_service.closures_by_date(session, site),
         "saved": SAVED.get(saved or ""),
         "weekdays": _DAYS,
         "zones": sorted(iana_time_zones()),

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from igflow.appointments.models import Appointment
+from igflow.appointments.models import Appointment, SiteClosure
 from igflow.db import utcnow
 from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from igflow.security import audit, scope
@@ -427,6 +427,19 @@ def add_closed_dates(
     session.commit()
     session.expire(site, ["closed_dates"])
     return rows
+
+
+def closures_by_date(session: Session, site: Site) -> dict[dt.date, SiteClosure]:
+    """The centre closures (closed in one step, with their appointments released) that each of the site's
+    closed dates belongs to: the site page says so beside the day, and that opening the day again leaves
+    the moved appointments where they went."""
+    closures = session.execute(select(SiteClosure).where(SiteClosure.site_id == site.id)).scalars().all()
+    return {
+        c.date: closure
+        for c in site.closed_dates
+        for closure in closures
+        if closure.start_date <= c.date <= closure.end_date
+    }
 
 
 def remove_closed_date(session: Session, principal: Principal, site_id: int, closed_id: int) -> ClosedDateOut:
