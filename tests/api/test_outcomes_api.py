@@ -396,3 +396,18 @@ def test_the_order_page_shows_the_response_and_takes_the_prescribers_decision(wo
     assert done.status_code == 303 and done.headers["location"] == f"/orders/{oid}#response"
     again = _visible_text(client.get(f"/orders/{oid}").text)
     assert "Switch product" in again and "Privigen" in again and "Flagged" not in again
+
+
+def test_an_overdue_maintenance_course_is_offered_the_coming_week_soonest_first(world: World) -> None:
+    # the last cycle 60 days ago: the regimen's longest interval has passed, so the next course is overdue;
+    # a window of today alone would offer nothing on a day the centres are closed (a Sunday)
+    _pid, oid = _cidp(world, "pat", "OUT009")
+    Cycles(world, oid).sign(days_ago=60)
+    course = _course(world, oid)
+    today = dt.date.today()
+    assert course["earliest"] == today.isoformat() == course["target"]
+    assert course["latest"] == (today + dt.timedelta(days=7)).isoformat()
+    assert "overdue since" in course["window_reason"] and "as soon as possible" in course["window_reason"]
+    options = world.client("scheduler").get(f"/api/v1/courses/{course['id']}/suggestions").json()
+    assert options, "an overdue course is offered a place"
+    assert options[0]["dates"][0] == min(o["dates"][0] for o in options)

@@ -31,6 +31,7 @@ class Policy:
     multi_day_gap_days: tuple[int, int]
     maintenance_early_days: int
     default_window_days: int
+    overdue_window_days: int
     planning_time_limit_s: float
     suggestions: int
     ics_organiser: str
@@ -48,6 +49,7 @@ def policy() -> Policy:
         multi_day_gap_days=(int(data["multi_day_gap_days"][0]), int(data["multi_day_gap_days"][1])),
         maintenance_early_days=int(data["maintenance_early_days"]),
         default_window_days=int(data["default_window_days"]),
+        overdue_window_days=int(data["overdue_window_days"]),
         planning_time_limit_s=float(data["planning_time_limit_s"]),
         suggestions=int(data["suggestions"]),
         ics_organiser=str(data["ics"]["organiser_name"]),

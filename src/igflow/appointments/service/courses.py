@@ -68,13 +68,21 @@ def create_course(
     last = _last_session_date(session, order_id)
     if last is not None and interval:
         target = last + dt.timedelta(weeks=float(interval[0]))
-        earliest = max(today, target - dt.timedelta(days=rules.maintenance_early_days))
-        latest = max(earliest, last + dt.timedelta(weeks=float(interval[1])))
-        target = min(max(target, earliest), latest)
+        due_by = last + dt.timedelta(weeks=float(interval[1]))
         reason = (
             f"last infusion {last}; regimen interval {interval[0]:g}-{interval[1]:g} weeks; "
             f"booking may start {rules.maintenance_early_days} days early"
         )
+        if due_by < today:
+            # overdue: as soon as possible, with room for the days the centres are closed
+            earliest, target = today, today
+            latest = today + dt.timedelta(days=rules.overdue_window_days)
+            span = rules.overdue_window_days
+            reason += f"; overdue since {due_by}: as soon as possible, within {span} days"
+        else:
+            earliest = max(today, target - dt.timedelta(days=rules.maintenance_early_days))
+            latest = max(earliest, due_by)
+            target = min(max(target, earliest), latest)
     elif last is not None:
         earliest = max(today, last + dt.timedelta(days=1))
         target, latest = earliest, earliest + dt.timedelta(days=rules.default_window_days)
