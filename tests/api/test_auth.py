@@ -314,7 +314,6 @@ def test_a_burst_of_sign_ins_with_few_threads_all_get_in(world: World) -> None:
     SQLite's write lock between two thread-pool calls, waiting for a thread that the others held while
     they waited for the lock: after busy_timeout (10 s) most got a 500. Now all twelve get in, quickly."""
     import asyncio
-    import time
 
     import anyio.to_thread
     import httpx2 as httpx
@@ -341,7 +340,5 @@ def test_a_burst_of_sign_ins_with_few_threads_all_get_in(world: World) -> None:
             await client.aclose()
         return [answer.status_code for answer in answers]
 
-    began = time.perf_counter()
     statuses = asyncio.run(burst())
-    assert statuses == [303] * 12
-    assert time.perf_counter() - began < 8  # well inside SQLite's 10 s busy_timeout
+    assert statuses == [303] * 12  # none waited out SQLite's busy_timeout (that answered 500)
