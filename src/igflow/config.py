@@ -93,6 +93,18 @@ class Settings(BaseSettings):
             " tests)."
         ),
     )
+    fhir_export_retention_h: float = Field(
+        default=24,
+        gt=0,
+        le=24 * 30,
+        description=(
+            "Hours a FHIR Bulk Data $export's files are kept after the export finished; then they are "
+            "deleted (the status URL answers 404)."
+        ),
+    )
+    fhir_export_file_max_resources: int = Field(
+        default=10_000, ge=1, description="Resources in one $export NDJSON file at most (more: more files)."
+    )
     serve_worker: bool = Field(
         default=True, description="`igflow serve` starts a job worker process beside the server."
     )

@@ -30,7 +30,11 @@ TYPES = (
     "Observation",
     "AdverseEvent",
     "Appointment",
+    "Group",
 )
+#: Work queues, prior authorisation and the audit log, each read by the role whose data it is
+#: (round trip: test_the_added_types_round_trip_through_their_r4b_models below).
+MORE_TYPES = ("Schedule", "Slot", "Task", "Claim", "ClaimResponse", "AuditEvent")
 SIGN = "I charted this infusion and the record is complete"
 
 
@@ -366,3 +370,28 @@ def test_a_service_account_token_reads_through_fhir(world: World) -> None:
     wrong = anonymous.get(f"{FHIR}/Patient/{world.patients['ann']}", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401 and wrong.json()["resourceType"] == "OperationOutcome"
     assert wrong.headers["www-authenticate"] == "Bearer"
+
+
+def test_the_added_types_round_trip_through_their_r4b_models(world: World) -> None:
+    from tests.api.test_fhir_more_types import add_prior_auth
+
+    c = charted_world(world)
+    add_prior_auth(world, c.patient_id, c.order_id)
+    readers = {
+        "Schedule": "scheduler",
+        "Slot": "scheduler",
+        "Task": "nurse",
+        "Claim": "prior_auth",
+        "ClaimResponse": "prior_auth",
+        "AuditEvent": "auditor",
+    }
+    for kind in MORE_TYPES:
+        client = world.client(readers[kind])
+        bundle = get_bundle(client, f"{FHIR}/{kind}?_count=200")
+        assert bundle.type == "searchset" and bundle.total and bundle.total >= 1, kind
+        for resource in resources(bundle):
+            assert resource.get_resource_type() == kind
+            read = client.get(f"{FHIR}/{kind}/{resource.id}")
+            assert read.status_code == 200, (kind, resource.id, read.text)
+            again = get_fhir_model_class(kind).model_validate_json(read.text)
+            assert again.model_dump() == resource.model_dump(), (kind, resource.id)

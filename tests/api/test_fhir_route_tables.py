@@ -7,6 +7,7 @@ written by hand from the role descriptions, as the role matrix asks, not derived
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -36,6 +37,7 @@ INFUSIONS = {PHARM, NURSE, PRESC}  # infusion.read
 COVERAGE = {PHARM, INTAKE, PRESC, PRIOR}
 STOCK = {PHARM, NURSE}  # inventory.read
 SCHEDULE = {PHARM, NURSE, SCHED, PRIOR}
+CLAIMS = {PHARM, INTAKE, PRESC, PRIOR}  # prior_auth.read
 
 F = "/fhir/R4"
 _TYPES: list[tuple[str, str, set[str]]] = [
@@ -50,6 +52,13 @@ _TYPES: list[tuple[str, str, set[str]]] = [
     ("Observation", "{fhir_observation}", CHART),
     ("AdverseEvent", "{no_row}", INFUSIONS),
     ("Appointment", "{appointment}", SCHEDULE),
+    ("Schedule", "{no_row}", SCHEDULE),
+    ("Slot", "{no_row}", SCHEDULE),
+    ("Task", "{no_row}", INFUSIONS),  # infusion.read, as igflow's task list
+    ("Claim", "{pa}", CLAIMS),  # prior_auth.read
+    ("ClaimResponse", "{no_row}", CLAIMS),
+    ("AuditEvent", "{no_row}", {AUDIT}),
+    ("Group", "{fhir_group}", PATIENTS),  # a centre's patients (patient.list)
 ]
 # (method, path template, roles allowed): metadata is public; another type or any write is an
 # OperationOutcome (404/405) for anyone signed in.
@@ -62,6 +71,26 @@ FHIR_MATRIX += [
 ]
 for _name, _ident, _roles in _TYPES:
     FHIR_MATRIX += [("GET", f"{F}/{_name}", _roles), ("GET", f"{F}/{_name}/{_ident}", _roles)]
+# vread and instance history: the read permission of Patient
+FHIR_MATRIX += [
+    ("GET", f"{F}/Patient/{{ann}}/_history", PATIENTS),
+    ("GET", f"{F}/Patient/{{ann}}/_history/{{fhir_version}}", PATIENTS),
+]
+# the writes igflow owns: the permission of the same write in igflow's API (patient.write; measurement.write)
+FHIR_MATRIX += [
+    ("PUT", f"{F}/Patient/{{ann}}", {PHARM, INTAKE}),
+    ("POST", f"{F}/Observation", CLINICAL),
+]
+# Bulk Data $export: kick-offs, status (and DELETE) and files all need patient.list; a kick-off without
+# Prefer: respond-async is a 400, an unknown export a 404 (both allowed, not 401/403)
+FHIR_MATRIX += [
+    ("GET", f"{F}/$export", PATIENTS),
+    ("GET", f"{F}/Patient/$export", PATIENTS),
+    ("GET", f"{F}/Group/{{fhir_group}}/$export", PATIENTS),
+    ("GET", f"{F}/$export-status/{{fhir_export}}", PATIENTS),
+    ("DELETE", f"{F}/$export-status/{{fhir_export}}", PATIENTS),
+    ("GET", f"{F}/$export-file/{{fhir_export}}/{{fhir_file}}", PATIENTS),
+]
 for _method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
     FHIR_MATRIX += [
         (_method, f"{F}/{{fhir_type}}", SIGNED_IN),
@@ -79,11 +108,16 @@ def fhir_matrix_ids(world: Any, ids: dict[str, Any]) -> dict[str, Any]:
         "fhir_observation": "measurement-999999",
         "fhir_type": "Basic",
         "fhir_id": "1",
+        "fhir_version": "1",
+        "fhir_group": f"site-{world.sites['north']}",
+        "fhir_export": "no-such-export",
+        "fhir_file": "Patient-1.ndjson",
     }
 
 
 #: Path parameters of FHIR reads that name a site-scoped object (a site-limited user is refused).
-FHIR_SCOPED_PARAMS = {"observation_id", "adverse_event_id", "dispense_id"}
+FHIR_SCOPED_PARAMS = {"observation_id", "adverse_event_id", "dispense_id", "group_id"}
+FHIR_SCOPED_PARAMS |= {"schedule_id", "slot_id"}  # a chair of another centre, and its free slot
 
 
 def fhir_isolation_ids(world: Any) -> dict[str, Any]:
@@ -93,6 +127,7 @@ def fhir_isolation_ids(world: Any) -> dict[str, Any]:
     from igflow.infusions.models import ChartEntry, InfusionRecord
     from igflow.inventory.models import InventoryLot
     from igflow.patients.models import Measurement
+    from igflow.sites.models import Chair
 
     sol = world.patients["sol"]
     with world.db.session() as session:
@@ -113,6 +148,10 @@ def fhir_isolation_ids(world: Any) -> dict[str, Any]:
         )
         lot = session.execute(select(InventoryLot.id).where(InventoryLot.lot_number == "SOUTH1")).scalar_one()
         payer = session.execute(select(Payer.id).where(Payer.code == "south-payer")).scalar_one()
+        south_chair = session.execute(
+            select(Chair.id).where(Chair.site_id == world.sites["south"]).order_by(Chair.id).limit(1)
+        ).scalar_one()
+    monday = dt.date.today() + dt.timedelta(days=7 - dt.date.today().weekday())
     return {
         "prescriber_id": world.prescriber_id,
         "organization_id": f"payer-{payer}",
@@ -122,6 +161,13 @@ def fhir_isolation_ids(world: Any) -> dict[str, Any]:
         "dispense_id": f"{appointment}-{lot}",
         "fhir_type": "Basic",
         "fhir_id": "1",
+        "version_id": "1",
+        "audit_event_id": 999_999,
+        "schedule_id": f"chair-{south_chair}",
+        "slot_id": f"chair-{south_chair}-{monday:%Y%m%d}-0900",
+        "group_id": f"site-{world.sites['south']}",
+        "export_id": "no-such-export",
+        "file_name": "Patient-1.ndjson",
     }
 
 

@@ -10,7 +10,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
-from tests.api.test_fhir_api import FHIR, TYPES, charted_world, get_bundle, resources
+from tests.api.test_fhir_api import FHIR, MORE_TYPES, TYPES, charted_world, get_bundle, resources
 from tests.conftest import World
 
 
@@ -188,9 +188,14 @@ def test_the_capability_statement_says_what_is_served_and_what_is_not(world: Wor
     assert statement.fhirVersion == "4.0.1" and statement.kind == "instance"
     assert statement.format == ["application/fhir+json", "json"]
     rest = statement.rest[0]
-    assert sorted(r.type for r in rest.resource) == sorted(TYPES)
+    assert sorted(r.type for r in rest.resource) == sorted(TYPES + MORE_TYPES)
+    interactions = {
+        "Patient": ["read", "vread", "update", "history-instance", "search-type"],
+        "Observation": ["read", "create", "search-type"],
+    }
     for resource in rest.resource:
-        assert [i.code for i in resource.interaction] == ["read", "search-type"]
+        expected = interactions.get(resource.type, ["read", "search-type"])
+        assert [i.code for i in resource.interaction] == expected
         assert resource.searchParam[0].name == "_id"
     patient = next(r for r in rest.resource if r.type == "Patient")
     assert patient.versioning == "versioned"
@@ -207,6 +212,10 @@ def test_the_capability_statement_says_what_is_served_and_what_is_not(world: Wor
             client = world.client("scheduler")
         elif resource.type == "Coverage":
             client = world.client("intake")
+        elif resource.type in ("Claim", "ClaimResponse"):
+            client = world.client("prior_auth")
+        elif resource.type == "AuditEvent":
+            client = world.client("auditor")
         else:
             client = nurse
         for param in resource.searchParam:
@@ -215,6 +224,8 @@ def test_the_capability_statement_says_what_is_served_and_what_is_not(world: Wor
                 value = "booked"
             if param.name in ("location", "partof"):
                 value = "Location/site-1"
+            if resource.type == "Slot" and param.name == "start":
+                value = "2026-03-02"  # a Slot search covers at most 31 days
             answer = client.get(f"{FHIR}/{resource.type}?{param.name}={value}")
             assert answer.status_code == 200, (resource.type, param.name, answer.text)
         assert client.get(f"{FHIR}/{resource.type}?not-a-param=1").status_code == 400

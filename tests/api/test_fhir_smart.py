@@ -279,7 +279,9 @@ def test_scopes_beyond_the_clients_or_the_servers_are_refused(world: World) -> N
         ("system/Patient.read", "may not be granted system/Patient.read"),
         ("system/*.read", "may not be granted system/*.read"),
         ("user/Patient.read", "only system/ scopes"),
-        ("system/Observation.write", "only reads"),
+        ("system/Observation.write", "may not be granted system/Observation.write"),
+        ("system/Appointment.write", "read-only through this FHIR server"),
+        ("system/Observation.d", "nothing is deleted"),
         ("system/Basic.read", "not a resource type this server serves"),
     ):
         response = token_request(world, assertion(client["client_id"]), scope)

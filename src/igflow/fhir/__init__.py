@@ -14,7 +14,8 @@ Layout:
 - :mod:`igflow.fhir.routes`    the router: one read and one search route per type, each with the read
   permission of the data behind it; errors answered as OperationOutcome.
 
-The FHIR layer is a read-only projection across capabilities, so its queries read the capabilities' tables
-directly (each narrowed by ``scope``) instead of calling each capability's list functions: a search has to
-filter, count and page in the database, which those functions do not offer.
+Writes (PUT Patient, POST Observation: :mod:`igflow.fhir.service.writes`) go through the capabilities'
+own services, never their tables. The reads are a projection across capabilities, so their queries read the
+capabilities' tables directly (each narrowed by ``scope``) instead of calling each capability's list
+functions: a search has to filter, count and page in the database, which those functions do not offer.
 """

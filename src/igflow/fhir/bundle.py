@@ -21,7 +21,9 @@ ISSUE_CODES = {
     405: "not-supported",
     406: "not-supported",
     409: "conflict",
+    412: "conflict",
     422: "invalid",
+    428: "required",
 }
 
 
@@ -45,6 +47,46 @@ def searchset(base: str, params: Params, total: int, items: Sequence[Item], now:
     }
     if not items:
         del bundle["entry"]  # FHIR has no empty lists
+    return Bundle.model_validate(bundle)
+
+
+def etag(version_id: str) -> str:
+    return f'W/"{version_id}"'
+
+
+def history(base: str, resource_type: str, ident: str, items: Sequence[Item], now: dt.datetime) -> Bundle:
+    """A history Bundle of one resource, newest version first: version 1 was its creation (POST), every
+    later one an update (PUT)."""
+    entries = []
+    for item in items:
+        meta = item.resource.meta
+        version = str(meta.versionId)
+        entries.append(
+            {
+                "fullUrl": f"{base}/{resource_type}/{ident}",
+                "resource": item.resource,
+                "request": {
+                    "method": "POST" if version == "1" else "PUT",
+                    "url": resource_type if version == "1" else f"{resource_type}/{ident}",
+                },
+                "response": {
+                    "status": "201 Created" if version == "1" else "200 OK",
+                    "etag": etag(version),
+                    "lastModified": meta.lastUpdated,
+                },
+            }
+        )
+    bundle: dict[str, object] = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": now},
+        "type": "history",
+        "total": len(entries),
+        "link": [{"relation": "self", "url": f"{base}/{resource_type}/{ident}/_history"}],
+        "entry": entries,
+    }
+    if not entries:
+        del bundle["entry"]
     return Bundle.model_validate(bundle)
 
 

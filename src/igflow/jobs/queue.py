@@ -91,6 +91,8 @@ class JobQueue:
         # every minute: the outbox sends what is due; hourly: appointment reminders are queued
         self.huey.periodic_task(crontab(), name="igflow.outbox_send")(self._send_messages)
         self.huey.periodic_task(crontab(minute="29"), name="igflow.reminder_sweep")(self._reminders)
+        # every 10 minutes: FHIR $export files past their retention period are deleted
+        self.huey.periodic_task(crontab(minute="*/10"), name="igflow.fhir_export_sweep")(self._fhir_exports)
 
     @classmethod
     def from_settings(cls, settings: Settings, db: Database) -> JobQueue:
@@ -145,6 +147,14 @@ class JobQueue:
 
         with self.db.session() as session:
             sweep(session)
+
+    def _fhir_exports(self) -> None:
+        from igflow.config import get_settings
+        from igflow.db import utcnow
+        from igflow.fhir.bulk.service import sweep
+
+        with self.db.session() as session:
+            sweep(session, utcnow(), get_settings().fhir_export_retention_h)
 
     def _home_supply(self) -> None:
         from igflow.home.service.selflog_plan import sweep

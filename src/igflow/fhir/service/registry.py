@@ -5,7 +5,10 @@ Each type needs the permission of the data behind it: the same one igflow's own 
 
 from __future__ import annotations
 
+from igflow.fhir.bulk.group import group_sources
 from igflow.fhir.service.appointments import appointment_sources
+from igflow.fhir.service.audit_events import audit_event_sources
+from igflow.fhir.service.claims import claim_response_sources, claim_sources
 from igflow.fhir.service.directory import location_sources, organization_sources, practitioner_sources
 from igflow.fhir.service.dispenses import medication_dispense_sources
 from igflow.fhir.service.engine import Kind, SearchParam
@@ -13,6 +16,8 @@ from igflow.fhir.service.infusions import adverse_event_sources, medication_admi
 from igflow.fhir.service.observations import observation_sources
 from igflow.fhir.service.orders import medication_request_sources
 from igflow.fhir.service.patients import coverage_sources, patient_sources
+from igflow.fhir.service.schedules import schedule_sources, slot_sources
+from igflow.fhir.service.tasks import task_sources
 from igflow.security.permissions import Perm
 
 PATIENT = SearchParam("patient", "reference", "The patient (Patient/123 or 123)")
@@ -149,6 +154,90 @@ KINDS: tuple[Kind, ...] = (
         appointment_sources,
         "appointment_id",
         documentation="Booked sessions of courses, at a centre's chair or at home.",
+    ),
+    # --- chairs' schedules and free slots, work queues, prior authorisation, the audit log -----------------
+    Kind(
+        "Schedule",
+        Perm.SCHEDULE_READ,
+        Perm.SCHEDULE_READ,
+        (P("actor", "reference", "The chair (Location/chair-N)"),),
+        schedule_sources,
+        "schedule_id",
+        patient_data=False,
+        documentation="One per chair of the centres the user may see (chair-N, the chair's Location id); the "
+        "comment gives the centre's opening hours; planningHorizon is the default Slot search window.",
+    ),
+    Kind(
+        "Slot",
+        Perm.SCHEDULE_READ,
+        Perm.SCHEDULE_READ,
+        (
+            P("schedule", "reference", "The chair's Schedule (Schedule/chair-N)"),
+            P(
+                "start",
+                "date",
+                "The slot's site-local date (eq, ge, gt, le, lt); default the 7 days from "
+                "today, at most 31 days per search",
+            ),
+            P("status", "token", "free (only free slots are served)"),
+        ),
+        slot_sources,
+        "slot_id",
+        patient_data=False,
+        documentation="Free steps of the booking grid on a chair (chair-N-YYYYMMDD-HHMM, site-local start): "
+        "the centre open, the chair not booked, the nurses on duty with room for one more patient. Busy "
+        "slots are not served (they are other patients' appointments).",
+    ),
+    Kind(
+        "Task",
+        Perm.INFUSION_READ,
+        Perm.INFUSION_READ,
+        (PATIENT, P("status", "token", "ready (open) or completed (done)")),
+        task_sources,
+        "task_id",
+        documentation="Tasks of the work queues the user works (as igflow's task list), open and done; the "
+        "queue is performerType. The task's working detail and recorded outcome are not sent.",
+    ),
+    Kind(
+        "Claim",
+        Perm.PRIOR_AUTH_READ,
+        Perm.PRIOR_AUTH_READ,
+        (PATIENT,),
+        claim_sources,
+        "request_id",
+        documentation="Prior-authorisation requests: the Claim of the Da Vinci PAS export, its references "
+        "pointing at this server's resources; the id is the request's.",
+    ),
+    Kind(
+        "ClaimResponse",
+        Perm.PRIOR_AUTH_READ,
+        Perm.PRIOR_AUTH_READ,
+        (PATIENT,),
+        claim_response_sources,
+        "request_id",
+        documentation="The payer's recorded decision on a request (pended or decided), in the shape igflow's "
+        "PAS import reads; the id is the request's.",
+    ),
+    Kind(
+        "AuditEvent",
+        Perm.AUDIT_READ,
+        Perm.AUDIT_READ,
+        (PATIENT, P("date", "date", "When the row was written (UTC)")),
+        audit_event_sources,
+        "audit_event_id",
+        documentation="The audit log, for auditors (read-only): who, when, what action on which record and "
+        "patient, and the outcome; the row's detail, the client address and the hash chain are not sent. "
+        "An auditor limited to some sites sees only rows about their sites' patients.",
+    ),
+    Kind(
+        "Group",
+        Perm.PATIENT_LIST,
+        Perm.PATIENT_LIST,
+        (),
+        group_sources,
+        "group_id",
+        documentation="The patients of a centre (site-N), for Bulk Data group-level $export; actual groups "
+        "with one member per patient the requester may see.",
     ),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}

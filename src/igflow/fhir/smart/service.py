@@ -56,7 +56,8 @@ def resource_types() -> list[str]:
 
 
 def scopes_supported() -> list[str]:
-    return ["system/*.read", "system/*.rs", *(f"system/{t}.rs" for t in resource_types())]
+    writes = [f"system/{t}.{scopes_mod.letters(w)}" for t, w in sorted(scopes_mod.WRITES.items())]
+    return ["system/*.read", "system/*.rs", *(f"system/{t}.rs" for t in resource_types()), *writes]
 
 
 class OAuthError(IgflowError):
