@@ -40,7 +40,9 @@ serve: install
 lint: dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/mypy src/igflow/clinical src/igflow/scheduling src/igflow/security src/igflow/catalog src/igflow/inventory/core.py src/igflow/inventory/gs1.py src/igflow/authorizations/core.py src/igflow/costs/core.py src/igflow/routing src/igflow/home/burden.py src/igflow/home/map.py
+	$(BIN)/mypy src/igflow/clinical src/igflow/scheduling src/igflow/security src/igflow/catalog src/igflow/inventory/core.py src/igflow/inventory/gs1.py src/igflow/authorizations/core.py src/igflow/costs/core.py src/igflow/routing src/igflow/home/burden.py src/igflow/home/map.py \
+		src/igflow/reports/stats.py src/igflow/reports/utilisation.py src/igflow/reports/on_time.py src/igflow/reports/outcomes.py \
+		src/igflow/reports/prior_auth.py src/igflow/reports/drug.py src/igflow/reports/safety.py src/igflow/reports/charts.py src/igflow/reports/table.py
 
 format: dev
 	$(BIN)/ruff format src tests benchmarks

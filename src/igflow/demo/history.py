@@ -316,7 +316,11 @@ def _chart(
         minutes=appointment.start_min
     )
     setup = int(day.get("setup_min") or 0)
-    started = begin + timedelta(minutes=setup)
+    # Synthetic chair times for the utilisation report: the patient checks in up to 15 minutes before the
+    # booked time and the infusion starts up to 20 minutes after the planned set-up, varied by appointment
+    # (no draw from ``rng``, so every other synthetic figure stays as it was).
+    early_min, late_min = appointment.id * 7 % 16, appointment.id * 11 % 21
+    started = begin + timedelta(minutes=setup + late_min)
     infusion_min = float(day["infusion_min"])
     stopped = grade >= 3
     ended = started + timedelta(minutes=infusion_min * (0.5 if stopped else 1.0))
@@ -337,7 +341,7 @@ def _chart(
         signed_by_user_id=nurse_id,
         signed_at=ended + timedelta(minutes=int(day.get("observation_min") or 0)),
         created_by_user_id=nurse_id,
-        created_at=begin,
+        created_at=begin - timedelta(minutes=early_min),
     )
     session.add(record)
     session.flush()

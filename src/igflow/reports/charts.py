@@ -7,6 +7,7 @@ reads in full; ``aria-label`` summarises it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,7 +28,24 @@ class Bar:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:,.1f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+    """A number as written on a chart: whole numbers with thousands commas, one decimal from 10 up, three
+    significant digits below 10 (0.034, 2.5)."""
+    if value == int(value):
+        return f"{int(value):,}"
+    if abs(value) >= 10:
+        return f"{value:,.1f}".rstrip("0").rstrip(".")
+    return f"{value:.3g}"
+
+
+def _nice_step(rough: float) -> float:
+    """The axis step near ``rough`` that reads well: 1, 2 or 5 times a power of ten (0.5, 1, 2, 5, 10 ...)."""
+    if rough <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(rough))
+    for multiple in (1, 2, 5, 10):
+        if rough <= multiple * power:
+            return float(multiple * power)
+    return float(10 * power)
 
 
 def bar_chart_svg(
@@ -39,15 +57,21 @@ def bar_chart_svg(
     reference: float | None = None,
     reference_label: str | None = None,
     width: int = 640,
+    label_width: int = 200,
 ) -> Markup:
     """Horizontal bars, one row each, scaled from 0 to ``axis_max`` (default: the largest value or
-    interval end). ``reference`` draws a dashed vertical line (a published baseline, a target)."""
+    interval end). ``reference`` draws a dashed vertical line (a published baseline, a target).
+    ``label_width``: the room for the bars' labels, left of the axis (wider for long names)."""
     if not bars:
         return Markup("")
-    label_w, value_w, row_h, top, bottom = 200, 90, 26, 28, 34
+    label_w, value_w, row_h, top, bottom = label_width, 90, 26, 28, 34
     plot_w = width - label_w - value_w
     top_value = max([b.high if b.high is not None else b.value for b in bars] + [reference or 0.0])
-    scale_max = axis_max if axis_max is not None else (top_value or 1.0)
+    if axis_max is not None:
+        scale_max, step = axis_max, _nice_step(axis_max / 4)
+    else:  # up to the next round number above the largest value, so the last tick ends the axis
+        step = _nice_step((top_value or 1.0) / 4)
+        scale_max = math.ceil((top_value or 1.0) / step) * step
     height = top + row_h * len(bars) + bottom
 
     def x(value: float) -> float:
@@ -55,7 +79,7 @@ def bar_chart_svg(
 
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-        f'aria-label="{escape(title)}: {len(bars)} bars, in {escape(unit)}; '
+        f'aria-label="{escape(title)}: {len(bars)} bar{"" if len(bars) == 1 else "s"}, in {escape(unit)}; '
         'the table below has every value">',
         f'<text x="0" y="16" font-size="14" font-weight="600" fill="{TEXT_COLOUR}">{escape(title)}</text>',
     ]
@@ -85,12 +109,14 @@ def bar_chart_svg(
     parts.append(
         f'<line x1="{label_w}" x2="{label_w + plot_w}" y1="{axis_y}" y2="{axis_y}" stroke="{TEXT_COLOUR}"/>'
     )
-    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
-        tx = round(label_w + frac * plot_w, 1)
+    tick = 0.0
+    while tick <= scale_max + step / 1000:
+        tx = round(label_w + tick / scale_max * plot_w, 1)
         parts.append(
             f'<text x="{tx}" y="{axis_y + 16}" font-size="12" text-anchor="middle" fill="{TEXT_COLOUR}">'
-            f"{_fmt(scale_max * frac)}</text>"
+            f"{_fmt(round(tick, 6))}</text>"
         )
+        tick += step
     parts.append(
         f'<text x="{label_w + plot_w}" y="{axis_y + 30}" font-size="12" text-anchor="end" '
         f'fill="{TEXT_COLOUR}">{escape(unit)}</text>'

@@ -1,9 +1,9 @@
 """A report's table, and its downloads: CSV with a header row and ISO dates, XLSX through openpyxl.
 
 A :class:`Table` names its columns in words with their units (``Column("dose_g", "Grams", "g")``) and
-holds rows as mappings; pages render it (``macros.report_table``) and :func:`download` turns it into a
-file. Every download is audited by the caller's service (``report.download``) with the filters, never
-with patient data.
+holds rows as mappings; pages render it as a table and :func:`download` turns it into a file. Every
+download is audited by the caller's service (``report.download``) with the filters, never with patient
+data.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
     from openpyxl.styles import Font
 
     book = Workbook()
-    book.remove(book.active)  # type: ignore[arg-type]
+    book.remove(book.active)
     used: set[str] = set()
     for table in tables:
         name = _sheet_name(table.title, used)
