@@ -37,10 +37,16 @@ PATIENT_TEMPLATES = [
     "portal/_diary_result.html",
     "messages/preferences.html",
     "home/my_infusions.html",
+    "portal/measures.html",
+    "portal/costs.html",
+    "portal/caregivers.html",
 ]
 #: Python files whose N_() words are shown on the patient's pages
 PATIENT_PYTHON = [
     "web/render.py",
+    "portal/patient_pages.py",
+    "portal/caregiver_pages.py",
+    "messages/texts.py",
     "portal/pages.py",
     "portal/requests.py",
     "messages/preference_pages.py",

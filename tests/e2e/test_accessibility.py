@@ -10,15 +10,21 @@ from typing import Any
 import pytest
 
 from igflow.demo.network import DEMO_USERS
+from igflow.demo.patient_side import CAREGIVER_USER
 from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]
 PASSWORDS = {u.username: u.password for u in DEMO_USERS}
+PASSWORDS[CAREGIVER_USER[0]] = CAREGIVER_USER[1]  # made by the patient-side demo (igflow.demo.patient_side)
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 BLOCKING = {"serious", "critical"}
 
 PAGES = {
-    "patient": ["/my", "/my/requests", "/my/messages", "/my/diary", "/my/self-infusions"],
+    "patient": [
+        *["/my", "/my/requests", "/my/messages", "/my/diary", "/my/self-infusions"],
+        *["/my/measures", "/my/costs", "/my/caregivers"],  # questionnaires, costs, caregivers (issue 13)
+    ],
+    "caregiver": ["/my", "/my/diary", "/my/caregivers"],  # the demo patient's caregiver
     "pharmacist": ["/", "/patients", "/verification-queue", "/inventory", "/inventory/receive", "/tasks"],
     "nurse": ["/", "/chair", "/tasks", "/home"],
     "scheduler": ["/schedule", "/schedule/requests", "/planning", "/schedule/closures"],

@@ -561,6 +561,36 @@ class ExcludedPartChange(_SourcedText):
     between: tuple[float, float]
 
 
+class SelfReport(Fact[bool]):
+    """Whether the patient may complete the measure themselves (portal, issue 13), with its source.
+
+    ``value: true`` needs the words the patient reads, in English and Spanish (``name``/``name_es``,
+    ``why_total``/``why_total_es``: why the portal asks for the total, not item by item) and
+    ``source_es``. ``value: null`` (with a note) or ``false``: the portal does not offer the measure.
+    """
+
+    name: str | None = None
+    name_es: str | None = None
+    why_total: str | None = None
+    why_total_es: str | None = None
+    source_es: str | None = None
+
+    @model_validator(mode="after")
+    def _patient_words(self) -> SelfReport:
+        words = (self.name, self.name_es, self.why_total, self.why_total_es, self.source_es)
+        if self.value and not all(words):
+            raise ValueError(
+                "a self-reported measure needs name, name_es, why_total, why_total_es, source_es"
+            )
+        return self
+
+    def name_in(self, locale: str) -> str:
+        return (self.name_es if locale == "es" else self.name) or ""
+
+    def why_total_in(self, locale: str) -> str:
+        return (self.why_total_es if locale == "es" else self.why_total) or ""
+
+
 class Measure(_Strict):
     """An outcome measure: its scale, which way is better, and the source of each."""
 
@@ -573,8 +603,14 @@ class Measure(_Strict):
     scale_max: Fact[float]
     parts: list[MeasurePart] = Field(default_factory=list)
     excluded_part_changes: list[ExcludedPartChange] = Field(default_factory=list)
+    self_report: SelfReport
     source: str = Field(min_length=1)
     note: str | None = None
+
+    @property
+    def self_reportable(self) -> bool:
+        """The patient may enter it in the portal: self-report sourced and a single total (no parts)."""
+        return bool(self.self_report.value) and not self.parts
 
     @model_validator(mode="after")
     def _scale(self) -> Measure:

@@ -79,6 +79,11 @@ def load_portal_demo(db: Database, *, console: Console) -> None:
     moved = "a request to move a day, " if upcoming is not None else ""
     moved += "a symptom diary with a red flag, " if flagged else ""
     console.print(f"  patient side: contact choices, {moved}an answered call back")
+    from igflow.demo.patient_side import (
+        load_patient_side_demo,  # after the red flag: it picks the latest infusion
+    )
+
+    load_patient_side_demo(db, console=console)
 
 
 DEMO_DIARY_AFTER = dt.timedelta(hours=20)  # the report came the evening after the infusion

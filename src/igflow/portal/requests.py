@@ -23,6 +23,7 @@ from igflow.i18n import N_
 from igflow.infusions.models import WorkTask
 from igflow.infusions.service import TASK
 from igflow.messages import service as messages_service
+from igflow.messages import texts as message_texts
 from igflow.security import audit, scope
 from igflow.security.permissions import Perm
 from igflow.security.principal import Principal
@@ -261,13 +262,9 @@ def answer(
         completed_by_user_id=principal.user_id,
         completed_at=utcnow(),
     )
+    subject, body = message_texts.request_answered(message_texts.language_for(session, task.patient_id))
     messages_service.notify_patient(
-        session,
-        task.patient_id,
-        "request_answer",
-        "Your infusion team has answered your request",
-        "Your infusion team has answered your request. Sign in to read the answer under My requests.",
-        f"request-answer:{task.id}",
+        session, task.patient_id, "request_answer", subject, body, f"request-answer:{task.id}"
     )
     audit.record(
         session,

@@ -20,7 +20,7 @@ from igflow.config import Settings
 from igflow.errors import Forbidden, InvalidInput, Unauthenticated
 from igflow.request_guard import form_problem
 from igflow.security import csrf, service
-from igflow.security.permissions import Perm, refusal
+from igflow.security.permissions import CAREGIVER_MAY_POST, Perm, Role, refusal
 from igflow.security.principal import Principal
 
 SESSION_COOKIE = "igflow_session"
@@ -149,6 +149,17 @@ class Requirement:
             return None  # a public route
         if not principal.can(self.permission):
             raise Forbidden(refusal(self.permission))
+        if (
+            self.permission is Perm.PATIENT_SELF
+            and Role.CAREGIVER in principal.roles
+            and request.method not in SAFE_METHODS
+            and not request.url.path.startswith(CAREGIVER_MAY_POST)
+        ):
+            raise Forbidden(
+                "A caregiver reads the patient's pages, asks the team on My requests and fills in the "
+                "symptom diary; only the patient changes anything else here. Ask the patient, or the "
+                "infusion team."
+            )
         return principal
 
 

@@ -16,6 +16,7 @@ class Role(StrEnum):
     PATIENT = "patient"
     PT_APPROVER = "pt_approver"  # pharmacy and therapeutics committee: approves site clinical protocols
     PRIOR_AUTH = "prior_auth"  # prior-authorisation specialist: coverage, packets, payer decisions, appeals
+    CAREGIVER = "caregiver"  # one patient's portal, with that patient's consent (igflow.portal.caregivers)
 
 
 class Perm(StrEnum):
@@ -198,6 +199,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     ),
     Role.AUDITOR: frozenset({Perm.AUTHENTICATED, Perm.API_DOCS, Perm.AUDIT_READ}),
     Role.PATIENT: frozenset({Perm.AUTHENTICATED, Perm.PATIENT_SELF}),
+    # The patient's pages of the one patient who consented (an active caregiver link); writes are limited
+    # to CAREGIVER_MAY_POST (igflow.security.deps refuses the others).
+    Role.CAREGIVER: frozenset({Perm.AUTHENTICATED, Perm.PATIENT_SELF}),
     # Given beside the pharmacist role: the service also requires the approver to verify plans.
     Role.PT_APPROVER: frozenset({Perm.AUTHENTICATED, Perm.PROTOCOL_READ, Perm.PROTOCOL_APPROVE}),
 }
@@ -221,7 +225,13 @@ ROLE_LABELS: dict[Role, str] = {
     Role.PATIENT: "patient",
     Role.PT_APPROVER: "P&T approver",
     Role.PRIOR_AUTH: "prior-authorisation specialist",
+    Role.CAREGIVER: "caregiver",
 }
+
+#: The patient-page forms a caregiver may send for the patient (path prefixes): requests to the team and
+#: the symptom diary. Everything else a caregiver posts on the patient's pages is refused (contact choices,
+#: questionnaires, the self-infusion log, caregiver consents are the patient's own).
+CAREGIVER_MAY_POST: tuple[str, ...] = ("/my/requests", "/my/diary/")
 
 #: What each permission lets a person do, as the refusal says it ("… needs the pharmacist role").
 PERM_LABELS: dict[Perm, str] = {

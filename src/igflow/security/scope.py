@@ -56,7 +56,7 @@ from igflow.messages.models import ContactPreference, OutboundMessage
 from igflow.orders.models import Order
 from igflow.outcomes.models import ContinuationDecision, OutcomeReading, ResponseReview
 from igflow.patients.models import Coverage, Measurement, Patient, PatientFactChange, PatientSite
-from igflow.portal.models import SymptomReport
+from igflow.portal.models import CaregiverLink, SymptomReport
 from igflow.referrals.models import Referral
 from igflow.security.principal import Principal
 
@@ -94,6 +94,7 @@ _RULES: dict[type, Callable[[Sites], ColumnElement[bool]]] = {
     Measurement: lambda s: patient_in(s, Measurement.patient_id),
     PatientFactChange: lambda s: patient_in(s, PatientFactChange.patient_id),
     SymptomReport: lambda s: patient_in(s, SymptomReport.patient_id),
+    CaregiverLink: lambda s: patient_in(s, CaregiverLink.patient_id),
     OutcomeReading: lambda s: patient_in(s, OutcomeReading.patient_id),
     ContinuationDecision: lambda s: patient_in(s, ContinuationDecision.patient_id),
     ResponseReview: lambda s: patient_in(s, ResponseReview.patient_id),

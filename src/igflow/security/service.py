@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import secrets
@@ -16,7 +17,7 @@ from igflow.db import utcnow
 from igflow.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
 from igflow.security import audit
 from igflow.security.audit import Actor
-from igflow.security.models import ApiToken, LoginAttempt, User, UserRole, UserSite, WebSession
+from igflow.security.models import ApiToken, AuditEvent, LoginAttempt, User, UserRole, UserSite, WebSession
 from igflow.security.passwords import WeakPasswordError, hash_password, needs_rehash, verify_password
 from igflow.security.permissions import Role
 from igflow.security.principal import Principal
@@ -478,8 +479,38 @@ def resolve_session(
         return None
     web_session.last_seen_at = now
     principal = principal_for_user(user, client_address=client_address, csrf_token=web_session.csrf_token)
+    principal = with_caregiver_patient(session, principal)
     session.commit()
     return principal
+
+
+def with_caregiver_patient(session: Session, principal: Principal) -> Principal:
+    """A caregiver reads the portal of the one patient whose consent is in force (an active
+    ``caregiver_link``, igflow.portal.caregivers); with none, ``patient_id`` stays None and the portal
+    pages say the account is not linked. Read at every request, so a revoked consent ends access at once."""
+    if Role.CAREGIVER not in principal.roles:
+        return principal
+    from igflow.portal.models import CaregiverLink  # the portal owns the consent; scope imports it too
+
+    patient_id = session.execute(
+        select(CaregiverLink.patient_id).where(
+            CaregiverLink.caregiver_user_id == principal.user_id, CaregiverLink.revoked_at.is_(None)
+        )
+    ).scalar_one_or_none()
+    return dataclasses.replace(principal, patient_id=patient_id)
+
+
+def reads_by_user_on_patient(
+    session: Session, user_id: int, patient_id: int, limit: int = 20
+) -> list[tuple[datetime, str]]:
+    """The latest audit rows of one account on one patient (when, action): a caregiver's own trail."""
+    rows = session.execute(
+        select(AuditEvent.at, AuditEvent.action)
+        .where(AuditEvent.actor_user_id == user_id, AuditEvent.patient_id == patient_id)
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    ).all()
+    return [(at, action) for at, action in rows]
 
 
 def end_session(session: Session, raw_token: str, actor: Actor) -> None:
@@ -582,6 +613,7 @@ def resolve_token(session: Session, raw: str, client_address: str) -> Principal 
         client_id=token.client_id,
         scopes=None if token.client_id is None else frozenset(token.scopes or ()),
     )
+    principal = with_caregiver_patient(session, principal)
     session.commit()
     return principal
 

@@ -39,6 +39,8 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))  # centre | home
     address: Mapped[str] = mapped_column(String(400), default="")
+    # The centre's phone number patients call (portal "Costs and help", migration 0022); "" when not entered
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
     # The centre's coordinates (entered; igflow does not geocode): travel time from patients' homes
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from igflow.appointments import service as appointments_service
+from igflow.catalog.preparation import preparation_catalog
 from igflow.config import Settings
 from igflow.db import Database
 from igflow.errors import IgflowError, InvalidInput
@@ -238,6 +239,11 @@ def _failed_sign_ins(session: Session, principal: Principal) -> dict[str, Any] |
 
 # --- patient portal -------------------------------------------------------------------------------
 
+NOT_LINKED = (
+    "This account is not linked to a patient record. A caregiver reads a patient's pages once the patient "
+    "gives consent on their My caregivers page, or the infusion team records it on the chart."
+)
+
 
 @router.get("/my", response_class=HTMLResponse)
 def my_record(
@@ -246,11 +252,12 @@ def my_record(
     session: Session = Depends(get_session),
 ) -> Response:
     if principal.patient_id is None:
-        raise InvalidInput("This account is not linked to a patient record.")
+        raise InvalidInput(NOT_LINKED)
     patient = patients_service.read(session, principal, principal.patient_id)
     shape = patients_service.clinical(session, patient)
     upcoming = appointments_service.upcoming_for_patient(session, principal.patient_id)
-    context = {"patient": shape, "upcoming": upcoming}
+    # the next appointment's preparation advice, in the page's language (catalog preparation.yaml)
+    context = {"patient": shape, "upcoming": upcoming, "preparation": preparation_catalog()}
     return render(request, "my.html", {**context, "failed_sign_ins": _failed_sign_ins(session, principal)})
 
 
