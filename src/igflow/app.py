@@ -41,6 +41,7 @@ from igflow.home import pages as home_pages
 from igflow.home.delivery_routes import router as home_deliveries_router
 from igflow.home.routes import router as home_router
 from igflow.home.selflog_routes import router as selflog_router
+from igflow.imports import pages as import_pages
 from igflow.infusions import pages as infusion_pages
 from igflow.infusions.routes import router as infusions_router
 from igflow.inventory import pages as inventory_pages
@@ -60,10 +61,14 @@ from igflow.patients import edit_pages as patient_edit_pages
 from igflow.patients import pages as patient_pages
 from igflow.patients.routes import router as patients_router
 from igflow.portal import pages as portal_pages
+from igflow.portal import patient_pages as portal_patient_pages
 from igflow.protocols import pages as protocol_pages
 from igflow.protocols.routes import router as protocols_router
 from igflow.referrals import pages as referral_pages
 from igflow.referrals.routes import router as referrals_router
+from igflow.reports import pages as report_pages
+from igflow.reports import pages_b as report_pages_b
+from igflow.reports.routes import router as reports_router
 from igflow.request_guard import RequestGuardMiddleware
 from igflow.security import pages as security_pages
 from igflow.security.deps import route_permissions
@@ -323,6 +328,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         home_deliveries_router,
         selflog_router,
         fhir_clients_router,
+        reports_router,
     ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(fhir_router)  # /fhir/R4: read and search, OperationOutcome errors
@@ -331,6 +337,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(patient_edit_pages.router)
     app.include_router(message_preference_pages.router)
     app.include_router(portal_pages.router)
+    app.include_router(portal_patient_pages.router)  # /my/measures, /my/costs, /my/caregivers
     app.include_router(referral_pages.router)
     app.include_router(site_pages.router)
     app.include_router(security_pages.router)
@@ -348,6 +355,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(delivery_pages.router)
     app.include_router(selflog_pages.router)
     app.include_router(message_pages.router)
+    app.include_router(report_pages.router)
+    app.include_router(import_pages.router)
+    app.include_router(report_pages_b.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     install_openapi(app)

@@ -5,8 +5,10 @@ from igflow.authorizations import models as authorizations_models
 from igflow.costs import models as costs_models
 from igflow.db import Base
 from igflow.directory import models as directory_models
+from igflow.fhir.bulk import models as fhir_bulk_models
 from igflow.fhir.smart import models as fhir_smart_models
 from igflow.home import models as home_models
+from igflow.imports import models as imports_models
 from igflow.infusions import models as infusions_models
 from igflow.inventory import models as inventory_models
 from igflow.jobs import models as jobs_models
@@ -27,8 +29,10 @@ __all__ = [
     "authorizations_models",
     "costs_models",
     "directory_models",
+    "fhir_bulk_models",
     "fhir_smart_models",
     "home_models",
+    "imports_models",
     "infusions_models",
     "inventory_models",
     "jobs_models",

@@ -18,12 +18,16 @@ from igflow.security.models import ApiToken
 from tests.api.matrix_costs import COST_MATRIX
 from tests.api.matrix_home_deliveries import HOME_DELIVERIES_MATRIX, home_delivery_ids
 from tests.api.matrix_home_visits import HOME_VISITS_MATRIX, home_visit_ids
+from tests.api.matrix_imports import IMPORTS_MATRIX, import_ids
 from tests.api.matrix_infusions import INFUSION_MATRIX, infusion_ids
 from tests.api.matrix_inventory import INVENTORY_MATRIX, inventory_ids
 from tests.api.matrix_jobs import JOBS_MATRIX, job_ids
 from tests.api.matrix_outcomes import OUTCOME_MATRIX
+from tests.api.matrix_portal import PORTAL_MATRIX, portal_ids
 from tests.api.matrix_prior_auth import PRIOR_AUTH_MATRIX, prior_auth_ids
 from tests.api.matrix_protocols import PROTOCOL_MATRIX, protocol_ids
+from tests.api.matrix_reports import REPORTS_MATRIX
+from tests.api.matrix_reports_b import REPORTS_B_MATRIX
 from tests.api.test_fhir_route_tables import FHIR_MATRIX, fhir_matrix_ids
 from tests.conftest import World
 
@@ -291,6 +295,10 @@ MATRIX += PRIOR_AUTH_MATRIX
 MATRIX += HOME_DELIVERIES_MATRIX
 MATRIX += HOME_VISITS_MATRIX
 MATRIX += FHIR_MATRIX
+MATRIX += IMPORTS_MATRIX
+MATRIX += PORTAL_MATRIX
+MATRIX += REPORTS_MATRIX
+MATRIX += REPORTS_B_MATRIX
 MATRIX = [(m, p, allowed | {PRIOR} if (m, p) in PRIOR_ALLOWED else allowed) for m, p, allowed in MATRIX]
 
 
@@ -409,6 +417,8 @@ def _ids(world: World) -> dict[str, int]:
     ids.update(home_delivery_ids(world, ids))
     ids.update(home_visit_ids(world, ids))
     ids.update(fhir_matrix_ids(world, ids))
+    ids.update(import_ids(world, ids))
+    ids.update(portal_ids())
     return ids
 
 

@@ -51,6 +51,7 @@ SCOPED_PARAMS = {
     "unavailable_id",
     "closure_id",
     "message_id",
+    "link_id",  # a caregiver link (issue 13)
 }
 # Routes whose {site_id} names the site's own data (not the shared directory): refused too.
 SITE_DATA_ROUTES = {
@@ -308,6 +309,8 @@ def _south(world: World) -> dict[str, Any]:
             "closed_id": closed_id,
             "user_id": world.users["target.south"],
             "token_id": 999_999,
+            "link_id": 999_999,  # a caregiver link: the route also names South's patient
+            "measure_id": "mg-adl",  # /my/measures/{measure_id}: the patient's own, no site data
             "client_pk": 999_999,  # a FHIR backend client (admin only, no site data)
             "protocol_id": 999_999,
             "coverage_id": coverage_id,
@@ -436,6 +439,8 @@ def _bodies(world: World, s: dict[str, Any]) -> dict[tuple[str, str], dict[str, 
         ("PUT", "/api/v1/referral-documents/{document_id}/category"): {"category": "lab_report"},
         ("POST", "/referral-documents/{document_id}/category"): {"category": "lab_report"},
         ("POST", "/patients/{patient_id}/prior-therapies"): {"therapy": "prednisolone"},
+        ("POST", "/patients/{patient_id}/caregivers"): {"caregiver": "carer.south", "note": "asked"},
+        ("POST", "/patients/{patient_id}/caregivers/{link_id}/revoke"): {"note": "patient asked"},
         ("POST", "/patients/{patient_id}/coverages"): {"payer_id": "1", "member_id": "X", "rank": "2"},
         ("POST", "/api/v1/courses"): {"order_id": ids["order_id"]},
         ("POST", "/api/v1/infusions/{record_id}/entries"): {

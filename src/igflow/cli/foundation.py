@@ -17,6 +17,7 @@ from rich.table import Table
 
 from igflow.cli.audit import audit_app
 from igflow.cli.dose import catalog_app, dose
+from igflow.cli.imports import import_app
 from igflow.cli.lots import lots_app
 from igflow.cli.schedule import schedule_app
 from igflow.cli.worker import worker
@@ -32,6 +33,7 @@ app.command("dose", help="Plan a dose (the JSON of shared/contracts/dose.md); re
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(schedule_app, name="schedule", help="Chair scheduling: generate, greedy, solve, evaluate.")
 app.add_typer(lots_app, name="lots", help="Inventory lots: recall look-back.")
+app.add_typer(import_app, name="import")
 app.command("worker")(worker)
 
 console = Console()

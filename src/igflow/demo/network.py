@@ -271,6 +271,9 @@ def load_demo(
         from igflow.demo.authorizations import load_prior_auth_demo
 
         load_prior_auth_demo(db, console=console)
+        from igflow.demo.reports_b import load_reports_b_demo
+
+        load_reports_b_demo(db, console=console)  # decided requests and an expired lot for the reports
         from igflow.demo.home import load_home_demo
 
         load_home_demo(db, seed=seed, console=console)

@@ -31,9 +31,14 @@ class JobKind:
 
 @lru_cache(maxsize=1)
 def kinds() -> dict[str, JobKind]:
+    from igflow.fhir.bulk import job as fhir_export
+    from igflow.imports import job as imports_job
     from igflow.jobs import letter, planning, routing
 
-    return {kind.name: kind for kind in (planning.KIND, letter.KIND, routing.KIND)}
+    return {
+        kind.name: kind
+        for kind in (planning.KIND, letter.KIND, routing.KIND, fhir_export.KIND, *imports_job.KINDS)
+    }
 
 
 def get_kind(name: str) -> JobKind | None:

@@ -314,9 +314,15 @@ TEMPLATES.env.globals["field_words"] = field_words
 
 def role_words(roles: Any) -> str:
     """The signed-in user's roles as people say them ("prior-authorisation specialist", not a code)."""
-    from igflow.security.permissions import ROLE_LABELS
+    from igflow.security.permissions import ROLE_LABELS, Role
 
+    if set(roles) <= {Role.PATIENT, Role.CAREGIVER}:  # the patient's pages are in the patient's language
+        return ", ".join(sorted(i18n.gettext(PATIENT_ROLE_WORDS[Role(r)]) for r in roles))
     return ", ".join(sorted(ROLE_LABELS.get(r, str(r)) for r in roles))
+
+
+#: how the patient's pages name the signed-in person's role (translated; the staff labels stay English)
+PATIENT_ROLE_WORDS = {"patient": i18n.N_("patient"), "caregiver": i18n.N_("caregiver")}
 
 
 TEMPLATES.env.globals["role_words"] = role_words
@@ -338,12 +344,17 @@ NAV: list[tuple[str, str, Perm]] = [
     ("Deliveries", "/deliveries", Perm.HOME_READ),
     ("Protocols", "/protocols", Perm.PROTOCOL_READ),
     ("Costs", "/reports/cost", Perm.COST_READ),
+    ("Imports", "/imports", Perm.PATIENT_WRITE),
+    ("Reports", "/reports", Perm.SITE_READ),
     ("Prices", "/prices", Perm.PRICE_MANAGE),
     (i18n.N_("My record"), "/my", Perm.PATIENT_SELF),
     (i18n.N_("My infusion log"), "/my/self-infusions", Perm.PATIENT_SELF),
     (i18n.N_("How I feel"), "/my/diary", Perm.PATIENT_SELF),
     (i18n.N_("My requests"), "/my/requests", Perm.PATIENT_SELF),
     (i18n.N_("My messages"), "/my/messages", Perm.PATIENT_SELF),
+    (i18n.N_("My questionnaires"), "/my/measures", Perm.PATIENT_SELF),
+    (i18n.N_("Costs and help"), "/my/costs", Perm.PATIENT_SELF),
+    (i18n.N_("My caregivers"), "/my/caregivers", Perm.PATIENT_SELF),
     ("Sites", "/admin/sites", Perm.SITE_READ),
     ("Users", "/admin/users", Perm.USER_MANAGE),
     ("Audit", "/audit", Perm.AUDIT_READ),
