@@ -90,6 +90,7 @@ def test_staff_record_the_consent_on_the_chart_when_the_patient_asks(world: Worl
     world.add_user("carer.cal", ["caregiver"])
     pharmacist = world.client("pharmacist")
     url = f"/patients/{world.patients['ann']}/caregivers"
+    assert f'href="{url}"' in pharmacist.get(f"/patients/{world.patients['ann']}").text  # from the chart
     no_note = _post(pharmacist, url, {"caregiver": "carer.cal"})
     assert no_note.status_code == 422 and 'id="err-note"' in no_note.text
     done = _post(pharmacist, url, {"caregiver": "carer.cal", "note": "asked in person, 3 December"})
