@@ -25,6 +25,7 @@ STAFF = {ADMIN, PHARM, NURSE, SCHED, INTAKE, PRESC, PRIOR}
 
 IMPORTS_MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/imports", STAFF),
+    ("GET", "/imports/templates/{kind}.csv", STAFF),
     ("POST", "/imports/patients", {PHARM, INTAKE}),
     ("POST", "/imports/prescribers", {INTAKE, PRIOR}),
     ("POST", "/imports/coverages", {INTAKE, PRIOR}),
@@ -34,8 +35,8 @@ IMPORTS_MATRIX: list[tuple[str, str, set[str]]] = [
 ]
 
 
-def import_ids(world: Any, ids: dict[str, int]) -> dict[str, int]:
-    """A finished patients import (a dry run by intake)."""
+def import_ids(world: Any, ids: dict[str, int]) -> dict[str, Any]:
+    """A finished patients import (a dry run by intake), and a kind with a CSV template."""
     client = world.client("intake")
     text = (
         b"mrn,family_name,given_name,date_of_birth,sex,site_code\nMTX-1,Matrix,Mo,1970-01-01,female,north\n"
@@ -44,4 +45,4 @@ def import_ids(world: Any, ids: dict[str, int]) -> dict[str, int]:
         "/imports/patients", data={"dry_run": "on"}, files={"file": ("p.csv", text, "text/csv")}
     )
     assert response.status_code == 303, response.text
-    return {"import_job": int(response.headers["location"].rsplit("/", 1)[1])}
+    return {"import_job": int(response.headers["location"].rsplit("/", 1)[1]), "kind": "patients"}

@@ -299,3 +299,21 @@ def test_a_file_with_a_wrong_header_is_refused_in_words(world: World) -> None:
     page = client.get(f"/imports/jobs/{job_id}").text
     assert "cannot be read as a patients file" in page
     assert "required column(s) missing: mrn, family_name" in page
+
+
+def test_the_page_explains_each_column_and_offers_a_template_to_download(world: World) -> None:
+    import csv
+    import io
+
+    from igflow.imports.columns import COLUMNS
+
+    client = world.client("intake")
+    page = client.get("/imports")
+    assert page.status_code == 200 and 'href="/imports/templates/patients.csv"' in page.text
+    assert "docs/imports.md" not in page.text  # the guide is on the page, not in a package file
+    template = client.get("/imports/templates/patients.csv")
+    assert template.status_code == 200 and template.headers["content-type"].startswith("text/csv")
+    header, example = csv.reader(io.StringIO(template.text))
+    assert header == [c.name for c in COLUMNS["patients"]]
+    assert len(example) == len(COLUMNS["patients"])
+    assert client.get("/imports/templates/nothing.csv").status_code == 404

@@ -311,6 +311,7 @@ def _south(world: World) -> dict[str, Any]:
             "token_id": 999_999,
             "link_id": 999_999,  # a caregiver link: the route also names South's patient
             "measure_id": "mg-adl",  # /my/measures/{measure_id}: the patient's own, no site data
+            "kind": "patients",  # /imports/templates/{kind}.csv: an empty template, no site data
             "client_pk": 999_999,  # a FHIR backend client (admin only, no site data)
             "protocol_id": 999_999,
             "coverage_id": coverage_id,

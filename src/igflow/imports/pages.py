@@ -56,6 +56,7 @@ def _index(
                 "allowed": allowed,
                 "refusal": "" if allowed else refusal(service.KIND_PERMISSION[kind]),
                 "columns": [c.name for c in COLUMNS.get(kind, ())],
+                "guide": list(COLUMNS.get(kind, ())),
             }
         )
         if allowed:
@@ -79,6 +80,26 @@ def imports_page(
     request: Request, principal: Principal = require(Perm.SITE_READ), session: Session = Depends(get_session)
 ) -> Response:
     return _index(request, session, principal)
+
+
+@router.get("/imports/templates/{kind}.csv")
+def import_template(kind: str, _principal: Principal = require(Perm.SITE_READ)) -> Response:
+    """An empty file in igflow's template for one kind: the header row, then one example row (synthetic)."""
+    import csv
+    import io
+
+    columns = COLUMNS.get(kind)
+    if not columns:
+        raise NotFound(f"kind: there is no CSV template for {kind!r}", "kind")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([c.name for c in columns])
+    writer.writerow([c.example for c in columns])
+    return Response(
+        content=out.getvalue().encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="igflow-{kind}-template.csv"'},
+    )
 
 
 async def _upload(
