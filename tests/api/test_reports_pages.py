@@ -173,7 +173,7 @@ def test_the_utilisation_page_shows_charts_with_their_tables(world: World, data:
     # per centre (North, South) a weekday and an hour chart; one chart of first-case delays
     assert page.text.count('<svg class="chart"') == 5
     assert (
-        'aria-label="North Centre: share of staffed chair time in use, by weekday: 1 bars, in %' in page.text
+        'aria-label="North Centre: share of staffed chair time in use, by weekday: 1 bar, in %' in page.text
     )
     text = _rows(page.text)
     assert "North Centre" in text and "South Centre" in text and "10:00–11:00" in text

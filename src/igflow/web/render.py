@@ -316,7 +316,9 @@ def role_words(roles: Any) -> str:
     """The signed-in user's roles as people say them ("prior-authorisation specialist", not a code)."""
     from igflow.security.permissions import ROLE_LABELS, Role
 
-    if set(roles) <= {Role.PATIENT, Role.CAREGIVER}:  # the patient's pages are in the patient's language
+    roles = list(roles)  # it may be a generator: read it once
+    # the patient's pages are in the patient's language
+    if roles and set(roles) <= {Role.PATIENT, Role.CAREGIVER}:
         return ", ".join(sorted(i18n.gettext(PATIENT_ROLE_WORDS[Role(r)]) for r in roles))
     return ", ".join(sorted(ROLE_LABELS.get(r, str(r)) for r in roles))
 

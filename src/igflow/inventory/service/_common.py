@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from igflow.appointments.models import Appointment, Course, CourseSession
 from igflow.catalog import load_catalog
 from igflow.catalog.models import Product
+from igflow.db import utcnow
 from igflow.errors import InvalidInput, NotFound
 from igflow.inventory import core
 from igflow.inventory.models import InventoryLot, StockBalance, StockMove
@@ -107,7 +108,8 @@ def lot_out(session: Session, lot: InventoryLot, balances: list[StockBalance] | 
     if balances is None:
         balances = _balances(session, [lot.id])[lot.id]
     codes = _site_codes(session)
-    usable = lot.status == "available"
+    # an expired lot is still on hand (until it is written off) but none of it can be given
+    usable = lot.status == "available" and effective_expiry_of(lot) >= utcnow().date()
     stock = [
         SiteStockOut(
             site_id=b.site_id,
