@@ -66,7 +66,9 @@ def test_the_check_finds_a_violation_when_there_is_one(page: Any) -> None:
 
 
 def test_a_patient_asks_for_a_call_back_with_the_keyboard_alone(page: Any) -> None:
-    sign_in(page, "patient", PASSWORDS["patient"])
+    # the SCIG patient: the demo patient's own call back is asked in test_patient_side_browser (one open
+    # request per kind, and the tests share one live server)
+    sign_in(page, "patient.scig", PASSWORDS["patient.scig"])
     page.goto("/my/requests")
     page.keyboard.press("Tab")  # the skip link comes first
     assert page.evaluate("document.activeElement.textContent").strip() == "Skip to content"

@@ -27,11 +27,9 @@ from igflow.sites.models import Site
 
 SPANISH_USER = ("paciente", "demo-paciente-2026")  # the Spanish-speaking patient's portal account
 CAREGIVER_USER = ("caregiver", "demo-caregiver-2026", "Demo Caregiver")
-DIARY_DAYS_BACK = (
-    1,
-    2,
-    0,
-)  # the demo patient's recent infusion: yesterday, the day before, else this morning
+# the demo patient's recent infusion: the latest open day whose infusion has ended and whose diary is still
+# open (the catalog's window): yesterday, the day before, three days ago (after a weekend), else this morning
+DIARY_DAYS_BACK = (1, 2, 3, 0)
 
 
 def load_patient_side_demo(db: Database, *, console: Console) -> None:
@@ -57,6 +55,19 @@ def _centre_phones(db: Database) -> int:
                 site.phone = f"555-01{i:02d}"  # synthetic (555-01xx numbers are fictional)
         session.commit()
         return len(centres)
+
+
+def _ended(site: Site, day: dt.date, start_min: int, duration_min: int) -> datetime:
+    begin = datetime.combine(day, time(0), tzinfo=ZoneInfo(site.timezone)).astimezone(UTC)
+    return begin + timedelta(minutes=start_min + 30 + max(30, duration_min - 60))
+
+
+def _diary_open(site: Site, day: dt.date, start_min: int, duration_min: int) -> bool:
+    """Whether an infusion placed there has ended and its diary is still open now."""
+    from igflow.clinical.triage import triage_catalog
+
+    ended = _ended(site, day, start_min, duration_min)
+    return ended < utcnow() < ended + timedelta(hours=triage_catalog().window_hours.value)
 
 
 def _recent_infusion(db: Database) -> bool:
@@ -97,7 +108,7 @@ def _recent_infusion(db: Database) -> bool:
             day = today - timedelta(days=back)
             busy = {(site.id, day): _chairs_free(session, site, day)}
             slot = _place(site, day, first.duration_min, busy)
-            if slot is not None:
+            if slot is not None and _diary_open(site, day, slot[1], first.duration_min):
                 break
         else:
             return False
