@@ -19,11 +19,11 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from igflow.catalog import load_catalog
-from igflow.db import utcnow
 from igflow.directory import service as directory_service
 from igflow.errors import InvalidInput
 from igflow.reports import filters_b
 from igflow.reports.filters_b import Choices, Filters
+from igflow.reports.service import today
 from igflow.reports.table import Table
 from igflow.security import audit, scope
 from igflow.security.principal import Principal
@@ -46,10 +46,6 @@ class ReportView:
     error: InvalidInput | None = None  # the filters were refused: the default period is shown
     extra: dict[str, Any] = field(default_factory=dict)  # what a report's own template needs
     patient_ids: list[int] = field(default_factory=list)  # patients the page names (for the read audit)
-
-
-def today() -> date:
-    return utcnow().date()
 
 
 def day_start(day: date) -> datetime:
